@@ -1,0 +1,409 @@
+using System.Runtime.CompilerServices;
+
+namespace JobQ.Dataflow.Internal;
+
+/// <summary>
+/// A bounded multi-producer, multi-consumer FIFO whose capacity is counted in items (jobq's bounded queue
+/// between stages). Producers write runs of items and consumers take runs under one lock acquisition each:
+/// batching lives here, while sizes, capacities and backpressure stay those of single items.
+/// </summary>
+/// <remarks>
+/// <para>Both blocking (dedicated threads) and awaiting (async lanes) callers are served, each with a reusable
+/// waiter. A write wakes one reader, a take wakes one writer; a woken party that leaves work behind wakes the
+/// next one, so a burst does not wake every waiter at once.</para>
+/// <para>Lock order: the queue's lock is a leaf; no other lock is taken while holding it and waiters are
+/// signalled after releasing it.</para>
+/// </remarks>
+internal sealed class ItemQueue<T>
+{
+    private const int InitialBufferSize = 16;
+
+    private readonly object _lock = new();
+    private readonly int _capacity;
+    private readonly WaiterList _readers = new();
+    private readonly WaiterList _writers = new();
+
+    // Guarded by _lock: the ring buffer. It grows on demand up to _capacity, so a short run allocates little.
+    private T[] _buffer;
+    private int _head;
+    private int _count;
+
+    // Guarded by _lock.
+    private bool _completed;
+    private bool _aborted;
+    private long _takes;
+    private int _kickEpoch;
+
+    public ItemQueue(int capacity)
+    {
+        _capacity = capacity;
+        _buffer = new T[Math.Min(capacity, InitialBufferSize)];
+    }
+
+    /// <summary>Gets the most items the queue holds.</summary>
+    public int Capacity => _capacity;
+
+    /// <summary>Gets the number of items in the queue (a racy snapshot).</summary>
+    public int Count => Volatile.Read(ref _count);
+
+    /// <summary>Gets the room left (a racy snapshot).</summary>
+    public int FreeSpace => _capacity - Volatile.Read(ref _count);
+
+    /// <summary>Gets whether some reader is waiting for items: a hint that an output worth flushing now.</summary>
+    public bool HasWaitingReaders => _readers.Count > 0;
+
+    /// <summary>Gets whether <see cref="Abort"/> was called.</summary>
+    public bool IsAborted => Volatile.Read(ref _aborted);
+
+    /// <summary>
+    /// Takes up to <paramref name="destination"/>.Length items, and no more than a <paramref name="divisor"/>-th
+    /// of what is queued (rounded up), blocking while the queue is empty.
+    /// </summary>
+    /// <returns>The count taken; 0 when the queue is completed and empty or aborted; −1 after <see cref="Kick"/>.</returns>
+    public int Take(Span<T> destination, int divisor, SyncWaiter waiter, out long sequence)
+    {
+        var epoch = -1;
+        while (true)
+        {
+            var result = TryTake(destination, divisor, waiter, ref epoch, out sequence, out var wake);
+            wake?.Signal();
+            if (result != Waiting)
+            {
+                return result;
+            }
+
+            waiter.Wait();
+        }
+    }
+
+    /// <summary>The async twin of <see cref="Take"/>.</summary>
+    public async ValueTask<(int Count, long Sequence)> TakeAsync(Memory<T> destination, int divisor, AsyncWaiter waiter)
+    {
+        var epoch = -1;
+        while (true)
+        {
+            var result = TryTake(destination.Span, divisor, waiter, ref epoch, out var sequence, out var wake);
+            wake?.Signal();
+            if (result != Waiting)
+            {
+                return (result, sequence);
+            }
+
+            await waiter.WaitAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Writes every item, blocking while the queue is full.</summary>
+    /// <returns>How many were written: all of them, unless the queue was aborted.</returns>
+    public int Write(ReadOnlySpan<T> items, SyncWaiter waiter)
+    {
+        var written = 0;
+        while (written < items.Length)
+        {
+            var result = TryWrite(items[written..], waiter, out var wake);
+            wake?.Signal();
+            if (result < 0)
+            {
+                return written;
+            }
+
+            written += result;
+            if (result == 0)
+            {
+                waiter.Wait();
+            }
+        }
+
+        return written;
+    }
+
+    /// <summary>The async twin of <see cref="Write"/>.</summary>
+    public async ValueTask<int> WriteAsync(ReadOnlyMemory<T> items, AsyncWaiter waiter)
+    {
+        var written = 0;
+        while (written < items.Length)
+        {
+            var result = TryWrite(items.Span[written..], waiter, out var wake);
+            wake?.Signal();
+            if (result < 0)
+            {
+                return written;
+            }
+
+            written += result;
+            if (result == 0)
+            {
+                await waiter.WaitAsync().ConfigureAwait(false);
+            }
+        }
+
+        return written;
+    }
+
+    /// <summary>Writes one item, blocking while the queue is full; allocation-free for a single put.</summary>
+    public bool WriteOne(T item, SyncWaiter waiter) => Write(new ReadOnlySpan<T>(in item), waiter) == 1;
+
+    /// <summary>
+    /// Writes one item, awaiting room. A cancelled wait writes nothing and throws
+    /// <see cref="OperationCanceledException"/>; allocates a waiter only when the queue is full.
+    /// </summary>
+    /// <returns>Whether the item was written (false when the queue was aborted).</returns>
+    public async ValueTask<bool> WriteOneAsync(T item, CancellationToken cancellationToken)
+    {
+        AsyncWaiter? waiter = null;
+        while (true)
+        {
+            var result = TryWriteOne(item, waiter, out var wake);
+            wake?.Signal();
+            if (result != 0)
+            {
+                return result > 0;
+            }
+
+            if (waiter is null)
+            {
+                // Full: retry with a waiter, which this time is listed if the queue is still full.
+                waiter = new AsyncWaiter();
+                continue;
+            }
+
+            using (cancellationToken.UnsafeRegister(static state => CancelWrite(((ItemQueue<T>, Waiter))state!), (this, (Waiter)waiter)))
+            {
+                await waiter.WaitAsync().ConfigureAwait(false);
+            }
+
+            if (cancellationToken.IsCancellationRequested)
+            {
+                lock (_lock)
+                {
+                    // If a take already chose this waiter to fill freed room, pass that room to the next writer.
+                    wake = _count < _capacity ? _writers.Dequeue() : null;
+                }
+
+                wake?.Signal();
+                throw new OperationCanceledException(cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>No more writes: readers drain what is queued, then see the end.</summary>
+    public void Complete()
+    {
+        Waiter? chain;
+        lock (_lock)
+        {
+            _completed = true;
+            chain = _readers.DequeueAll();
+        }
+
+        WaiterList.SignalChain(chain);
+    }
+
+    /// <summary>Stops the queue: queued items are discarded, every waiter returns, later calls return at once.</summary>
+    /// <returns>The number of items discarded.</returns>
+    public int Abort()
+    {
+        Waiter? readers, writers;
+        int discarded;
+        lock (_lock)
+        {
+            if (_aborted)
+            {
+                return 0;
+            }
+
+            _aborted = true;
+            discarded = _count;
+            _count = 0;
+            _buffer = [];
+            _head = 0;
+            readers = _readers.DequeueAll();
+            writers = _writers.DequeueAll();
+        }
+
+        WaiterList.SignalChain(readers);
+        WaiterList.SignalChain(writers);
+        return discarded;
+    }
+
+    /// <summary>Wakes every waiting reader with −1, so that it re-checks its own state (used when a stage shrinks).</summary>
+    public void Kick()
+    {
+        Waiter? chain;
+        lock (_lock)
+        {
+            _kickEpoch++;
+            chain = _readers.DequeueAll();
+        }
+
+        WaiterList.SignalChain(chain);
+    }
+
+    private const int Waiting = -2;
+
+    private int TryWriteOne(T item, Waiter? waiter, out Waiter? wake) => TryWrite(new ReadOnlySpan<T>(in item), waiter, out wake);
+
+    private static void CancelWrite((ItemQueue<T> Queue, Waiter Waiter) state)
+    {
+        var (queue, waiter) = state;
+        bool removed;
+        lock (queue._lock)
+        {
+            removed = queue._writers.Remove(waiter);
+        }
+
+        if (removed)
+        {
+            waiter.Signal();
+        }
+    }
+
+    private int TryTake(Span<T> destination, int divisor, Waiter waiter, ref int epoch, out long sequence, out Waiter? wake)
+    {
+        wake = null;
+        sequence = 0;
+        lock (_lock)
+        {
+            if (_aborted)
+            {
+                return 0;
+            }
+
+            if (_count > 0)
+            {
+                var share = divisor <= 1 ? _count : (_count + divisor - 1) / divisor;
+                var n = Math.Min(destination.Length, share);
+                CopyOut(destination[..n]);
+                sequence = _takes++;
+
+                // Chain wakes: room freed wakes one writer; items left wake one more reader.
+                wake = _writers.Dequeue();
+                if (_count > 0 && _readers.Count > 0)
+                {
+                    var reader = _readers.Dequeue()!;
+                    if (wake is null)
+                    {
+                        wake = reader;
+                    }
+                    else
+                    {
+                        reader.Signal();
+                    }
+                }
+
+                return n;
+            }
+
+            if (_completed)
+            {
+                return 0;
+            }
+
+            if (epoch != -1 && epoch != _kickEpoch)
+            {
+                return -1;
+            }
+
+            epoch = _kickEpoch;
+            waiter.Prepare();
+            _readers.Enqueue(waiter);
+            return Waiting;
+        }
+    }
+
+    // Returns the number written (> 0), 0 when full (the waiter, if any, is listed to wait for room), -1 when aborted.
+    private int TryWrite(ReadOnlySpan<T> items, Waiter? waiter, out Waiter? wake)
+    {
+        wake = null;
+        lock (_lock)
+        {
+            if (_aborted)
+            {
+                return -1;
+            }
+
+            if (_completed)
+            {
+                throw new InvalidOperationException("Write after the queue was completed.");
+            }
+
+            var free = _capacity - _count;
+            if (free == 0)
+            {
+                if (waiter is not null)
+                {
+                    waiter.Prepare();
+                    _writers.Enqueue(waiter);
+                }
+
+                return 0;
+            }
+
+            var n = Math.Min(free, items.Length);
+            CopyIn(items[..n]);
+            wake = _readers.Dequeue();
+            if (_count < _capacity && _writers.Count > 0)
+            {
+                var writer = _writers.Dequeue()!;
+                if (wake is null)
+                {
+                    wake = writer;
+                }
+                else
+                {
+                    writer.Signal();
+                }
+            }
+
+            return n;
+        }
+    }
+
+    private void CopyOut(Span<T> destination)
+    {
+        var n = destination.Length;
+        var first = Math.Min(n, _buffer.Length - _head);
+        var span = _buffer.AsSpan();
+        span.Slice(_head, first).CopyTo(destination);
+        span[..(n - first)].CopyTo(destination[first..]);
+        if (RuntimeHelpers.IsReferenceOrContainsReferences<T>())
+        {
+            span.Slice(_head, first).Clear();
+            span[..(n - first)].Clear();
+        }
+
+        _head = (_head + n) % _buffer.Length;
+        Volatile.Write(ref _count, _count - n);
+    }
+
+    private void CopyIn(ReadOnlySpan<T> items)
+    {
+        var needed = _count + items.Length;
+        if (needed > _buffer.Length)
+        {
+            Grow(needed);
+        }
+
+        var tail = (_head + _count) % _buffer.Length;
+        var first = Math.Min(items.Length, _buffer.Length - tail);
+        items[..first].CopyTo(_buffer.AsSpan(tail));
+        items[first..].CopyTo(_buffer);
+        Volatile.Write(ref _count, _count + items.Length);
+    }
+
+    private void Grow(int needed)
+    {
+        var size = Math.Max(_buffer.Length, InitialBufferSize);
+        while (size < needed)
+        {
+            size *= 2;
+        }
+
+        var grown = new T[Math.Min(size, _capacity)];
+        var first = Math.Min(_count, _buffer.Length - _head);
+        _buffer.AsSpan(_head, first).CopyTo(grown);
+        _buffer.AsSpan(0, _count - first).CopyTo(grown.AsSpan(first));
+        _buffer = grown;
+        _head = 0;
+    }
+}

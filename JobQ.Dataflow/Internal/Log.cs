@@ -1,0 +1,31 @@
+using Microsoft.Extensions.Logging;
+
+namespace JobQ.Dataflow.Internal;
+
+/// <summary>Every log line the library writes, source-generated so that nothing is formatted when the level is off.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Error, Message = "Worker of stage '{Stage}' failed on item {Item}; the item is dropped and the stage goes on.")]
+    public static partial void WorkerFailed(ILogger logger, string stage, object? item, Exception exception);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Error, Message = "Dispatcher of stage '{Stage}' failed on item {Item}; the item is dropped and the stage goes on.")]
+    public static partial void DispatcherFailed(ILogger logger, string stage, object? item, Exception exception);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Error, Message = "The input sequence failed; the run stops reading input, lets the items in flight finish, and rethrows.")]
+    public static partial void InputFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "Stage '{Stage}': {Speed:F1} units/s over the last {Seconds:F2} s (limit {Limit} units/s).")]
+    public static partial void SpeedReport(ILogger logger, string stage, double speed, double seconds, double limit);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "Stage '{Stage}' resized from {From} to {To} workers.")]
+    public static partial void Resized(ILogger logger, string stage, int from, int to);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "Speed limit of stage '{Stage}' gave {Value} units/s, which is not a positive number; {Kept} units/s stays in force.")]
+    public static partial void BadSpeed(ILogger logger, string stage, double value, double kept);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Warning, Message = "Speed limit function of stage '{Stage}' threw; {Kept} units/s stays in force.")]
+    public static partial void SpeedFunctionFailed(ILogger logger, string stage, double kept, Exception exception);
+
+    [LoggerMessage(EventId = 8, Level = LogLevel.Critical, Message = "Internal failure in stage '{Stage}'; the run stops.")]
+    public static partial void InternalFailure(ILogger logger, string stage, Exception exception);
+}

@@ -1,0 +1,139 @@
+using Microsoft.Extensions.Logging;
+
+namespace JobQ.Dataflow.Internal;
+
+/// <summary>
+/// A built, running pipeline whatever its types: its stages, its stop signal, and the bookkeeping that tells
+/// when it is finished.
+/// </summary>
+/// <remarks>
+/// <para>Finished means either every stage completed (all input processed), or the pipeline was stopped and every
+/// loop still alive is inside user code (a worker call or the input's <c>MoveNext</c>) that cannot be
+/// interrupted; such a loop exits as soon as the call returns, passing nothing on.</para>
+/// <para><see cref="_live"/> counts running loops (lanes, routers, mergers, the feeder).</para>
+/// </remarks>
+internal sealed class PipelineRuntime
+{
+    private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _live;
+    private int _stopReason;
+    private int _inputInUserCode;
+    private Exception? _fault;
+
+    public PipelineRuntime(JobOptions validatedOptions)
+    {
+        Logger = validatedOptions.Logger!;
+        TimeProvider = validatedOptions.TimeProvider!;
+        QueueSize = validatedOptions.QueueSize;
+        KeepOrder = validatedOptions.KeepOrder;
+    }
+
+    public ILogger Logger { get; }
+
+    public TimeProvider TimeProvider { get; }
+
+    public int QueueSize { get; }
+
+    public bool KeepOrder { get; }
+
+    public StageRuntime[] Stages { get; set; } = [];
+
+    public CancellationToken Token => _stop.Token;
+
+    /// <summary>Completes when the pipeline is finished (see the class remarks); never faults.</summary>
+    public Task Finished => _finished.Task;
+
+    public StopReason StopReason => (StopReason)Volatile.Read(ref _stopReason);
+
+    public Exception? Fault => Volatile.Read(ref _fault);
+
+    public void Start()
+    {
+        foreach (var stage in Stages)
+        {
+            stage.Start();
+        }
+
+        _ = Task.WhenAll(Stages.Select(s => s.Completion)).ContinueWith(
+            static (_, state) => ((PipelineRuntime)state!)._finished.TrySetResult(),
+            this,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
+    /// <summary>Stops the pipeline unless it already finished or stopped: no worker takes a new item, nothing more is passed on.</summary>
+    /// <returns>Whether this call stopped it.</returns>
+    public bool Stop(StopReason reason)
+    {
+        if (_finished.Task.IsCompleted || Interlocked.CompareExchange(ref _stopReason, (int)reason, 0) != 0)
+        {
+            return false;
+        }
+
+        _stop.Cancel();
+        foreach (var stage in Stages)
+        {
+            stage.Abort();
+        }
+
+        CheckQuiescent();
+        return true;
+    }
+
+    /// <summary>Records an internal failure (a bug, never a worker's exception) and stops the run, which then rethrows it.</summary>
+    public void Fail(Exception exception, StageContext? stage)
+    {
+        Interlocked.CompareExchange(ref _fault, exception, null);
+        try
+        {
+            Log.InternalFailure(Logger, stage?.Name ?? "(input)", exception);
+        }
+        catch (Exception)
+        {
+            // A broken logger must not hide the failure, which the run rethrows.
+        }
+
+        Stop(StopReason.Faulted);
+    }
+
+    public void LoopStarted() => Interlocked.Increment(ref _live);
+
+    public void LoopExited()
+    {
+        Interlocked.Decrement(ref _live);
+        if (_stop.IsCancellationRequested)
+        {
+            CheckQuiescent();
+        }
+    }
+
+    /// <summary>Marks whether the input's enumerator is running user code; written by the feeder only.</summary>
+    public void SetInputInUserCode(bool value) => Volatile.Write(ref _inputInUserCode, value ? 1 : 0);
+
+    public JobStats Snapshot()
+    {
+        var stages = new StageStats[Stages.Length];
+        for (var i = 0; i < stages.Length; i++)
+        {
+            stages[i] = Stages[i].Snapshot();
+        }
+
+        return new JobStats(stages);
+    }
+
+    private void CheckQuiescent()
+    {
+        long inUserCode = Volatile.Read(ref _inputInUserCode);
+        foreach (var stage in Stages)
+        {
+            inUserCode += stage.Doing;
+        }
+
+        if (Volatile.Read(ref _live) <= inUserCode)
+        {
+            _finished.TrySetResult();
+        }
+    }
+}

@@ -1,0 +1,31 @@
+namespace JobQ.Dataflow.Internal;
+
+/// <summary>The running form of one stage, as the pipeline sees it whatever its types.</summary>
+internal abstract class StageRuntime(StageContext context)
+{
+    public StageContext Context { get; } = context;
+
+    public string Name => Context.Name;
+
+    /// <summary>Gets the delegate the user gave for this stage (for <c>SetThreadNum</c>); null for built-in stages.</summary>
+    public Delegate? UserDelegate { get; set; }
+
+    /// <summary>Gets the stage's input queue, an <c>ItemQueue&lt;TIn&gt;</c>.</summary>
+    public abstract object InputQueue { get; }
+
+    /// <summary>Completes when every lane of the stage has exited and its output queue was completed.</summary>
+    public abstract Task Completion { get; }
+
+    /// <summary>Gets the number of worker calls in progress now.</summary>
+    public abstract long Doing { get; }
+
+    public abstract void Start();
+
+    /// <summary>Stops the stage's queues and reorderer so every waiting lane returns.</summary>
+    public abstract void Abort();
+
+    /// <summary>Changes the number of workers; see <c>JobManager.SetThreadNum</c>.</summary>
+    public abstract void SetWorkerCount(int count);
+
+    public abstract StageStats Snapshot();
+}

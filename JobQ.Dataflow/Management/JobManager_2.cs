@@ -1,0 +1,248 @@
+using System.Runtime.ExceptionServices;
+using JobQ.Dataflow.Internal;
+
+namespace JobQ.Dataflow;
+
+/// <summary>
+/// A running pipeline fed by hand (jobq's <c>JobManager</c>): <see cref="Put"/> items, <see cref="Join"/> to
+/// finish, <see cref="SetThreadNum"/> to resize a stage while it runs.
+/// </summary>
+/// <typeparam name="TIn">The type of the items put.</typeparam>
+/// <typeparam name="TOut">The type of the last stage's outputs, which are discarded as in jobq.</typeparam>
+/// <remarks>
+/// <para>Thread safety: every member may be called from any thread at once. Puts from several threads each reach
+/// the pipeline exactly once; their relative order is the order they entered the first queue.</para>
+/// <para>Lifetime: the workers start in the constructor. <see cref="Join"/> (or its async twin) ends the input and
+/// waits; disposing without joining stops the pipeline as a zero timeout would and waits until no loop of it runs
+/// except a call still inside user code, which stops when it returns.</para>
+/// </remarks>
+public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
+{
+    private const int Open = 0;
+    private const int Joining = 1;
+    private const int Disposed = 2;
+
+    [ThreadStatic]
+    private static SyncWaiter? t_putWaiter;
+
+    private readonly Pipeline<TIn, TOut> _pipeline;
+    private readonly PipelineRuntime _runtime;
+    private readonly TimeProvider _timeProvider;
+    private readonly object _joinLock = new();
+    private readonly TaskCompletionSource _putsDrained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // _state moves Open -> Joining -> Disposed or Open -> Disposed, never back. _activePuts counts puts between
+    // their state check and their return; the first Join waits for it to reach zero before ending the input, so a
+    // put that began before Join is never refused halfway.
+    private int _state;
+    private int _activePuts;
+    private Task<bool>? _join;
+
+    /// <summary>Starts a job manager (jobq's <c>JobManager(workers, queue_size, probe, keep_order)</c>).</summary>
+    /// <param name="workers">The worker list.</param>
+    /// <param name="queueSize">The capacity of each stage's input queue, in items. Default 1024.</param>
+    /// <param name="probe">An optional probe for <see cref="JobQueue.Stat"/>.</param>
+    /// <param name="keepOrder">Whether every stage passes outputs on in the order items were put.</param>
+    public JobManager(Workers<TIn, TOut> workers, int queueSize = JobOptions.DefaultQueueSize, Probe? probe = null, bool keepOrder = false)
+        : this(workers, new JobOptions { QueueSize = queueSize, Probe = probe, KeepOrder = keepOrder }, nameof(queueSize))
+    {
+    }
+
+    /// <summary>Starts a job manager with full options.</summary>
+    /// <param name="workers">The worker list.</param>
+    /// <param name="options">The options; <see cref="JobOptions.Timeout"/> is ignored here (give it to <see cref="Join"/>).</param>
+    public JobManager(Workers<TIn, TOut> workers, JobOptions options)
+        : this(workers, options ?? throw new ArgumentNullException(nameof(options)), nameof(options))
+    {
+    }
+
+    private JobManager(Workers<TIn, TOut> workers, JobOptions options, string optionsParam)
+    {
+        var validated = Pipeline<TIn, TOut>.Validate(workers, options, nameof(workers), optionsParam);
+        _timeProvider = validated.TimeProvider!;
+        _pipeline = Pipeline<TIn, TOut>.Build(workers, validated, collectOutput: false);
+        _runtime = _pipeline.Runtime;
+        validated.Probe?.Attach(_runtime);
+        _runtime.Start();
+    }
+
+    /// <summary>Puts an item into the first stage's queue, blocking while it is full (jobq's <c>put</c>).</summary>
+    /// <param name="item">The item.</param>
+    /// <exception cref="InvalidOperationException"><see cref="Join"/> has begun, or the manager stopped (timeout) before the item could be queued.</exception>
+    /// <exception cref="ObjectDisposedException">The manager was disposed.</exception>
+    public void Put(TIn item)
+    {
+        EnterPut();
+        try
+        {
+            if (!_pipeline.Input.WriteOne(item, t_putWaiter ??= new SyncWaiter()))
+            {
+                ThrowStopped();
+            }
+        }
+        finally
+        {
+            ExitPut();
+        }
+    }
+
+    /// <summary>Puts an item, awaiting room instead of blocking.</summary>
+    /// <param name="item">The item.</param>
+    /// <param name="cancellationToken">Abandons the put: the item is not queued and <see cref="OperationCanceledException"/> is thrown.</param>
+    /// <returns>A task that completes when the item is queued.</returns>
+    /// <exception cref="InvalidOperationException"><see cref="Join"/> has begun, or the manager stopped first.</exception>
+    /// <exception cref="ObjectDisposedException">The manager was disposed.</exception>
+    public async ValueTask PutAsync(TIn item, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        EnterPut();
+        try
+        {
+            var written = await _pipeline.Input.WriteOneAsync(item, cancellationToken).ConfigureAwait(false);
+            if (!written)
+            {
+                ThrowStopped();
+            }
+        }
+        finally
+        {
+            ExitPut();
+        }
+    }
+
+    /// <summary>
+    /// Ends the input and waits until every item put is processed, or the timeout passes (jobq's <c>join</c>).
+    /// After a timeout, workers take no new item and each finishes the call it is in.
+    /// </summary>
+    /// <param name="timeout">The longest to wait; <see langword="null"/> waits for everything.</param>
+    /// <returns><see langword="true"/> if everything finished; <see langword="false"/> if the timeout passed (or the manager was disposed) first.</returns>
+    /// <remarks>A second call, from any thread, waits for the same outcome and returns the same result; its timeout is ignored.</remarks>
+    public bool Join(TimeSpan? timeout = null) => JoinAsync(timeout).GetAwaiter().GetResult();
+
+    /// <summary>The async twin of <see cref="Join"/>.</summary>
+    /// <param name="timeout">The longest to wait; <see langword="null"/> waits for everything.</param>
+    /// <param name="cancellationToken">Abandons this wait only (throwing <see cref="OperationCanceledException"/>); the pipeline goes on. Dispose the manager to stop it.</param>
+    /// <returns><see langword="true"/> if everything finished; <see langword="false"/> if the timeout passed first.</returns>
+    public Task<bool> JoinAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        if (timeout is { } t && t < TimeSpan.Zero && t != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timeout), t, $"Join: timeout must be non-negative or null; it was {t}.");
+        }
+
+        Task<bool> join;
+        lock (_joinLock)
+        {
+            join = _join ??= JoinCoreAsync(timeout == Timeout.InfiniteTimeSpan ? null : timeout);
+        }
+
+        return cancellationToken.CanBeCanceled ? join.WaitAsync(cancellationToken) : join;
+    }
+
+    /// <summary>
+    /// Changes the number of workers of the stage whose worker is <paramref name="worker"/>, while it runs (jobq's
+    /// <c>set_thread_num</c>). Growing starts the new workers before returning; shrinking lets surplus workers
+    /// finish the item they are on, then stop. No item is lost, duplicated or reordered by a change.
+    /// </summary>
+    /// <param name="worker">The delegate given at construction; a fresh delegate for the same method (and target) matches.</param>
+    /// <param name="threads">The new number of workers; positive.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="worker"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="threads"/> is not positive.</exception>
+    /// <exception cref="JobWorkerNotFoundException">No stage has that worker.</exception>
+    /// <exception cref="JobWorkerException">The stage has a dispatcher: its worker count is its partition count.</exception>
+    /// <remarks>After <see cref="Join"/> began, or after disposal, it does nothing and returns quietly.</remarks>
+    public void SetThreadNum(Delegate worker, int threads)
+    {
+        ArgumentNullException.ThrowIfNull(worker);
+        if (threads <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(threads), threads, $"SetThreadNum: threads must be positive; it was {threads}.");
+        }
+
+        if (Volatile.Read(ref _state) != Open)
+        {
+            return;
+        }
+
+        var stage = Array.Find(_runtime.Stages, s => Matches(s.UserDelegate, worker))
+            ?? throw new JobWorkerNotFoundException($"No stage of this job manager has the worker {worker.Method.DeclaringType?.Name}.{worker.Method.Name}.");
+        stage.SetWorkerCount(threads);
+    }
+
+    /// <summary>Returns a snapshot of the pipeline's statistics (jobq's <c>stat</c>), with each stage's current worker count.</summary>
+    /// <returns>The snapshot.</returns>
+    public JobStats Stat() => _runtime.Snapshot();
+
+    /// <summary>Stops the pipeline unless it already finished, and waits until no loop of it runs except calls still in user code.</summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    /// <summary>The async twin of <see cref="Dispose"/>.</summary>
+    /// <returns>A task that completes when the pipeline has stopped.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _state, Disposed) == Disposed)
+        {
+            return;
+        }
+
+        _putsDrained.TrySetResult();
+        _runtime.Stop(StopReason.Disposed);
+        await _runtime.Finished.ConfigureAwait(false);
+    }
+
+    private static bool Matches(Delegate? candidate, Delegate worker)
+        => candidate is not null
+           && (candidate.Equals(worker) || (candidate.Method == worker.Method && Equals(candidate.Target, worker.Target)));
+
+    private void EnterPut()
+    {
+        Interlocked.Increment(ref _activePuts);
+        var state = Volatile.Read(ref _state);
+        if (state != Open)
+        {
+            ExitPut();
+            ObjectDisposedException.ThrowIf(state == Disposed, this);
+            throw new InvalidOperationException("Put after Join began: the job manager takes no more items.");
+        }
+    }
+
+    private void ExitPut()
+    {
+        if (Interlocked.Decrement(ref _activePuts) == 0 && Volatile.Read(ref _state) != Open)
+        {
+            _putsDrained.TrySetResult();
+        }
+    }
+
+    private void ThrowStopped()
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _state) == Disposed, this);
+        throw new InvalidOperationException("The job manager stopped (its Join timed out) before the item could be queued.");
+    }
+
+    private async Task<bool> JoinCoreAsync(TimeSpan? timeout)
+    {
+        using var timer = timeout is { } t
+            ? _timeProvider.CreateTimer(static state => ((PipelineRuntime)state!).Stop(StopReason.Timeout), _runtime, t, Timeout.InfiniteTimeSpan)
+            : null;
+
+        if (Interlocked.CompareExchange(ref _state, Joining, Open) == Open && Volatile.Read(ref _activePuts) == 0)
+        {
+            _putsDrained.TrySetResult();
+        }
+
+        await _putsDrained.Task.ConfigureAwait(false);
+        if (!_runtime.Token.IsCancellationRequested)
+        {
+            _pipeline.Input.Complete();
+        }
+
+        await _runtime.Finished.ConfigureAwait(false);
+        if (_runtime.Fault is { } fault)
+        {
+            ExceptionDispatchInfo.Throw(fault);
+        }
+
+        return _runtime.StopReason == StopReason.None;
+    }
+}

@@ -1,0 +1,173 @@
+using System.Runtime.ExceptionServices;
+using JobQ.Dataflow.Internal;
+
+namespace JobQ.Dataflow;
+
+/// <summary>
+/// jobq's module functions: run a worker list over an input (<see cref="Run{TIn, TOut}(IEnumerable{TIn}, Workers{TIn, TOut}, bool, TimeSpan?, Probe?)"/>),
+/// read a probe (<see cref="Stat"/>), drop an item (<see cref="EmptyRst"/>), and pace a stage (<see cref="LimitJobSpeed(double, int)"/>).
+/// </summary>
+/// <example>
+/// <code>
+/// static int Add1(int x) => x + 1;
+/// static int Multi2(int x) => x * 2;
+/// static void Print(int x) => Console.WriteLine(x);
+///
+/// JobQueue.Run([0, 1, 2], Workers.Of&lt;int&gt;().Then(Add1).Then(Multi2).Then(Print)); // 2 4 6
+/// </code>
+/// </example>
+public static class JobQueue
+{
+    /// <summary>Gets the value a worker returns to pass nothing to the next stage (jobq's <c>EmptyRst</c>).</summary>
+    /// <remarks>Return it from a worker declared to return <see cref="WorkerResult{T}"/>: <c>i % 2 == 0 ? JobQueue.EmptyRst : i</c>.</remarks>
+    public static EmptyResult EmptyRst => default;
+
+    /// <summary>
+    /// Processes every element of <paramref name="input"/> through the stages of <paramref name="workers"/> and
+    /// returns once all are done or the timeout passes (jobq's <c>run</c>). Blocks the calling thread.
+    /// </summary>
+    /// <typeparam name="TIn">The type of the input elements.</typeparam>
+    /// <typeparam name="TOut">The type of the last stage's outputs, which are discarded as in jobq.</typeparam>
+    /// <param name="input">The input, read lazily as the first queue has room.</param>
+    /// <param name="workers">The worker list.</param>
+    /// <param name="keepOrder">Whether every stage passes outputs on in input order.</param>
+    /// <param name="timeout">The longest the run may take; <see langword="null"/> waits for everything.</param>
+    /// <param name="probe">A probe to read live statistics from with <see cref="Stat"/>.</param>
+    /// <returns>Whether the run finished or stopped at the timeout, and its statistics.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="input"/> or <paramref name="workers"/> is null.</exception>
+    /// <exception cref="ArgumentException">The worker list is empty or the timeout negative.</exception>
+    /// <remarks>A worker's exception never escapes: it is logged and that item dropped. An exception thrown by
+    /// <paramref name="input"/> stops the reading; items in flight finish, then it is rethrown here.</remarks>
+    public static JobRunResult Run<TIn, TOut>(
+        IEnumerable<TIn> input,
+        Workers<TIn, TOut> workers,
+        bool keepOrder = false,
+        TimeSpan? timeout = null,
+        Probe? probe = null)
+        => Run(input, workers, new JobOptions { KeepOrder = keepOrder, Timeout = timeout, Probe = probe });
+
+    /// <summary>Processes <paramref name="input"/> through <paramref name="workers"/> with the given options; blocks the calling thread.</summary>
+    /// <typeparam name="TIn">The type of the input elements.</typeparam>
+    /// <typeparam name="TOut">The type of the last stage's outputs, which are discarded.</typeparam>
+    /// <param name="input">The input, read lazily.</param>
+    /// <param name="workers">The worker list.</param>
+    /// <param name="options">The options; copied when the run starts.</param>
+    /// <returns>Whether the run finished or stopped at the timeout, and its statistics.</returns>
+    public static JobRunResult Run<TIn, TOut>(IEnumerable<TIn> input, Workers<TIn, TOut> workers, JobOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return RunAsync(input, workers, options, CancellationToken.None).GetAwaiter().GetResult();
+    }
+
+    /// <summary>The async twin of <see cref="Run{TIn, TOut}(IEnumerable{TIn}, Workers{TIn, TOut}, JobOptions)"/>.</summary>
+    /// <typeparam name="TIn">The type of the input elements.</typeparam>
+    /// <typeparam name="TOut">The type of the last stage's outputs, which are discarded.</typeparam>
+    /// <param name="input">The input, read lazily on a dedicated thread (its enumerator may block).</param>
+    /// <param name="workers">The worker list.</param>
+    /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
+    /// <param name="cancellationToken">Stops the run as a timeout would, then throws <see cref="OperationCanceledException"/>.</param>
+    /// <returns>Whether the run finished or stopped at the timeout, and its statistics.</returns>
+    public static Task<JobRunResult> RunAsync<TIn, TOut>(
+        IEnumerable<TIn> input,
+        Workers<TIn, TOut> workers,
+        JobOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var validated = Pipeline<TIn, TOut>.Validate(workers, options, nameof(workers), nameof(options));
+        return ExecuteAsync(workers, validated, (queue, runtime) => Feeder<TIn>.Start(input, queue, runtime), cancellationToken);
+    }
+
+    /// <summary>Processes an async input through <paramref name="workers"/>.</summary>
+    /// <typeparam name="TIn">The type of the input elements.</typeparam>
+    /// <typeparam name="TOut">The type of the last stage's outputs, which are discarded.</typeparam>
+    /// <param name="input">The input, read lazily; it receives the run's cancellation token.</param>
+    /// <param name="workers">The worker list.</param>
+    /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
+    /// <param name="cancellationToken">Stops the run as a timeout would, then throws <see cref="OperationCanceledException"/>.</param>
+    /// <returns>Whether the run finished or stopped at the timeout, and its statistics.</returns>
+    public static Task<JobRunResult> RunAsync<TIn, TOut>(
+        IAsyncEnumerable<TIn> input,
+        Workers<TIn, TOut> workers,
+        JobOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var validated = Pipeline<TIn, TOut>.Validate(workers, options, nameof(workers), nameof(options));
+        return ExecuteAsync(workers, validated, (queue, runtime) => Feeder<TIn>.Start(input, queue, runtime), cancellationToken);
+    }
+
+    /// <summary>Returns a snapshot of the statistics a run writes into <paramref name="probe"/> (jobq's <c>stat</c>).</summary>
+    /// <param name="probe">The probe given to the run.</param>
+    /// <returns>The snapshot; empty if no run has used the probe yet.</returns>
+    public static JobStats Stat(Probe probe)
+    {
+        ArgumentNullException.ThrowIfNull(probe);
+        return probe.Snapshot();
+    }
+
+    /// <summary>Makes a speed limit (jobq's <c>limit_job_speed</c>); add it to a worker list with <c>Then(limit)</c>.</summary>
+    /// <param name="maxJobSpeed">The most units per second; a positive number.</param>
+    /// <param name="jobStep">The units each item counts for; positive. Default 1.</param>
+    /// <returns>The limit.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxJobSpeed"/> is not a positive number, or <paramref name="jobStep"/> is not positive.</exception>
+    public static SpeedLimit LimitJobSpeed(double maxJobSpeed, int jobStep = 1)
+    {
+        if (double.IsNaN(maxJobSpeed) || maxJobSpeed <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxJobSpeed), maxJobSpeed, $"LimitJobSpeed: maxJobSpeed must be a positive number of units per second; it was {maxJobSpeed}.");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(jobStep);
+        return new SpeedLimit(() => maxJobSpeed, jobStep);
+    }
+
+    /// <summary>Makes a speed limit whose rate is read from <paramref name="maxJobSpeed"/> before every item, so it can change while the run goes on.</summary>
+    /// <param name="maxJobSpeed">Returns the most units per second. A value that is not positive, or an exception, is logged and the last good rate stays in force.</param>
+    /// <param name="jobStep">The units each item counts for; positive. Default 1.</param>
+    /// <returns>The limit.</returns>
+    public static SpeedLimit LimitJobSpeed(Func<double> maxJobSpeed, int jobStep = 1)
+    {
+        ArgumentNullException.ThrowIfNull(maxJobSpeed);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(jobStep);
+        return new SpeedLimit(maxJobSpeed, jobStep);
+    }
+
+    private static async Task<JobRunResult> ExecuteAsync<TIn, TOut>(
+        Workers<TIn, TOut> workers,
+        JobOptions options,
+        Func<ItemQueue<TIn>, PipelineRuntime, Feeder<TIn>> startFeeder,
+        CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var pipeline = Pipeline<TIn, TOut>.Build(workers, options, collectOutput: false);
+        var runtime = pipeline.Runtime;
+        options.Probe?.Attach(runtime);
+        runtime.Start();
+        var feeder = startFeeder(pipeline.Input, runtime);
+
+        using var timer = options.Timeout is { } timeout
+            ? options.TimeProvider!.CreateTimer(static state => ((PipelineRuntime)state!).Stop(StopReason.Timeout), runtime, timeout, Timeout.InfiniteTimeSpan)
+            : null;
+        using var registration = cancellationToken.UnsafeRegister(static state => ((PipelineRuntime)state!).Stop(StopReason.Canceled), runtime);
+
+        await runtime.Finished.ConfigureAwait(false);
+
+        if (runtime.Fault is { } fault)
+        {
+            ExceptionDispatchInfo.Throw(fault);
+        }
+
+        if (runtime.StopReason == StopReason.Canceled)
+        {
+            throw new OperationCanceledException(cancellationToken);
+        }
+
+        if (feeder.Error is { } inputError)
+        {
+            ExceptionDispatchInfo.Throw(inputError);
+        }
+
+        return new JobRunResult(runtime.StopReason == StopReason.None, runtime.Snapshot());
+    }
+}

@@ -1,0 +1,19 @@
+using JobQ.Dataflow.Internal;
+
+namespace JobQ.Dataflow;
+
+/// <summary>
+/// A caller-owned handle that a run writes its live statistics into (jobq's <c>probe</c> dictionary);
+/// read it with <see cref="JobQueue.Stat(Probe)"/> during or after the run.
+/// </summary>
+/// <remarks>
+/// A probe follows the latest run that was given it. It is safe to read from any thread while the run goes on.
+/// </remarks>
+public sealed class Probe
+{
+    private volatile PipelineRuntime? _runtime;
+
+    internal void Attach(PipelineRuntime runtime) => _runtime = runtime;
+
+    internal JobStats Snapshot() => _runtime?.Snapshot() ?? JobStats.Empty;
+}

@@ -1,0 +1,22 @@
+namespace JobQ.Dataflow.Internal;
+
+/// <summary>A one-to-many async worker: every element of its <c>IAsyncEnumerable</c> goes on as its own item.</summary>
+internal sealed class AsyncManyWorker<TIn, TOut>(Func<TIn, CancellationToken, IAsyncEnumerable<TOut>> worker) : StageWorker<TIn, TOut>
+{
+    public override bool IsAsync => true;
+
+    public override async ValueTask InvokeAsync(TIn item, IOutput<TOut> output, CancellationToken cancellationToken)
+    {
+        var produced = false;
+        await foreach (var value in worker(item, cancellationToken).WithCancellation(cancellationToken).ConfigureAwait(false))
+        {
+            produced = true;
+            await output.AddAsync(value).ConfigureAwait(false);
+        }
+
+        if (!produced)
+        {
+            output.Drop();
+        }
+    }
+}

@@ -1,0 +1,242 @@
+using Microsoft.Extensions.Logging;
+
+namespace JobQ.Dataflow.Internal;
+
+/// <summary>
+/// A stage of <c>n</c> workers sharing one input queue (jobq's worker group). Sync workers get one dedicated
+/// thread per lane, so blocking calls never wait for the thread pool to grow; async workers get one async
+/// lane per allowed concurrent call. Under keepOrder a <see cref="Reorderer{T}"/> puts outputs back in order.
+/// </summary>
+/// <remarks>
+/// Resizing: <see cref="_target"/> is the wanted lane count, <see cref="_live"/> the lanes running. Growing
+/// starts lanes before returning; shrinking lets surplus lanes retire at their next run boundary (after the
+/// item they are on). Both fields and <see cref="_lanes"/> are guarded by <see cref="_lock"/>; lanes read
+/// them without the lock as a hint and confirm under it.
+/// </remarks>
+internal sealed class WorkerStage<TIn, TOut> : StageRuntime
+{
+    private readonly object _lock = new();
+    private readonly StageWorker<TIn, TOut> _worker;
+    private readonly ItemQueue<TOut>? _output;
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<WorkerLane<TIn, TOut>> _lanes = [];
+
+    // Guarded by _lock.
+    private int _target;
+    private int _live;
+    private int _laneNumber;
+    private bool _started;
+    private bool _finished;
+    private LaneCounters _retired;
+
+    public WorkerStage(StageContext context, StageWorker<TIn, TOut> worker, int threads, bool keepOrder, ItemQueue<TOut>? output)
+        : base(context)
+    {
+        _worker = worker;
+        _output = output;
+        _target = threads;
+        Input = new ItemQueue<TIn>(context.QueueSize);
+        Reorderer = keepOrder && output is not null ? new Reorderer<TOut>(context.QueueSize) : null;
+    }
+
+    public ItemQueue<TIn> Input { get; }
+
+    public Reorderer<TOut>? Reorderer { get; }
+
+    public override object InputQueue => Input;
+
+    public override Task Completion => _completion.Task;
+
+    /// <summary>Gets the wanted number of lanes: the fair-share divisor for takes.</summary>
+    public int TargetWorkers => Volatile.Read(ref _target);
+
+    public override long Doing
+    {
+        get
+        {
+            lock (_lock)
+            {
+                long doing = 0;
+                foreach (var lane in _lanes)
+                {
+                    doing += lane.Doing;
+                }
+
+                return doing;
+            }
+        }
+    }
+
+    public override void Start()
+    {
+        lock (_lock)
+        {
+            _started = true;
+            while (_live < _target)
+            {
+                StartLane();
+            }
+        }
+    }
+
+    public override void Abort()
+    {
+        Input.Abort();
+        Reorderer?.Abort();
+    }
+
+    public override void SetWorkerCount(int count)
+    {
+        int from;
+        lock (_lock)
+        {
+            if (_finished || Context.Token.IsCancellationRequested)
+            {
+                return;
+            }
+
+            from = _target;
+            _target = count;
+            if (_started)
+            {
+                while (_live < _target)
+                {
+                    StartLane();
+                }
+            }
+        }
+
+        if (count < from)
+        {
+            // Idle lanes wait in Take; wake them so that surplus ones retire now rather than at the next item.
+            Input.Kick();
+        }
+
+        if (count != from)
+        {
+            Context.SafeLog(logger =>
+            {
+                if (logger.IsEnabled(LogLevel.Information))
+                {
+                    Log.Resized(logger, Name, from, count);
+                }
+            });
+        }
+    }
+
+    /// <summary>Called by a lane between runs: true if the lane is surplus and must exit now.</summary>
+    public bool TryRetire(WorkerLane<TIn, TOut> lane)
+    {
+        if (Volatile.Read(ref _live) <= Volatile.Read(ref _target))
+        {
+            return false;
+        }
+
+        lock (_lock)
+        {
+            if (_live <= _target)
+            {
+                return false;
+            }
+
+            _live--;
+            lane.Retired = true;
+            return true;
+        }
+    }
+
+    /// <summary>Called by a lane as its last act.</summary>
+    public void LaneExited(WorkerLane<TIn, TOut> lane)
+    {
+        bool last;
+        lock (_lock)
+        {
+            _lanes.Remove(lane);
+            _retired.Add(lane.Counters);
+            if (!lane.Retired)
+            {
+                _live--;
+            }
+
+            last = _live == 0 && !_finished;
+            if (last)
+            {
+                _finished = true;
+            }
+        }
+
+        if (last)
+        {
+            _output?.Complete();
+            _completion.TrySetResult();
+        }
+
+        Context.Pipeline.LoopExited();
+    }
+
+    public override StageStats Snapshot()
+    {
+        LaneCounters total;
+        int workers;
+        lock (_lock)
+        {
+            total = _retired;
+            foreach (var lane in _lanes)
+            {
+                total.Add(lane.Counters);
+            }
+
+            workers = _target;
+        }
+
+        QueueStats? coordinator = Reorderer is null ? null : new QueueStats(Reorderer.ParkedItems, Reorderer.Capacity);
+        return new StageStats(
+            Name,
+            new QueueStats(Input.Count, Input.Capacity),
+            workers,
+            coordinator,
+            null,
+            total.Started,
+            total.Finished,
+            total.Failed,
+            total.Dropped);
+    }
+
+    /// <summary>Sums the counters of this stage's lanes (used by dispatcher stages for their partitions).</summary>
+    public LaneCounters Totals()
+    {
+        lock (_lock)
+        {
+            var total = _retired;
+            foreach (var lane in _lanes)
+            {
+                total.Add(lane.Counters);
+            }
+
+            return total;
+        }
+    }
+
+    // Called under _lock.
+    private void StartLane()
+    {
+        var lane = new WorkerLane<TIn, TOut>(this, _worker, _output);
+        _lanes.Add(lane);
+        _live++;
+        var number = _laneNumber++;
+        Context.Pipeline.LoopStarted();
+        if (_worker.IsAsync)
+        {
+            _ = Task.Run(() => lane.RunAsync().AsTask());
+        }
+        else
+        {
+            var thread = new Thread(static state => ((WorkerLane<TIn, TOut>)state!).RunOnThread())
+            {
+                IsBackground = true,
+                Name = $"JobQ {Name} #{number}",
+            };
+            thread.Start(lane);
+        }
+    }
+}
