@@ -32,6 +32,11 @@ internal sealed class Pipeline<TIn, TOut>
         }
 
         runtime.Stages = stages;
+        if (output is not null)
+        {
+            runtime.OnStop = () => output.Abort();
+        }
+
         return new Pipeline<TIn, TOut>(runtime, (ItemQueue<TIn>)next!, output);
     }
 

@@ -27,7 +27,11 @@ internal sealed class PipelineRuntime
         TimeProvider = validatedOptions.TimeProvider!;
         QueueSize = validatedOptions.QueueSize;
         KeepOrder = validatedOptions.KeepOrder;
+        Name = validatedOptions.Name ?? "pipeline";
     }
+
+    /// <summary>Gets the pipeline's name, the <c>jobq.pipeline</c> tag of its metrics.</summary>
+    public string Name { get; }
 
     public ILogger Logger { get; }
 
@@ -38,6 +42,9 @@ internal sealed class PipelineRuntime
     public bool KeepOrder { get; }
 
     public StageRuntime[] Stages { get; set; } = [];
+
+    /// <summary>Gets or sets an extra action run on stop, such as aborting the collected output queue.</summary>
+    public Action? OnStop { get; set; }
 
     public CancellationToken Token => _stop.Token;
 
@@ -50,6 +57,13 @@ internal sealed class PipelineRuntime
 
     public void Start()
     {
+        JobMetrics.Register(this);
+        _finished.Task.ContinueWith(
+            static (_, state) => JobMetrics.Unregister((PipelineRuntime)state!),
+            this,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
         foreach (var stage in Stages)
         {
             stage.Start();
@@ -78,6 +92,7 @@ internal sealed class PipelineRuntime
             stage.Abort();
         }
 
+        OnStop?.Invoke();
         CheckQuiescent();
         return true;
     }

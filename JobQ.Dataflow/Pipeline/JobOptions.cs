@@ -44,6 +44,12 @@ public sealed class JobOptions
     /// </summary>
     public TimeProvider? TimeProvider { get; set; }
 
+    /// <summary>
+    /// Gets or sets the pipeline's name: the <c>jobq.pipeline</c> tag of the metrics of the <c>JobQ.Dataflow</c>
+    /// meter. Default <see langword="null"/>: <c>pipeline</c>.
+    /// </summary>
+    public string? Name { get; set; }
+
     internal JobOptions Validated(string paramName)
     {
         if (QueueSize <= 0)
@@ -64,6 +70,7 @@ public sealed class JobOptions
             Probe = Probe,
             Logger = Logger ?? NullLogger.Instance,
             TimeProvider = TimeProvider ?? TimeProvider.System,
+            Name = Name,
         };
     }
 }

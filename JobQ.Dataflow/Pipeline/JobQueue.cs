@@ -1,4 +1,6 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
+using System.Threading.Tasks.Dataflow;
 using JobQ.Dataflow.Internal;
 
 namespace JobQ.Dataflow;
@@ -97,6 +99,68 @@ public static class JobQueue
         return ExecuteAsync(workers, validated, (queue, runtime) => Feeder<TIn>.Start(input, queue, runtime), cancellationToken);
     }
 
+    /// <summary>
+    /// Runs <paramref name="input"/> through <paramref name="workers"/> and yields the last stage's outputs as they
+    /// come (in input order under keepOrder). The consumer's pace holds the pipeline back through its bounded queues.
+    /// </summary>
+    /// <typeparam name="TIn">The type of the input elements.</typeparam>
+    /// <typeparam name="TOut">The type of the outputs.</typeparam>
+    /// <param name="input">The input, read lazily on a dedicated thread.</param>
+    /// <param name="workers">The worker list.</param>
+    /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
+    /// <param name="cancellationToken">Stops the run and ends the sequence with <see cref="OperationCanceledException"/>.</param>
+    /// <returns>The outputs. Stopping the enumeration early stops the run.</returns>
+    /// <remarks>When <see cref="JobOptions.Timeout"/> passes, the sequence ends with a <see cref="TimeoutException"/>, so
+    /// that a truncated result cannot pass for a whole one. Argument errors are thrown by this call, before any work starts.</remarks>
+    public static IAsyncEnumerable<TOut> StreamAsync<TIn, TOut>(
+        IEnumerable<TIn> input,
+        Workers<TIn, TOut> workers,
+        JobOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var validated = Pipeline<TIn, TOut>.Validate(workers, options, nameof(workers), nameof(options));
+        return StreamCoreAsync(workers, validated, (queue, runtime) => Feeder<TIn>.Start(input, queue, runtime), cancellationToken);
+    }
+
+    /// <summary>Runs an async input through <paramref name="workers"/> and yields the last stage's outputs as they come.</summary>
+    /// <typeparam name="TIn">The type of the input elements.</typeparam>
+    /// <typeparam name="TOut">The type of the outputs.</typeparam>
+    /// <param name="input">The input, read lazily.</param>
+    /// <param name="workers">The worker list.</param>
+    /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
+    /// <param name="cancellationToken">Stops the run and ends the sequence with <see cref="OperationCanceledException"/>.</param>
+    /// <returns>The outputs. Stopping the enumeration early stops the run.</returns>
+    public static IAsyncEnumerable<TOut> StreamAsync<TIn, TOut>(
+        IAsyncEnumerable<TIn> input,
+        Workers<TIn, TOut> workers,
+        JobOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var validated = Pipeline<TIn, TOut>.Validate(workers, options, nameof(workers), nameof(options));
+        return StreamCoreAsync(workers, validated, (queue, runtime) => Feeder<TIn>.Start(input, queue, runtime), cancellationToken);
+    }
+
+    /// <summary>
+    /// Makes the whole pipeline one Dataflow block: items posted or linked in go through every stage, and the last
+    /// stage's outputs come out and can be linked onward.
+    /// </summary>
+    /// <typeparam name="TIn">The type of the items the block accepts.</typeparam>
+    /// <typeparam name="TOut">The type of the items the block offers.</typeparam>
+    /// <param name="workers">The worker list.</param>
+    /// <param name="options">The options; <see cref="JobOptions.QueueSize"/> is also the bounded capacity of the block's
+    /// input and output buffers; <see cref="JobOptions.Timeout"/> is ignored (use <see cref="IDataflowBlock.Fault"/> or complete it).</param>
+    /// <returns>The block, already running.</returns>
+    /// <remarks>It follows Dataflow's conventions: <c>Complete()</c> drains then completes; <c>Fault()</c> stops it;
+    /// completion and faults propagate over links made with <c>PropagateCompletion</c>; offers are postponed while
+    /// the input buffer is full. A worker's exception is logged and drops its item; it never faults the block.</remarks>
+    public static IPropagatorBlock<TIn, TOut> CreateBlock<TIn, TOut>(Workers<TIn, TOut> workers, JobOptions? options = null)
+    {
+        var validated = Pipeline<TIn, TOut>.Validate(workers, options, nameof(workers), nameof(options));
+        return PipelineBlock.Create(workers, validated);
+    }
+
     /// <summary>Returns a snapshot of the statistics a run writes into <paramref name="probe"/> (jobq's <c>stat</c>).</summary>
     /// <param name="probe">The probe given to the run.</param>
     /// <returns>The snapshot; empty if no run has used the probe yet.</returns>
@@ -133,26 +197,61 @@ public static class JobQueue
         return new SpeedLimit(maxJobSpeed, jobStep);
     }
 
-    private static async Task<JobRunResult> ExecuteAsync<TIn, TOut>(
+    private static async IAsyncEnumerable<TOut> StreamCoreAsync<TIn, TOut>(
         Workers<TIn, TOut> workers,
         JobOptions options,
         Func<ItemQueue<TIn>, PipelineRuntime, Feeder<TIn>> startFeeder,
-        CancellationToken cancellationToken)
+        [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var pipeline = Pipeline<TIn, TOut>.Build(workers, options, collectOutput: false);
+        var pipeline = Pipeline<TIn, TOut>.Build(workers, options, collectOutput: true);
         var runtime = pipeline.Runtime;
         options.Probe?.Attach(runtime);
         runtime.Start();
         var feeder = startFeeder(pipeline.Input, runtime);
+        using var timer = StartTimer(options, runtime);
+        using var registration = cancellationToken.UnsafeRegister(static state => ((PipelineRuntime)state!).Stop(StopReason.Canceled), runtime);
+        var buffer = new TOut[Math.Clamp(options.QueueSize / 4, 1, 256)];
+        var waiter = new AsyncWaiter();
+        try
+        {
+            while (true)
+            {
+                var (count, _) = await pipeline.Output!.TakeAsync(buffer, 1, waiter).ConfigureAwait(false);
+                if (count <= 0)
+                {
+                    break;
+                }
 
-        using var timer = options.Timeout is { } timeout
+                for (var i = 0; i < count; i++)
+                {
+                    yield return buffer[i];
+                    buffer[i] = default!;
+                }
+            }
+
+            await runtime.Finished.ConfigureAwait(false);
+            ThrowIfFailed(runtime, feeder, cancellationToken);
+            if (runtime.StopReason == StopReason.Timeout)
+            {
+                throw new TimeoutException($"The run stopped when its timeout ({options.Timeout}) passed; the outputs so far were yielded.");
+            }
+        }
+        finally
+        {
+            // A consumer that stops early stops the run; a no-op when the run already finished.
+            runtime.Stop(StopReason.Disposed);
+            await runtime.Finished.ConfigureAwait(false);
+        }
+    }
+
+    private static ITimer? StartTimer(JobOptions options, PipelineRuntime runtime)
+        => options.Timeout is { } timeout
             ? options.TimeProvider!.CreateTimer(static state => ((PipelineRuntime)state!).Stop(StopReason.Timeout), runtime, timeout, Timeout.InfiniteTimeSpan)
             : null;
-        using var registration = cancellationToken.UnsafeRegister(static state => ((PipelineRuntime)state!).Stop(StopReason.Canceled), runtime);
 
-        await runtime.Finished.ConfigureAwait(false);
-
+    private static void ThrowIfFailed<TIn>(PipelineRuntime runtime, Feeder<TIn> feeder, CancellationToken cancellationToken)
+    {
         if (runtime.Fault is { } fault)
         {
             ExceptionDispatchInfo.Throw(fault);
@@ -167,7 +266,26 @@ public static class JobQueue
         {
             ExceptionDispatchInfo.Throw(inputError);
         }
+    }
 
+    private static async Task<JobRunResult> ExecuteAsync<TIn, TOut>(
+        Workers<TIn, TOut> workers,
+        JobOptions options,
+        Func<ItemQueue<TIn>, PipelineRuntime, Feeder<TIn>> startFeeder,
+        CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var pipeline = Pipeline<TIn, TOut>.Build(workers, options, collectOutput: false);
+        var runtime = pipeline.Runtime;
+        options.Probe?.Attach(runtime);
+        runtime.Start();
+        var feeder = startFeeder(pipeline.Input, runtime);
+
+        using var timer = StartTimer(options, runtime);
+        using var registration = cancellationToken.UnsafeRegister(static state => ((PipelineRuntime)state!).Stop(StopReason.Canceled), runtime);
+
+        await runtime.Finished.ConfigureAwait(false);
+        ThrowIfFailed(runtime, feeder, cancellationToken);
         return new JobRunResult(runtime.StopReason == StopReason.None, runtime.Snapshot());
     }
 }

@@ -1,0 +1,63 @@
+namespace JobQ.Dataflow.Tests.Blocks;
+
+[TestClass]
+public sealed class StreamAsyncTests
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(10);
+
+    [TestMethod]
+    public async Task StreamAsync_KeepOrder_YieldsLastStageOutputsInInputOrder()
+    {
+        var outputs = new List<int>();
+        await foreach (var x in JobQueue.StreamAsync(Enumerable.Range(0, 10_000), Workers.Of<int>().Then(x => x + 1, threads: 4).Then(x => x * 2), new JobOptions { KeepOrder = true }))
+        {
+            outputs.Add(x);
+        }
+
+        CollectionAssert.AreEqual(Enumerable.Range(0, 10_000).Select(i => (i + 1) * 2).ToList(), outputs);
+    }
+
+    [TestMethod]
+    public async Task StreamAsync_ConsumerStopsEarly_StopsTheRun()
+    {
+        var probe = new Probe();
+        var read = 0;
+        await foreach (var x in JobQueue.StreamAsync(Enumerable.Range(0, 1_000_000), Workers.Of<int>().Then(x => x), new JobOptions { Probe = probe, QueueSize = 16 }))
+        {
+            if (++read == 10)
+            {
+                break;
+            }
+        }
+
+        var afterBreak = JobQueue.Stat(probe).In;
+        Assert.IsLessThan(1_000_000L, afterBreak);
+        Assert.AreEqual(0L, JobQueue.Stat(probe).Doing);
+    }
+
+    [TestMethod]
+    public async Task StreamAsync_Cancelled_ThrowsOperationCanceled()
+    {
+        using var cts = new CancellationTokenSource();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var stream = JobQueue.StreamAsync(Enumerable.Range(0, 100), Workers.Of<int>().Then(async (int x, CancellationToken ct) =>
+        {
+            await gate.Task.WaitAsync(ct);
+            return x;
+        }), cancellationToken: cts.Token);
+
+        var consume = Task.Run(async () =>
+        {
+            await foreach (var _ in stream)
+            {
+            }
+        });
+        cts.Cancel();
+
+        await Assert.ThrowsAsync<OperationCanceledException>(() => consume.WaitAsync(Bound));
+    }
+
+    [TestMethod]
+    public void StreamAsync_EmptyWorkerList_ThrowsBeforeEnumerating()
+        => Assert.ThrowsExactly<ArgumentException>(() => JobQueue.StreamAsync(new[] { 1 }, Workers.Of<int>()));
+}

@@ -1,0 +1,67 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+
+namespace JobQ.Dataflow.Tests.Observability;
+
+[TestClass]
+public sealed class JobMetricsTests
+{
+    [TestMethod]
+    public void Meter_DuringRun_ReportsPerStageCountsTaggedByPipelineAndStage()
+    {
+        var seen = new ConcurrentDictionary<(string Instrument, string Stage), long>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == "JobQ.Dataflow")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        {
+            string? pipeline = null, stage = null;
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "jobq.pipeline")
+                {
+                    pipeline = tag.Value as string;
+                }
+                else if (tag.Key == "jobq.stage")
+                {
+                    stage = tag.Value as string;
+                }
+            }
+
+            if (pipeline == "metrics-test" && stage is not null)
+            {
+                seen[(instrument.Name, stage)] = value;
+            }
+        });
+        listener.Start();
+
+        using var held = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var run = Task.Run(() => JobQueue.Run(
+            Enumerable.Range(0, 10),
+            Workers.Of<int>().Then(x => x, name: "first").Then(x =>
+            {
+                if (x == 9)
+                {
+                    held.Set();
+                    release.Wait(TimeSpan.FromSeconds(10));
+                }
+            }, name: "second"),
+            new JobOptions { Name = "metrics-test" }));
+
+        Assert.IsTrue(held.Wait(TimeSpan.FromSeconds(10)));
+        listener.RecordObservableInstruments();
+        release.Set();
+        Assert.IsTrue(run.Wait(TimeSpan.FromSeconds(10)));
+
+        Assert.AreEqual(10L, seen[("jobq.stage.items.finished", "first")]);
+        Assert.AreEqual(10L, seen[("jobq.stage.items.started", "second")]);
+        Assert.AreEqual(1L, seen[("jobq.stage.calls.in_progress", "second")]);
+        Assert.AreEqual(1L, seen[("jobq.stage.workers", "second")]);
+    }
+}

@@ -1,0 +1,132 @@
+using System.Threading.Tasks.Dataflow;
+
+namespace JobQ.Dataflow.Internal;
+
+/// <summary>
+/// A whole pipeline as one Dataflow propagator: a bounded <see cref="BufferBlock{T}"/> takes offers (so
+/// <c>BoundedCapacity</c> backpressure holds across the boundary), a pump moves items into the engine, and a
+/// second pump sends the last stage's outputs into a bounded source block that links onward.
+/// </summary>
+/// <remarks>
+/// <para><c>Complete()</c> drains: the input pump ends the engine's input once the target is empty, and the source
+/// completes after the last output was accepted. <c>Fault()</c> stops the engine and faults the source. Worker
+/// exceptions never fault the block: they are logged and the item dropped, as in a run.</para>
+/// </remarks>
+internal static class PipelineBlock
+{
+    public static IPropagatorBlock<TIn, TOut> Create<TIn, TOut>(Workers<TIn, TOut> workers, JobOptions options)
+    {
+        var pipeline = Pipeline<TIn, TOut>.Build(workers, options, collectOutput: true);
+        var runtime = pipeline.Runtime;
+        var bounded = new DataflowBlockOptions { BoundedCapacity = options.QueueSize };
+        var target = new BufferBlock<TIn>(bounded);
+        var source = new BufferBlock<TOut>(bounded);
+        options.Probe?.Attach(runtime);
+        runtime.Start();
+        runtime.LoopStarted();
+        _ = Task.Run(() => PumpInAsync(target, pipeline));
+        runtime.LoopStarted();
+        _ = Task.Run(() => PumpOutAsync(target, source, pipeline));
+        return DataflowBlock.Encapsulate(target, source);
+    }
+
+    private static async Task PumpInAsync<TIn, TOut>(BufferBlock<TIn> target, Pipeline<TIn, TOut> pipeline)
+    {
+        var runtime = pipeline.Runtime;
+        var buffer = new TIn[Math.Clamp(runtime.QueueSize / 4, 1, 256)];
+        var waiter = new AsyncWaiter();
+        try
+        {
+            while (await target.OutputAvailableAsync(runtime.Token).ConfigureAwait(false))
+            {
+                var count = 0;
+                while (count < buffer.Length && target.TryReceive(out var item))
+                {
+                    buffer[count++] = item;
+                }
+
+                if (await pipeline.Input.WriteAsync(buffer.AsMemory(0, count), waiter).ConfigureAwait(false) < count)
+                {
+                    return; // Stopped.
+                }
+
+                Array.Clear(buffer, 0, count);
+            }
+
+            if (target.Completion.IsFaulted)
+            {
+                runtime.Stop(StopReason.Faulted);
+            }
+            else
+            {
+                pipeline.Input.Complete();
+            }
+        }
+        catch (OperationCanceledException) when (runtime.Token.IsCancellationRequested)
+        {
+            // Stopped while waiting for offers.
+        }
+        catch (Exception exception)
+        {
+            runtime.Fail(exception, null);
+        }
+        finally
+        {
+            runtime.LoopExited();
+        }
+    }
+
+    private static async Task PumpOutAsync<TIn, TOut>(BufferBlock<TIn> target, BufferBlock<TOut> source, Pipeline<TIn, TOut> pipeline)
+    {
+        var runtime = pipeline.Runtime;
+        var buffer = new TOut[Math.Clamp(runtime.QueueSize / 4, 1, 256)];
+        var waiter = new AsyncWaiter();
+        Exception? failure = null;
+        try
+        {
+            while (true)
+            {
+                var (count, _) = await pipeline.Output!.TakeAsync(buffer, 1, waiter).ConfigureAwait(false);
+                if (count <= 0)
+                {
+                    break;
+                }
+
+                for (var i = 0; i < count; i++)
+                {
+                    if (!await source.SendAsync(buffer[i]).ConfigureAwait(false))
+                    {
+                        runtime.Stop(StopReason.Canceled);
+                        break;
+                    }
+                }
+
+                Array.Clear(buffer, 0, count);
+            }
+        }
+        catch (Exception exception)
+        {
+            failure = exception;
+        }
+        finally
+        {
+            runtime.LoopExited();
+        }
+
+        await runtime.Finished.ConfigureAwait(false);
+        failure ??= runtime.Fault ?? target.Completion.Exception?.InnerException;
+        if (failure is null && runtime.StopReason == StopReason.Faulted && target.Completion.IsFaulted)
+        {
+            failure = target.Completion.Exception;
+        }
+
+        if (failure is not null)
+        {
+            ((IDataflowBlock)source).Fault(failure);
+        }
+        else
+        {
+            source.Complete();
+        }
+    }
+}
