@@ -149,7 +149,7 @@ internal sealed class DispatchStage<TIn, TOut> : StageRuntime
                     catch (Exception exception)
                     {
                         Interlocked.Increment(ref _dispatcherFailures);
-                        Context.ReportDispatcherFailure(exception, items[i]);
+                        await Context.HandleFailureAsync(exception, items[i], dispatcher: true).ConfigureAwait(false);
                         continue;
                     }
 

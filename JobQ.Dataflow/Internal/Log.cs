@@ -26,6 +26,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 7, Level = LogLevel.Warning, Message = "Speed limit function of stage '{Stage}' threw; {Kept} units/s stays in force.")]
     public static partial void SpeedFunctionFailed(ILogger logger, string stage, double kept, Exception exception);
 
+    [LoggerMessage(EventId = 9, Level = LogLevel.Error, Message = "The error handler of stage '{Stage}' failed on item {Item}; the item stays failed and the run goes on.")]
+    public static partial void HandlerFailed(ILogger logger, string stage, object? item, Exception exception);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Warning, Message = "The progress receiver threw; this is logged once and the run goes on.")]
+    public static partial void ProgressFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(EventId = 8, Level = LogLevel.Critical, Message = "Internal failure in stage '{Stage}'; the run stops.")]
     public static partial void InternalFailure(ILogger logger, string stage, Exception exception);
 }

@@ -19,7 +19,10 @@ internal sealed class PipelineRuntime
     private int _live;
     private int _stopReason;
     private int _inputInUserCode;
+    private readonly IProgress<JobStats>? _progress;
+    private readonly TimeSpan _progressInterval;
     private Exception? _fault;
+    private int _progressFailed;
 
     public PipelineRuntime(JobOptions validatedOptions)
     {
@@ -28,7 +31,12 @@ internal sealed class PipelineRuntime
         QueueSize = validatedOptions.QueueSize;
         KeepOrder = validatedOptions.KeepOrder;
         Name = validatedOptions.Name ?? "pipeline";
+        ErrorPolicy = validatedOptions.ErrorPolicy!;
+        _progress = validatedOptions.Progress;
+        _progressInterval = validatedOptions.ProgressInterval;
     }
+
+    public ErrorPolicy ErrorPolicy { get; }
 
     /// <summary>Gets the pipeline's name, the <c>jobq.pipeline</c> tag of its metrics.</summary>
     public string Name { get; }
@@ -67,6 +75,22 @@ internal sealed class PipelineRuntime
         foreach (var stage in Stages)
         {
             stage.Start();
+        }
+
+        if (_progress is not null)
+        {
+            var timer = TimeProvider.CreateTimer(static state => ((PipelineRuntime)state!).ReportProgress(), this, _progressInterval, _progressInterval);
+            _finished.Task.ContinueWith(
+                static (_, state) =>
+                {
+                    var (runtime, timer) = ((PipelineRuntime, ITimer))state!;
+                    timer.Dispose();
+                    runtime.ReportProgress();
+                },
+                (this, timer),
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
         }
 
         _ = Task.WhenAll(Stages.Select(s => s.Completion)).ContinueWith(
@@ -113,6 +137,13 @@ internal sealed class PipelineRuntime
         Stop(StopReason.Faulted);
     }
 
+    /// <summary>Stops the run because the error policy says a worker failure is fatal; the run rethrows it.</summary>
+    public void FailFast(Exception exception)
+    {
+        Interlocked.CompareExchange(ref _fault, exception, null);
+        Stop(StopReason.Faulted);
+    }
+
     public void LoopStarted() => Interlocked.Increment(ref _live);
 
     public void LoopExited()
@@ -136,6 +167,28 @@ internal sealed class PipelineRuntime
         }
 
         return new JobStats(stages);
+    }
+
+    private void ReportProgress()
+    {
+        try
+        {
+            _progress!.Report(Snapshot());
+        }
+        catch (Exception exception)
+        {
+            if (Interlocked.Exchange(ref _progressFailed, 1) == 0)
+            {
+                try
+                {
+                    Log.ProgressFailed(Logger, exception);
+                }
+                catch (Exception)
+                {
+                    // A broken logger must not stop the run either.
+                }
+            }
+        }
     }
 
     private void CheckQuiescent()

@@ -22,35 +22,53 @@ internal sealed class StageContext(PipelineRuntime pipeline, int index, string n
     /// <summary>The most items one lane takes or passes on at once: small enough that a queue holds several runs.</summary>
     public int MaxRun => Math.Clamp(QueueSize / 4, 1, 256);
 
-    /// <summary>Logs a worker failure; a logger that throws is ignored so that it cannot stop the stage.</summary>
-    public void ReportWorkerFailure(Exception exception, object? item)
+    /// <summary>
+    /// Logs a failed item and applies the error policy. Never throws: a logger or handler that throws is logged
+    /// (or ignored) so that it cannot stop the stage. Completes synchronously unless an async handler awaits.
+    /// </summary>
+    public ValueTask HandleFailureAsync(Exception exception, object? item, bool dispatcher)
     {
         try
         {
             if (Logger.IsEnabled(LogLevel.Error))
             {
-                Log.WorkerFailed(Logger, Name, item, exception);
+                if (dispatcher)
+                {
+                    Log.DispatcherFailed(Logger, Name, item, exception);
+                }
+                else
+                {
+                    Log.WorkerFailed(Logger, Name, item, exception);
+                }
             }
         }
         catch (Exception)
         {
             // A broken logger must not take the pipeline down with it.
         }
+
+        var policy = Pipeline.ErrorPolicy;
+        switch (policy.Kind)
+        {
+            case ErrorPolicyKind.FailFast:
+                Pipeline.FailFast(exception);
+                return default;
+            case ErrorPolicyKind.Handle:
+                return CallHandlerAsync(policy.Handler!, new JobFailure(Name, Index, item, exception));
+            default:
+                return default;
+        }
     }
 
-    /// <summary>Logs a dispatcher failure; see <see cref="ReportWorkerFailure"/>.</summary>
-    public void ReportDispatcherFailure(Exception exception, object? item)
+    private async ValueTask CallHandlerAsync(Func<JobFailure, CancellationToken, ValueTask> handler, JobFailure failure)
     {
         try
         {
-            if (Logger.IsEnabled(LogLevel.Error))
-            {
-                Log.DispatcherFailed(Logger, Name, item, exception);
-            }
+            await handler(failure, Token).ConfigureAwait(false);
         }
-        catch (Exception)
+        catch (Exception exception)
         {
-            // As above.
+            SafeLog(logger => Log.HandlerFailed(logger, Name, failure.Item, exception));
         }
     }
 

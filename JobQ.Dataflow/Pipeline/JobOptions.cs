@@ -50,6 +50,28 @@ public sealed class JobOptions
     /// </summary>
     public string? Name { get; set; }
 
+    /// <summary>
+    /// Gets or sets what happens to an item whose worker fails. Default <see langword="null"/>:
+    /// <see cref="Dataflow.ErrorPolicy.LogAndDrop"/>, as in jobq.
+    /// </summary>
+    public ErrorPolicy? ErrorPolicy { get; set; }
+
+    /// <summary>
+    /// Gets or sets a Polly resilience pipeline that wraps every worker call of every stage that has none of its own
+    /// (see <see cref="Workers{TIn, TOut}.WithResilience"/>). Default <see langword="null"/>: calls are not wrapped.
+    /// </summary>
+    public Polly.ResiliencePipeline? Resilience { get; set; }
+
+    /// <summary>
+    /// Gets or sets a receiver of <see cref="JobStats"/> snapshots, sent every <see cref="ProgressInterval"/> while the
+    /// run goes on and once when it ends, for progress bars. Default <see langword="null"/>. A receiver that throws is
+    /// logged once and otherwise ignored.
+    /// </summary>
+    public IProgress<JobStats>? Progress { get; set; }
+
+    /// <summary>Gets or sets how often <see cref="Progress"/> receives a snapshot. Default 1 second; must be positive.</summary>
+    public TimeSpan ProgressInterval { get; set; } = TimeSpan.FromSeconds(1);
+
     internal JobOptions Validated(string paramName)
     {
         if (QueueSize <= 0)
@@ -62,6 +84,11 @@ public sealed class JobOptions
             throw new ArgumentOutOfRangeException(paramName, timeout, $"{nameof(Timeout)} must be non-negative or null; it was {timeout}.");
         }
 
+        if (ProgressInterval <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(paramName, ProgressInterval, $"{nameof(ProgressInterval)} must be positive; it was {ProgressInterval}.");
+        }
+
         return new JobOptions
         {
             KeepOrder = KeepOrder,
@@ -71,6 +98,10 @@ public sealed class JobOptions
             Logger = Logger ?? NullLogger.Instance,
             TimeProvider = TimeProvider ?? TimeProvider.System,
             Name = Name,
+            ErrorPolicy = ErrorPolicy ?? Dataflow.ErrorPolicy.LogAndDrop,
+            Resilience = Resilience,
+            Progress = Progress,
+            ProgressInterval = ProgressInterval,
         };
     }
 }

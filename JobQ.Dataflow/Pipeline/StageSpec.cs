@@ -23,6 +23,12 @@ internal abstract class StageSpec(string name, int threads, Delegate? userDelega
 
     /// <summary>Gets the stage's input queue type's element type, for build-time checks.</summary>
     public abstract Type InputType { get; }
+
+    /// <summary>Gets whether the stage's calls are wrapped in a resilience pipeline of their own.</summary>
+    public abstract bool HasResilience { get; }
+
+    /// <summary>Returns a copy of this stage whose every call runs inside <paramref name="resilience"/>.</summary>
+    public abstract StageSpec WithResilience(Polly.ResiliencePipeline resilience);
 }
 
 /// <summary>A typed worker-list entry.</summary>
@@ -31,15 +37,26 @@ internal sealed class StageSpec<TIn, TOut>(
     int threads,
     Delegate? userDelegate,
     Func<StageContext, StageWorker<TIn, TOut>> workerFactory,
-    Func<TIn, int>? dispatcher)
+    Func<TIn, int>? dispatcher,
+    Polly.ResiliencePipeline? resilience = null)
     : StageSpec(name, threads, userDelegate, dispatcher is not null)
 {
     public override Type InputType => typeof(TIn);
+
+    public override bool HasResilience => resilience is not null;
+
+    public override StageSpec WithResilience(Polly.ResiliencePipeline resilience)
+        => new StageSpec<TIn, TOut>(Name, Threads, UserDelegate, workerFactory, dispatcher, resilience);
 
     public override StageRuntime Create(PipelineRuntime pipeline, int index, object? output)
     {
         var context = new StageContext(pipeline, index, Name);
         var worker = workerFactory(context);
+        if (resilience is not null)
+        {
+            worker = new ResilientWorker<TIn, TOut>(worker, resilience);
+        }
+
         var outputQueue = (ItemQueue<TOut>?)output;
         return dispatcher is null
             ? new WorkerStage<TIn, TOut>(context, worker, Threads, pipeline.KeepOrder, outputQueue)

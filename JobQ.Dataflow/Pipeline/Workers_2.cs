@@ -219,6 +219,26 @@ public sealed class Workers<TIn, TOut>
         return Append<TNext>(worker, threads, dispatcher, name, _ => new AsyncManyWorker<TOut, TNext>(worker));
     }
 
+    /// <summary>
+    /// Wraps every call of the last stage added in a Polly resilience pipeline: retries with backoff, a per-call
+    /// timeout, a circuit breaker. Only when it gives up does the run's <see cref="ErrorPolicy"/> see the failure.
+    /// </summary>
+    /// <param name="resilience">The resilience pipeline; it may be shared by several stages (a circuit breaker is then shared too).</param>
+    /// <returns>A new worker list whose last stage is wrapped.</returns>
+    /// <exception cref="InvalidOperationException">The list has no stage yet.</exception>
+    /// <remarks>Outputs of a failed attempt are discarded, so a retried generator never passes an element twice. A
+    /// per-call timeout can cancel only async workers, through their <see cref="CancellationToken"/>.</remarks>
+    public Workers<TIn, TOut> WithResilience(Polly.ResiliencePipeline resilience)
+    {
+        ArgumentNullException.ThrowIfNull(resilience);
+        if (Stages.IsEmpty)
+        {
+            throw new InvalidOperationException("WithResilience applies to the last stage added; add a stage with Then first.");
+        }
+
+        return new Workers<TIn, TOut>(Stages.SetItem(Stages.Length - 1, Stages[^1].WithResilience(resilience)));
+    }
+
     private Workers<TIn, TNext> Append<TNext>(
         Delegate? worker,
         int threads,

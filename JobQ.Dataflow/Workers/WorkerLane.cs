@@ -130,9 +130,23 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
                             _worker.Invoke(item, this);
                         }
                     }
-                    catch (Exception exception)
+                    catch (Exception exception) when (!(exception is OperationCanceledException && _token.IsCancellationRequested))
                     {
-                        OnFailure(exception, item);
+                        // (A call ended by the run's own stop is not the item's failure.)
+                        Volatile.Write(ref _counters.Failed, _counters.Failed + 1);
+                        var handled = _stage.Context.HandleFailureAsync(exception, item, dispatcher: false);
+                        if (_async)
+                        {
+                            await handled.ConfigureAwait(false);
+                        }
+                        else if (!handled.IsCompleted)
+                        {
+                            handled.AsTask().GetAwaiter().GetResult();
+                        }
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        // The run was stopped while this call was in progress.
                     }
 
                     Volatile.Write(ref _counters.Finished, _counters.Finished + 1);
@@ -206,18 +220,6 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
     }
 
     public void Drop() => Volatile.Write(ref _counters.Dropped, _counters.Dropped + 1);
-
-    private void OnFailure(Exception exception, TIn item)
-    {
-        if (exception is OperationCanceledException && _token.IsCancellationRequested)
-        {
-            // The run was stopped: that is not the item's failure.
-            return;
-        }
-
-        Volatile.Write(ref _counters.Failed, _counters.Failed + 1);
-        _stage.Context.ReportWorkerFailure(exception, item);
-    }
 
     private ValueTask<int> TakeAsync()
     {
