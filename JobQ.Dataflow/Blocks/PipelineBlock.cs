@@ -33,7 +33,7 @@ internal static class PipelineBlock
     private static async Task PumpInAsync<TIn, TOut>(BufferBlock<TIn> target, Pipeline<TIn, TOut> pipeline)
     {
         var runtime = pipeline.Runtime;
-        var buffer = new TIn[Math.Clamp(runtime.QueueSize / 4, 1, 256)];
+        var buffer = new TIn[runtime.MaxRun];
         var waiter = new AsyncWaiter();
         try
         {
@@ -79,29 +79,16 @@ internal static class PipelineBlock
     private static async Task PumpOutAsync<TIn, TOut>(BufferBlock<TIn> target, BufferBlock<TOut> source, Pipeline<TIn, TOut> pipeline)
     {
         var runtime = pipeline.Runtime;
-        var buffer = new TOut[Math.Clamp(runtime.QueueSize / 4, 1, 256)];
-        var waiter = new AsyncWaiter();
         Exception? failure = null;
         try
         {
-            while (true)
+            await foreach (var item in pipeline.Output!.ReadAllAsync(runtime.MaxRun).ConfigureAwait(false))
             {
-                var (count, _) = await pipeline.Output!.TakeAsync(buffer, 1, waiter).ConfigureAwait(false);
-                if (count <= 0)
+                if (!await source.SendAsync(item).ConfigureAwait(false))
                 {
+                    runtime.Stop(StopReason.Canceled);
                     break;
                 }
-
-                for (var i = 0; i < count; i++)
-                {
-                    if (!await source.SendAsync(buffer[i]).ConfigureAwait(false))
-                    {
-                        runtime.Stop(StopReason.Canceled);
-                        break;
-                    }
-                }
-
-                Array.Clear(buffer, 0, count);
             }
         }
         catch (Exception exception)

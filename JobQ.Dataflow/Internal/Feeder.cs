@@ -23,7 +23,7 @@ internal sealed class Feeder<T>
     {
         _queue = queue;
         _runtime = runtime;
-        _buffer = new T[Math.Clamp(runtime.QueueSize / 4, 1, 256)];
+        _buffer = new T[runtime.MaxRun];
     }
 
     /// <summary>Gets the exception the input threw, if it did.</summary>

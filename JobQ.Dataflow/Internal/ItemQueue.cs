@@ -93,6 +93,28 @@ internal sealed class ItemQueue<T>
         }
     }
 
+    /// <summary>Reads every item until the queue is completed and empty (or aborted), in runs of at most <paramref name="maxRun"/>.</summary>
+    public async IAsyncEnumerable<T> ReadAllAsync(int maxRun)
+    {
+        var buffer = new T[maxRun];
+        var waiter = new AsyncWaiter();
+        while (true)
+        {
+            var (count, _) = await TakeAsync(buffer, 1, waiter).ConfigureAwait(false);
+            if (count <= 0)
+            {
+                yield break;
+            }
+
+            for (var i = 0; i < count; i++)
+            {
+                var item = buffer[i];
+                buffer[i] = default!;
+                yield return item;
+            }
+        }
+    }
+
     /// <summary>Writes every item, blocking while the queue is full.</summary>
     /// <returns>How many were written: all of them, unless the queue was aborted.</returns>
     public int Write(ReadOnlySpan<T> items, SyncWaiter waiter)

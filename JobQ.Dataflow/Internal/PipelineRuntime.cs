@@ -47,6 +47,9 @@ internal sealed class PipelineRuntime
 
     public int QueueSize { get; }
 
+    /// <summary>The most items moved at once between two queues: small enough that a queue holds several runs.</summary>
+    public int MaxRun => Math.Clamp(QueueSize / 4, 1, 256);
+
     public bool KeepOrder { get; }
 
     public StageRuntime[] Stages { get; set; } = [];

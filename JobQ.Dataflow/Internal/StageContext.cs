@@ -20,7 +20,7 @@ internal sealed class StageContext(PipelineRuntime pipeline, int index, string n
     public int QueueSize => Pipeline.QueueSize;
 
     /// <summary>The most items one lane takes or passes on at once: small enough that a queue holds several runs.</summary>
-    public int MaxRun => Math.Clamp(QueueSize / 4, 1, 256);
+    public int MaxRun => Pipeline.MaxRun;
 
     /// <summary>
     /// Logs a failed item and applies the error policy. Never throws: a logger or handler that throws is logged

@@ -211,23 +211,11 @@ public static class JobQueue
         var feeder = startFeeder(pipeline.Input, runtime);
         using var timer = StartTimer(options, runtime);
         using var registration = cancellationToken.UnsafeRegister(static state => ((PipelineRuntime)state!).Stop(StopReason.Canceled), runtime);
-        var buffer = new TOut[Math.Clamp(options.QueueSize / 4, 1, 256)];
-        var waiter = new AsyncWaiter();
         try
         {
-            while (true)
+            await foreach (var item in pipeline.Output!.ReadAllAsync(pipeline.Runtime.MaxRun).ConfigureAwait(false))
             {
-                var (count, _) = await pipeline.Output!.TakeAsync(buffer, 1, waiter).ConfigureAwait(false);
-                if (count <= 0)
-                {
-                    break;
-                }
-
-                for (var i = 0; i < count; i++)
-                {
-                    yield return buffer[i];
-                    buffer[i] = default!;
-                }
+                yield return item;
             }
 
             await runtime.Finished.ConfigureAwait(false);
