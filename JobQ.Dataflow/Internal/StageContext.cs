@@ -9,6 +9,9 @@ internal sealed class StageContext(PipelineRuntime pipeline, int index, string n
 
     public int Index { get; } = index;
 
+    /// <summary>Gets the metric tags of this stage, made once.</summary>
+    public KeyValuePair<string, object?>[] MetricTags { get; } = JobMetrics.StageTags(pipeline.Name, name);
+
     public string Name { get; } = name;
 
     public ILogger Logger => Pipeline.Logger;

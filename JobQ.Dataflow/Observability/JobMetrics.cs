@@ -4,8 +4,9 @@ using System.Diagnostics.Metrics;
 namespace JobQ.Dataflow.Internal;
 
 /// <summary>
-/// The <c>JobQ.Dataflow</c> meter. Every instrument is observable: values are read from the stage counters
-/// when a listener collects, so metrics cost nothing on the per-item path and nothing at all without a listener.
+/// The <c>JobQ.Dataflow</c> meter. Counters, gauges and up-down counters are observable: values are read from the
+/// stage counters when a listener collects, so they cost nothing on the per-item path. The call-duration histogram
+/// is the one instrument recorded per call, and only while a listener has enabled it.
 /// </summary>
 /// <remarks>Tags: <c>jobq.pipeline</c> (<see cref="JobOptions.Name"/>) and <c>jobq.stage</c> (the stage name).</remarks>
 internal static class JobMetrics
@@ -14,6 +15,10 @@ internal static class JobMetrics
 
     private static readonly ConcurrentDictionary<PipelineRuntime, byte> Live = new();
     private static readonly Meter Meter = new(MeterName);
+
+    /// <summary>Worker call durations in seconds, per stage; recorded only while <see cref="Instrument.Enabled"/>.</summary>
+    public static readonly Histogram<double> CallDuration = Meter.CreateHistogram<double>(
+        "jobq.stage.call.duration", "s", "Duration of worker calls per stage.");
 
     static JobMetrics()
     {
@@ -25,6 +30,10 @@ internal static class JobMetrics
         Meter.CreateObservableUpDownCounter("jobq.stage.queue.size", () => Observe(s => (long)s.Input.Size), "{item}", "Items waiting in each stage's input queue.");
         Meter.CreateObservableUpDownCounter("jobq.stage.workers", () => Observe(s => (long)s.WorkerCount), "{worker}", "Current worker count per stage.");
     }
+
+    /// <summary>Makes the tags of one stage once, so that recording a duration allocates nothing.</summary>
+    public static KeyValuePair<string, object?>[] StageTags(string pipeline, string stage)
+        => [new("jobq.pipeline", pipeline), new("jobq.stage", stage)];
 
     public static void Register(PipelineRuntime runtime) => Live.TryAdd(runtime, 0);
 
