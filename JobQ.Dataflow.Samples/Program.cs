@@ -1,28 +1,71 @@
-using JobQ.Dataflow;
+using System.CommandLine;
+using JobQ.Dataflow.Samples;
+using Spectre.Console;
 
-Console.WriteLine("# run([0, 1, 2], [add1, printarg])");
-JobQueue.Run([0, 1, 2], Workers.Of<int>().Then(Add1).Then(PrintArg));
-Console.WriteLine("# run((0, 1, 2), [add1, multi2, printarg])");
-JobQueue.Run([0, 1, 2], Workers.Of<int>().Then(Add1).Then(Multi2).Then(PrintArg));
-Console.WriteLine("# run(range(3), [add1, (multi2, 2), printarg]), keep_order=True");
-JobQueue.Run(Enumerable.Range(0, 3), Workers.Of<int>().Then(Add1).Then(Multi2, 2).Then(PrintArg), keepOrder: true);
-Console.WriteLine("# run(range(10), [drop_even_number, printarg])");
-JobQueue.Run(Enumerable.Range(0, 10), Workers.Of<int>().Then(DropEvenNumber).Then(PrintArg));
-var sw = System.Diagnostics.Stopwatch.StartNew();
-var r = JobQueue.Run(Enumerable.Range(0, 1_000_000), Workers.Of<int>().Then(Add1).Then(Multi2).Then(x => { }));
-Console.WriteLine($"1M: {sw.Elapsed.TotalMilliseconds} ms {r.Completed} in={r.Stats.In}");
-sw.Restart();
-r = JobQueue.Run(Enumerable.Range(0, 100), Workers.Of<int>().Then(x => { Thread.Sleep(20); return x; }, 10).Then(x => { }));
-Console.WriteLine($"100x20ms/10: {sw.Elapsed.TotalMilliseconds} ms {r.Completed} in={r.Stats.In}");
-sw.Restart();
-long sum = 0;
-r = JobQueue.Run(Enumerable.Range(0, 1_000_000), Workers.Of<int>().Then(Add1).Then(Multi2, 4).Then(x => { sum += x; }), keepOrder: true);
-Console.WriteLine($"1M ordered t4: {sw.Elapsed.TotalMilliseconds} ms {r.Completed} in={r.Stats.In} sum={sum}");
-var list = new List<int>();
-JobQueue.Run(Enumerable.Range(0, 100000), Workers.Of<int>().Then(Add1, 4, x => x).Then(x => list.Add(x)));
-Console.WriteLine($"dispatch ordered={list.SequenceEqual(Enumerable.Range(1, 100000))} n={list.Count}");
+var checksumDirectory = new Option<string?>("--dir")
+{
+    Description = "The directory the checksum sample hashes (default: a small tree it creates and removes).",
+};
+var samples = SampleCatalog.Create();
+var names = samples.Select(s => s.Name).Append("all").ToArray();
+var sampleName = new Argument<string?>("name")
+{
+    Description = "The sample to run, or 'all'. With no name: list the samples, then run the jobq synopsis ones.",
+    Arity = ArgumentArity.ZeroOrOne,
+    HelpName = "name",
+};
+sampleName.AcceptOnlyFromAmong(names);
 
-static int Add1(int args) => args + 1;
-static int Multi2(int args) => args * 2;
-static void PrintArg(int args) => Console.WriteLine(args);
-static WorkerResult<int> DropEvenNumber(int i) => i % 2 == 0 ? JobQueue.EmptyRst : i;
+var root = new RootCommand(
+    "JobQ.Dataflow samples.\n" +
+    "  (no name)  list every sample, then run the jobq synopsis ones\n" +
+    "  NAME       run one sample\n" +
+    "  all        run every sample")
+{
+    sampleName,
+    checksumDirectory,
+};
+
+root.SetAction(async (parseResult, cancellationToken) =>
+{
+    var chosen = SampleCatalog.Create(parseResult.GetValue(checksumDirectory));
+    var name = parseResult.GetValue(sampleName);
+    IEnumerable<ISample> toRun;
+    if (name is null)
+    {
+        WriteList(chosen);
+        toRun = chosen.Where(s => s.IsSynopsis);
+    }
+    else
+    {
+        toRun = name == "all" ? chosen : chosen.Where(s => s.Name == name);
+    }
+
+    foreach (var sample in toRun)
+    {
+        AnsiConsole.Write(new Rule($"[bold]{Markup.Escape(sample.Name)}[/]").LeftJustified());
+        AnsiConsole.MarkupLine($"[grey]{Markup.Escape(sample.Description)}[/]");
+        await sample.RunAsync(Console.Out, cancellationToken);
+        AnsiConsole.WriteLine();
+    }
+
+    return 0;
+});
+
+return await root.Parse(args).InvokeAsync();
+
+static void WriteList(IEnumerable<ISample> samples)
+{
+    var table = new Table().Border(TableBorder.Rounded).Title("JobQ.Dataflow samples");
+    table.AddColumn("Name");
+    table.AddColumn("Kind");
+    table.AddColumn("Description");
+    foreach (var sample in samples)
+    {
+        table.AddRow(Markup.Escape(sample.Name), sample.IsSynopsis ? "jobq synopsis" : "real world", Markup.Escape(sample.Description));
+    }
+
+    AnsiConsole.Write(table);
+    AnsiConsole.MarkupLine("Run one with [bold]dotnet run --project JobQ.Dataflow.Samples -- NAME[/], or all of them with [bold]-- all[/]; [bold]-- --help[/] for options.");
+    AnsiConsole.WriteLine();
+}
