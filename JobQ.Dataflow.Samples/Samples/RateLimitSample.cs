@@ -54,9 +54,12 @@ public sealed class RateLimitSample : ISample
             return request;
         }
 
+        // The limit's pacing window opens when the first request reaches it; time the phases from just before.
+        var start = 0L;
+        void Queue(int request) => Interlocked.CompareExchange(ref start, Stopwatch.GetTimestamp(), 0);
+
         var probe = new Probe();
-        var workers = Workers.Of<int>().Then(limit, name: "limit").Then(SendAsync, threads: 8, name: "send");
-        var start = Stopwatch.GetTimestamp();
+        var workers = Workers.Of<int>().Then(Queue, name: "queue").Then(limit, name: "limit").Then(SendAsync, threads: 8, name: "send");
         var run = JobQueue.RunAsync(Enumerable.Range(0, Requests), workers, new JobOptions { Probe = probe }, cancellationToken);
         await ProgressDisplay.FollowAsync(console, run, "requests", Requests, () => JobQueue.Stat(probe).Stages[^1].Out);
         await run;
