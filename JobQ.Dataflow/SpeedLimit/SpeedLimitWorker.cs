@@ -7,7 +7,12 @@ namespace JobQ.Dataflow.Internal;
 /// of a pacing window (counting <c>jobStep</c> units each) is due <c>units / speed</c> seconds after the window's
 /// start; a timer waits for that, holding no thread. Timer lateness is absorbed: items already due pass at once.
 /// </summary>
-/// <remarks>The stage has one lane, so calls never overlap and the pacing state needs no lock.</remarks>
+/// <remarks>
+/// <para>The window restarts every 5 seconds (as in jobq) and also whenever the rate read from the limit changes, so
+/// that a new rate applies from that moment: raising it never releases a burst to catch up, lowering it never
+/// stalls the stage to pay back items that went by at the old rate.</para>
+/// <para>The stage has one lane, so calls never overlap and the pacing state needs no lock.</para>
+/// </remarks>
 internal sealed class SpeedLimitWorker<T>(SpeedLimit limit, StageContext context) : StageWorker<T, T>
 {
     private readonly TimeProvider _time = context.TimeProvider;
@@ -19,6 +24,7 @@ internal sealed class SpeedLimitWorker<T>(SpeedLimit limit, StageContext context
 
     public override ValueTask InvokeAsync(T item, IOutput<T> output, CancellationToken cancellationToken)
     {
+        var previous = _speed;
         var speed = ReadSpeed();
         var now = _time.GetTimestamp();
         if (_windowStart < 0)
@@ -28,7 +34,7 @@ internal sealed class SpeedLimitWorker<T>(SpeedLimit limit, StageContext context
         else
         {
             var elapsed = _time.GetElapsedTime(_windowStart, now);
-            if (elapsed >= SpeedLimit.ResetPeriod)
+            if (elapsed >= SpeedLimit.ResetPeriod || (speed != previous && !double.IsNaN(previous)))
             {
                 Report(elapsed, speed);
                 _windowStart = now;
@@ -80,6 +86,11 @@ internal sealed class SpeedLimitWorker<T>(SpeedLimit limit, StageContext context
 
     private void Report(TimeSpan elapsed, double speed)
     {
+        if (elapsed <= TimeSpan.Zero)
+        {
+            return;
+        }
+
         context.SafeLog(logger =>
         {
             if (logger.IsEnabled(LogLevel.Information))
