@@ -273,6 +273,32 @@ public sealed class PipelineBlockTests
         Assert.IsLessThanOrEqualTo((5 * queueSize) + 4, Volatile.Read(ref maxAhead));
     }
 
+    [TestMethod]
+    public async Task CreateBlock_DeadLetterBlock_GetsFailuresWhileOutputsFlowAndCompletionSucceeds()
+    {
+        var deadLetters = new BufferBlock<JobFailure>();
+        var block = JobQueue.CreateBlock(
+            Workers.Of<int>().Then(x => x % 3 == 0 ? throw new InvalidOperationException("third") : x, threads: 2, name: "check"),
+            new JobOptions { ErrorPolicy = ErrorPolicy.DeadLetter(deadLetters), KeepOrder = true });
+        var results = new List<int>();
+        var sink = new ActionBlock<int>(results.Add);
+        block.LinkTo(sink, new DataflowLinkOptions { PropagateCompletion = true });
+
+        for (var i = 0; i < 300; i++)
+        {
+            Assert.IsTrue(await block.SendAsync(i));
+        }
+
+        block.Complete();
+        await sink.Completion.WaitAsync(Bound);
+
+        Assert.IsTrue(block.Completion.IsCompletedSuccessfully, "Failures the policy handles never fault the block.");
+        CollectionAssert.AreEqual(Enumerable.Range(0, 300).Where(x => x % 3 != 0).ToList(), results);
+        Assert.IsTrue(deadLetters.TryReceiveAll(out var failures));
+        CollectionAssert.AreEquivalent(Enumerable.Range(0, 100).Select(i => (object)(3 * i)).ToList(), failures!.Select(f => f.Item).ToList());
+        Assert.IsTrue(failures!.All(f => f.Stage == "check"));
+    }
+
     private static void InterlockedMax(ref int target, int value)
     {
         var current = Volatile.Read(ref target);

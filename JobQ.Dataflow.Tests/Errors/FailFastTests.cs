@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Threading.Tasks.Dataflow;
 
 namespace JobQ.Dataflow.Tests.Errors;
@@ -157,5 +158,30 @@ public sealed class FailFastTests
         Assert.AreSame(boom, error);
         Assert.IsLessThanOrEqualTo(50, outputs.Count);
         CollectionAssert.AreEqual(Enumerable.Range(0, outputs.Count).ToList(), outputs);
+    }
+
+    [TestMethod]
+    public async Task RunAsync_FailFastWithAsyncInput_CancelsTheInputsToken()
+    {
+        var inputCancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var read = 0;
+        var workers = Workers.Of<int>().Then(x => x == 0 ? throw new InvalidOperationException("first item fails") : x);
+
+        await Assert.ThrowsExactlyAsync<InvalidOperationException>(
+            () => JobQueue.RunAsync(Input(), workers, new JobOptions { ErrorPolicy = ErrorPolicy.FailFast, QueueSize = 4 }).WaitAsync(Bound));
+
+        await inputCancelled.Task.WaitAsync(Bound);
+        Assert.IsLessThanOrEqualTo(4 + 3, Volatile.Read(ref read));
+
+        async IAsyncEnumerable<int> Input([EnumeratorCancellation] CancellationToken ct = default)
+        {
+            using var registration = ct.Register(() => inputCancelled.TrySetResult());
+            for (var i = 0; ; i++)
+            {
+                await Task.Yield();
+                Interlocked.Increment(ref read);
+                yield return i;
+            }
+        }
     }
 }

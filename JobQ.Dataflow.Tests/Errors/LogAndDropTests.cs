@@ -76,4 +76,75 @@ public sealed class LogAndDropTests
         Assert.AreEqual(50L, result.Stats.Stages[0].Failed);
         CollectionAssert.AreEquivalent(Enumerable.Range(0, 100).Where(x => x % 2 == 1).ToList(), passed);
     }
+
+    [TestMethod]
+    public async Task RunAsync_KeepOrderWorkerThrows_OutputStaysInInputOrderWithoutTheFailedItems()
+    {
+        var outputs = new List<int>();
+        var workers = Workers.Of<int>()
+            .Then(
+                async (int x, CancellationToken ct) =>
+                {
+                    await Task.Yield();
+                    return x % 7 == 3 ? throw new InvalidOperationException("bad") : x;
+                },
+                threads: 4)
+            .Then(x => x % 11 == 5 ? throw new InvalidOperationException("bad") : x, threads: 3)
+            .Then((int x) => outputs.Add(x));
+
+        var result = await JobQueue.RunAsync(Enumerable.Range(0, 2000), workers, new JobOptions { KeepOrder = true, QueueSize = 32 }).WaitAsync(Bound);
+
+        Assert.IsTrue(result.Completed);
+        CollectionAssert.AreEqual(Enumerable.Range(0, 2000).Where(x => x % 7 != 3 && x % 11 != 5).ToList(), outputs);
+    }
+
+    [TestMethod]
+    public async Task RunAsync_GeneratorThrowsMidway_PassesEarlierElementsAndCountsOneFailure()
+    {
+        var logger = LoggerMock.Create();
+        var boom = new InvalidOperationException("midway");
+        var outputs = new List<int>();
+        var workers = Workers.Of<int>()
+            .ThenMany(Expand, name: "expand")
+            .Then((int x) => outputs.Add(x));
+
+        var result = await JobQueue.RunAsync(new[] { 1, 2, 3 }, workers, new JobOptions { KeepOrder = true, Logger = logger.Object }).WaitAsync(Bound);
+
+        Assert.IsTrue(result.Completed);
+        CollectionAssert.AreEqual(new[] { 10, 11, 12, 20, 21, 30, 31, 32 }, outputs);
+        Assert.AreEqual(1L, result.Stats.Stages[0].Failed);
+        Assert.AreEqual(3L, result.Stats.Stages[0].Out);
+        logger.VerifyLog(LogLevel.Error, boom, "'expand'", Times.Once());
+
+        IEnumerable<int> Expand(int x)
+        {
+            yield return x * 10;
+            yield return (x * 10) + 1;
+            if (x == 2)
+            {
+                throw boom;
+            }
+
+            yield return (x * 10) + 2;
+        }
+    }
+
+    [TestMethod]
+    public async Task RunAsync_PartitionWorkerThrows_CountsItInTheDispatcherStage()
+    {
+        var logger = LoggerMock.Create();
+        var outputs = new List<int>();
+        var workers = Workers.Of<int>()
+            .Then(x => x % 5 == 2 ? throw new InvalidOperationException("bad") : x, threads: 3, dispatcher: x => x, name: "routed")
+            .Then((int x) => outputs.Add(x));
+
+        var result = await JobQueue.RunAsync(Enumerable.Range(0, 100), workers, new JobOptions { Logger = logger.Object }).WaitAsync(Bound);
+
+        Assert.IsTrue(result.Completed);
+        Assert.AreEqual(20L, result.Stats.Stages[0].Failed);
+        Assert.AreEqual(100L, result.Stats.Stages[0].In);
+        Assert.AreEqual(result.Stats.Stages[0].In, result.Stats.Stages[0].Out);
+        CollectionAssert.AreEqual(Enumerable.Range(0, 100).Where(x => x % 5 != 2).ToList(), outputs, "A dispatcher stage keeps input order around failures.");
+        logger.VerifyLog<InvalidOperationException>(LogLevel.Error, Times.Exactly(20));
+    }
 }

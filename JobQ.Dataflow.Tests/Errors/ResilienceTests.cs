@@ -305,4 +305,91 @@ public sealed class ResilienceTests
         Assert.AreEqual(0L, result.Stats.Stages[0].Failed);
         Assert.AreEqual(1L, result.Stats.Stages[1].Failed);
     }
+
+    [TestMethod]
+    public async Task WithResilience_AsyncWorkerRunCancelledDuringAttempt_StartsNoFurtherAttempt()
+    {
+        using var cts = new CancellationTokenSource();
+        var attempts = 0;
+        var firstAttempt = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var probe = new Probe();
+        var retry = new ResiliencePipelineBuilder { TimeProvider = new ImmediateTimeProvider() }
+            .AddRetry(new RetryStrategyOptions { MaxRetryAttempts = 3, Delay = TimeSpan.FromSeconds(1) })
+            .Build();
+        var workers = Workers.Of<int>().Then(
+            async (int x, CancellationToken ct) =>
+            {
+                if (Interlocked.Increment(ref attempts) == 1)
+                {
+                    firstAttempt.TrySetResult();
+                    await Task.Delay(Timeout.InfiniteTimeSpan, ct).ContinueWith(_ => { }, TaskScheduler.Default);
+                    throw new InvalidOperationException("failed while the run stopped");
+                }
+
+                return x;
+            }).WithResilience(retry);
+
+        var run = JobQueue.RunAsync(new[] { 1 }, workers, new JobOptions { Probe = probe }, cts.Token);
+        await firstAttempt.Task.WaitAsync(Bound);
+        await cts.CancelAsync();
+
+        await Assert.ThrowsAsync<OperationCanceledException>(() => run.WaitAsync(Bound));
+        Assert.IsTrue(SpinWait.SpinUntil(() => JobQueue.Stat(probe).Doing == 0, Bound));
+        Assert.AreEqual(1, Volatile.Read(ref attempts), "No attempt may start once the run has stopped.");
+    }
+
+    [TestMethod]
+    [TestCategory("KnownBug")] // A sync worker's resilience pipeline runs without the run's token, so Polly retries after the stop.
+    public async Task WithResilience_SyncWorkerRunCancelledDuringAttempt_StartsNoFurtherAttempt()
+    {
+        using var cts = new CancellationTokenSource();
+        using var cancelled = new ManualResetEventSlim();
+        var attempts = 0;
+        var firstAttempt = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var probe = new Probe();
+        var retry = new ResiliencePipelineBuilder { TimeProvider = new ImmediateTimeProvider() }
+            .AddRetry(new RetryStrategyOptions { MaxRetryAttempts = 3, Delay = TimeSpan.FromSeconds(1) })
+            .Build();
+        var workers = Workers.Of<int>().Then(x =>
+        {
+            if (Interlocked.Increment(ref attempts) == 1)
+            {
+                firstAttempt.TrySetResult();
+                cancelled.Wait(Bound);
+                throw new InvalidOperationException("failed while the run stopped");
+            }
+
+            return x;
+        }).WithResilience(retry);
+
+        var run = JobQueue.RunAsync(new[] { 1 }, workers, new JobOptions { Probe = probe }, cts.Token);
+        await firstAttempt.Task.WaitAsync(Bound);
+        await cts.CancelAsync();
+        cancelled.Set();
+
+        await Assert.ThrowsAsync<OperationCanceledException>(() => run.WaitAsync(Bound));
+        Assert.IsTrue(SpinWait.SpinUntil(() => JobQueue.Stat(probe).Doing == 0, Bound));
+        Assert.AreEqual(1, Volatile.Read(ref attempts), "No attempt may start once the run has stopped.");
+    }
+
+    [TestMethod]
+    public async Task WithResilience_DispatcherStageRetried_KeepsPartitionOrderAndPassesEachOutputOnce()
+    {
+        var attempts = new ConcurrentDictionary<int, int>();
+        var outputs = new ConcurrentQueue<int>();
+        var retry = new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions { MaxRetryAttempts = 2, Delay = TimeSpan.Zero }).Build();
+        var workers = Workers.Of<int>()
+            .Then(
+                x => attempts.AddOrUpdate(x, 1, (_, a) => a + 1) == 1 && x % 3 == 0 ? throw new InvalidOperationException("first attempt") : x,
+                threads: 4,
+                dispatcher: x => x)
+            .WithResilience(retry)
+            .Then((int x) => outputs.Enqueue(x));
+
+        var result = await JobQueue.RunAsync(Enumerable.Range(0, 200), workers).WaitAsync(Bound);
+
+        Assert.IsTrue(result.Completed);
+        Assert.AreEqual(0L, result.Stats.Stages[0].Failed);
+        CollectionAssert.AreEqual(Enumerable.Range(0, 200).ToList(), outputs.ToList(), "A dispatcher stage passes results on in input order.");
+    }
 }
