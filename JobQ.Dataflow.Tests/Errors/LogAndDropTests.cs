@@ -147,4 +147,18 @@ public sealed class LogAndDropTests
         CollectionAssert.AreEqual(Enumerable.Range(0, 100).Where(x => x % 5 != 2).ToList(), outputs, "A dispatcher stage keeps input order around failures.");
         logger.VerifyLog<InvalidOperationException>(LogLevel.Error, Times.Exactly(20));
     }
+
+    [TestMethod]
+    public async Task RunAsync_ErrorLevelDisabled_NeverCallsLog()
+    {
+        var logger = new Mock<ILogger>();
+        logger.Setup(l => l.IsEnabled(It.IsAny<LogLevel>())).Returns(false);
+        var workers = Workers.Of<int>().Then(x => x % 2 == 0 ? throw new InvalidOperationException("even") : x);
+
+        var result = await JobQueue.RunAsync(Enumerable.Range(0, 20), workers, new JobOptions { Logger = logger.Object }).WaitAsync(Bound);
+
+        Assert.AreEqual(10L, result.Stats.Stages[0].Failed);
+        logger.Verify(l => l.IsEnabled(LogLevel.Error), Times.AtLeastOnce());
+        logger.VerifyNoLog(LogLevel.Error);
+    }
 }
