@@ -90,4 +90,227 @@ public sealed class PipelineBlockTests
 
         Assert.AreEqual(accepted, received);
     }
+
+    [TestMethod]
+    public async Task CreateBlock_LinkedIntoItselfWithPredicate_LoopsItemsAsAnyDataflowBlockDoes()
+    {
+        var block = JobQueue.CreateBlock(Workers.Of<int>().Then(x => x + 1));
+        var done = new BufferBlock<int>();
+
+        // Dataflow accepts a self-link; with a predicate it is a loop that ends.
+        using (block.LinkTo(block, x => x < 10))
+        {
+            block.LinkTo(done);
+            Assert.IsTrue(block.Post(0));
+            Assert.IsTrue(block.Post(5));
+
+            var results = new List<int> { await done.ReceiveAsync(Bound), await done.ReceiveAsync(Bound) };
+
+            CollectionAssert.AreEqual(new[] { 10, 10 }, results);
+        }
+
+        block.Complete();
+        await block.Completion.WaitAsync(Bound);
+    }
+
+    [TestMethod]
+    public async Task CreateBlock_CompleteTwice_DoesNotThrowAndDrains()
+    {
+        var block = JobQueue.CreateBlock(Workers.Of<int>().Then(x => x * 2));
+        var results = new List<int>();
+        var sink = new ActionBlock<int>(results.Add);
+        block.LinkTo(sink, new DataflowLinkOptions { PropagateCompletion = true });
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.IsTrue(await block.SendAsync(i));
+        }
+
+        block.Complete();
+        block.Complete();
+
+        Assert.IsFalse(block.Post(99), "A completed block declines new items, as every Dataflow block does.");
+        await block.Completion.WaitAsync(Bound);
+        block.Complete();
+        await sink.Completion.WaitAsync(Bound);
+        CollectionAssert.AreEquivalent(Enumerable.Range(0, 10).Select(i => i * 2).ToList(), results);
+    }
+
+    [TestMethod]
+    public async Task CreateBlock_UpstreamFaults_FaultPropagatesThroughToDownstream()
+    {
+        var upstreamError = new InvalidOperationException("upstream broke");
+        var source = new BufferBlock<int>();
+        var block = JobQueue.CreateBlock(Workers.Of<int>().Then(x => x));
+        var sink = new BufferBlock<int>();
+        var link = new DataflowLinkOptions { PropagateCompletion = true };
+        source.LinkTo(block, link);
+        block.LinkTo(sink, link);
+
+        ((IDataflowBlock)source).Fault(upstreamError);
+
+        await Assert.ThrowsAsync<Exception>(() => block.Completion.WaitAsync(Bound));
+        await Assert.ThrowsAsync<Exception>(() => sink.Completion.WaitAsync(Bound));
+        CollectionAssert.Contains(block.Completion.Exception!.Flatten().InnerExceptions.ToList(), upstreamError);
+        CollectionAssert.Contains(sink.Completion.Exception!.Flatten().InnerExceptions.ToList(), upstreamError);
+    }
+
+    [TestMethod]
+    public async Task CreateBlock_Fault_PropagatesToLinkedDownstream()
+    {
+        var error = new InvalidOperationException("stop");
+        var block = JobQueue.CreateBlock(Workers.Of<int>().Then(x => x));
+        var sink = new BufferBlock<int>();
+        block.LinkTo(sink, new DataflowLinkOptions { PropagateCompletion = true });
+
+        block.Fault(error);
+
+        await Assert.ThrowsAsync<Exception>(() => sink.Completion.WaitAsync(Bound));
+        CollectionAssert.Contains(sink.Completion.Exception!.Flatten().InnerExceptions.ToList(), error);
+    }
+
+    [TestMethod]
+    public async Task CreateBlock_WorkerHeld_LinkedUpstreamKeepsWhatTheBlockCannotHold()
+    {
+        const int queueSize = 4;
+        const int count = 200;
+        var gate = new ManualResetEventSlim();
+        var probe = new Probe();
+        var source = new BufferBlock<int>();
+        var block = JobQueue.CreateBlock(
+            Workers.Of<int>().Then(x =>
+            {
+                gate.Wait(Bound);
+                return x;
+            }),
+            new JobOptions { QueueSize = queueSize, Probe = probe, KeepOrder = true });
+        var results = new List<int>();
+        var sink = new ActionBlock<int>(results.Add);
+        var link = new DataflowLinkOptions { PropagateCompletion = true };
+        source.LinkTo(block, link);
+        block.LinkTo(sink, link);
+
+        try
+        {
+            for (var i = 0; i < count; i++)
+            {
+                Assert.IsTrue(source.Post(i));
+            }
+
+            // Wait until the held engine is full; everything beyond the block's bounded buffers must still be upstream.
+            Assert.IsTrue(SpinWait.SpinUntil(() => JobQueue.Stat(probe).Stages[0].Input.Size == queueSize, Bound));
+            Assert.IsGreaterThanOrEqualTo(count - (4 * queueSize), source.Count, "Offers beyond the bounded capacity are postponed, not swallowed.");
+        }
+        finally
+        {
+            gate.Set();
+        }
+
+        source.Complete();
+        await sink.Completion.WaitAsync(Bound);
+        CollectionAssert.AreEqual(Enumerable.Range(0, count).ToList(), results);
+    }
+
+    [TestMethod]
+    public async Task CreateBlock_BoundedDownstreamHeld_WorkerStopsAfterTheBlocksCapacity()
+    {
+        const int queueSize = 4;
+        const int count = 500;
+        var probe = new Probe();
+        var calls = 0;
+        var consumed = 0;
+        var maxAhead = 0;
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var block = JobQueue.CreateBlock(
+            Workers.Of<int>().Then(x =>
+            {
+                var ahead = Interlocked.Increment(ref calls) - Volatile.Read(ref consumed);
+                InterlockedMax(ref maxAhead, ahead);
+                return x;
+            }),
+            new JobOptions { QueueSize = queueSize, Probe = probe });
+        var results = new List<int>();
+        var sink = new ActionBlock<int>(
+            async x =>
+            {
+                await release.Task.WaitAsync(Bound);
+                results.Add(x);
+                Interlocked.Increment(ref consumed);
+            },
+            new ExecutionDataflowBlockOptions { BoundedCapacity = 1 });
+        block.LinkTo(sink, new DataflowLinkOptions { PropagateCompletion = true });
+        var feed = Task.Run(async () =>
+        {
+            for (var i = 0; i < count; i++)
+            {
+                await block.SendAsync(i);
+            }
+
+            block.Complete();
+        });
+
+        try
+        {
+            // The worker stalls (input full, no call in progress) only if the held consumer holds it back.
+            Assert.IsTrue(SpinWait.SpinUntil(
+                () =>
+                {
+                    var stage = JobQueue.Stat(probe).Stages[0];
+                    return stage.Input.Size == queueSize && stage.Doing == 0 && Volatile.Read(ref calls) < count;
+                },
+                Bound));
+            Assert.IsLessThan(count, Volatile.Read(ref calls));
+        }
+        finally
+        {
+            release.TrySetResult();
+        }
+
+        await feed.WaitAsync(Bound);
+        await sink.Completion.WaitAsync(Bound);
+        Assert.HasCount(count, results);
+
+        // Engine queues, pump buffers and the block's bounded output buffer, plus the consumer's one slot.
+        Assert.IsLessThanOrEqualTo((5 * queueSize) + 4, Volatile.Read(ref maxAhead));
+    }
+
+    [TestMethod]
+    public async Task CreateBlock_DeadLetterBlock_GetsFailuresWhileOutputsFlowAndCompletionSucceeds()
+    {
+        var deadLetters = new BufferBlock<JobFailure>();
+        var block = JobQueue.CreateBlock(
+            Workers.Of<int>().Then(x => x % 3 == 0 ? throw new InvalidOperationException("third") : x, threads: 2, name: "check"),
+            new JobOptions { ErrorPolicy = ErrorPolicy.DeadLetter(deadLetters), KeepOrder = true });
+        var results = new List<int>();
+        var sink = new ActionBlock<int>(results.Add);
+        block.LinkTo(sink, new DataflowLinkOptions { PropagateCompletion = true });
+
+        for (var i = 0; i < 300; i++)
+        {
+            Assert.IsTrue(await block.SendAsync(i));
+        }
+
+        block.Complete();
+        await sink.Completion.WaitAsync(Bound);
+
+        Assert.IsTrue(block.Completion.IsCompletedSuccessfully, "Failures the policy handles never fault the block.");
+        CollectionAssert.AreEqual(Enumerable.Range(0, 300).Where(x => x % 3 != 0).ToList(), results);
+        Assert.IsTrue(deadLetters.TryReceiveAll(out var failures));
+        CollectionAssert.AreEquivalent(Enumerable.Range(0, 100).Select(i => (object)(3 * i)).ToList(), failures!.Select(f => f.Item).ToList());
+        Assert.IsTrue(failures!.All(f => f.Stage == "check"));
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        var current = Volatile.Read(ref target);
+        while (value > current)
+        {
+            var seen = Interlocked.CompareExchange(ref target, value, current);
+            if (seen == current)
+            {
+                return;
+            }
+
+            current = seen;
+        }
+    }
 }

@@ -60,4 +60,20 @@ public sealed class StreamAsyncTests
     [TestMethod]
     public void StreamAsync_EmptyWorkerList_ThrowsBeforeEnumerating()
         => Assert.ThrowsExactly<ArgumentException>(() => JobQueue.StreamAsync(new[] { 1 }, Workers.Of<int>()));
+
+    [TestMethod]
+    public async Task StreamAsync_KeepOrderWorkerThrows_YieldsTheOthersInOrderAndReportsFailures()
+    {
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<JobFailure>();
+        var outputs = new List<int>();
+        var workers = Workers.Of<int>().Then(x => x % 10 == 9 ? throw new InvalidOperationException("ninth") : x, threads: 3);
+
+        await foreach (var x in JobQueue.StreamAsync(Enumerable.Range(0, 1000), workers, new JobOptions { KeepOrder = true, ErrorPolicy = ErrorPolicy.Handle(failures.Enqueue) }).WithCancellation(CancellationToken.None))
+        {
+            outputs.Add(x);
+        }
+
+        CollectionAssert.AreEqual(Enumerable.Range(0, 1000).Where(x => x % 10 != 9).ToList(), outputs);
+        CollectionAssert.AreEquivalent(Enumerable.Range(0, 100).Select(i => (object)((10 * i) + 9)).ToList(), failures.Select(f => f.Item).ToList());
+    }
 }

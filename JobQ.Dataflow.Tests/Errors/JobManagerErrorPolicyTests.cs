@@ -1,0 +1,49 @@
+using System.Collections.Concurrent;
+
+namespace JobQ.Dataflow.Tests.Errors;
+
+[TestClass]
+public sealed class JobManagerErrorPolicyTests
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(10);
+
+    [TestMethod]
+    public async Task JobManager_HandlerPolicy_ReceivesEachFailureAndJoinSucceeds()
+    {
+        var failures = new ConcurrentQueue<JobFailure>();
+        var passed = new ConcurrentQueue<int>();
+        var workers = Workers.Of<int>()
+            .Then(x => x % 4 == 0 ? throw new InvalidOperationException("fourth") : x, threads: 2, name: "check")
+            .Then((int x) => passed.Enqueue(x));
+        await using var manager = JobManager.Create(workers, new JobOptions { ErrorPolicy = ErrorPolicy.Handle(failures.Enqueue) });
+
+        for (var i = 0; i < 40; i++)
+        {
+            await manager.PutAsync(i).AsTask().WaitAsync(Bound);
+        }
+
+        Assert.IsTrue(await manager.JoinAsync().WaitAsync(Bound));
+        CollectionAssert.AreEquivalent(Enumerable.Range(0, 10).Select(i => (object)(4 * i)).ToList(), failures.Select(f => f.Item).ToList());
+        Assert.IsTrue(failures.All(f => f.Stage == "check" && f.StageIndex == 0));
+        CollectionAssert.AreEquivalent(Enumerable.Range(0, 40).Where(x => x % 4 != 0).ToList(), passed.ToList());
+        Assert.AreEqual(10L, manager.Stat().Stages[0].Failed);
+    }
+
+    [TestMethod]
+    public async Task JobManager_FailFast_JoinRethrowsTheWorkersExceptionAndPutIsRefused()
+    {
+        var boom = new InvalidOperationException("boom");
+        var workers = Workers.Of<int>().Then(x => x == 3 ? throw boom : x);
+        await using var manager = JobManager.Create(workers, new JobOptions { ErrorPolicy = ErrorPolicy.FailFast });
+
+        for (var i = 0; i < 4; i++)
+        {
+            await manager.PutAsync(i).AsTask().WaitAsync(Bound);
+        }
+
+        Assert.IsTrue(SpinWait.SpinUntil(() => manager.Stat().Stages[0].Failed == 1, Bound));
+        Assert.ThrowsExactly<InvalidOperationException>(() => manager.Put(4), "A stopped manager takes no more items.");
+        var error = await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => manager.JoinAsync().WaitAsync(Bound));
+        Assert.AreSame(boom, error);
+    }
+}
