@@ -339,7 +339,6 @@ public sealed class ResilienceTests
     }
 
     [TestMethod]
-    [TestCategory("KnownBug")] // A sync worker's resilience pipeline runs without the run's token, so Polly retries after the stop.
     public async Task WithResilience_SyncWorkerRunCancelledDuringAttempt_StartsNoFurtherAttempt()
     {
         using var cts = new CancellationTokenSource();

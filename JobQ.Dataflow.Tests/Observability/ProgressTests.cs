@@ -85,7 +85,6 @@ public sealed class ProgressTests
     }
 
     [TestMethod]
-    [TestCategory("KnownBug")] // RunAsync completes before the final snapshot has been delivered.
     public async Task RunAsync_Completes_FinalSnapshotAlreadyDelivered()
     {
         var time = new FakeTimeProvider();

@@ -108,15 +108,18 @@ internal sealed class DispatchStage<TIn, TOut> : StageRuntime
             partitions[p] = new PartitionStats(new QueueStats(input.Count, input.Capacity), new QueueStats(output.Count, output.Capacity));
         }
 
+        // A dispatcher call that failed is a call of this stage that started, finished and failed, so that every item
+        // the stage received is accounted for: In = Out = passed on + Failed + Dropped.
+        var dispatcherFailures = Volatile.Read(ref _dispatcherFailures);
         return new StageStats(
             Name,
             new QueueStats(Input.Count, Input.Capacity),
             _partitions.Length,
             new QueueStats(_routeLog.Count, _routeLog.Capacity),
             partitions,
-            total.Started,
-            total.Finished,
-            total.Failed + Volatile.Read(ref _dispatcherFailures),
+            total.Started + dispatcherFailures,
+            total.Finished + dispatcherFailures,
+            total.Failed + dispatcherFailures,
             total.Dropped);
     }
 

@@ -8,20 +8,22 @@ namespace JobQ.Dataflow.Internal;
 /// </summary>
 /// <remarks>A sync worker stays sync (on its dedicated thread, through <c>Execute</c>); a per-call timeout can only
 /// cancel async workers, which receive the pipeline's token.</remarks>
-internal sealed class ResilientWorker<TIn, TOut>(StageWorker<TIn, TOut> inner, ResiliencePipeline resilience) : StageWorker<TIn, TOut>
+internal sealed class ResilientWorker<TIn, TOut>(StageWorker<TIn, TOut> inner, ResiliencePipeline resilience, CancellationToken runToken) : StageWorker<TIn, TOut>
 {
     public override bool IsAsync => inner.IsAsync;
 
     public override void Invoke(TIn item, IOutput<TOut> output)
     {
         var attempt = new AttemptOutput();
+        // The run's token stops retries and backoff waits once the run stops; the sync call itself cannot be cancelled.
         resilience.Execute(
-            static state =>
+            static (state, _) =>
             {
                 state.Attempt.Reset();
                 state.Inner.Invoke(state.Item, state.Attempt);
             },
-            (Attempt: attempt, Inner: inner, Item: item));
+            (Attempt: attempt, Inner: inner, Item: item),
+            runToken);
         attempt.CommitTo(output);
     }
 

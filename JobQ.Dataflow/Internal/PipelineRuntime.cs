@@ -23,6 +23,8 @@ internal sealed class PipelineRuntime
     private readonly TimeSpan _progressInterval;
     private Exception? _fault;
     private int _progressFailed;
+    private int _finishing;
+    private ITimer? _progressTimer;
 
     public PipelineRuntime(JobOptions validatedOptions)
     {
@@ -69,12 +71,6 @@ internal sealed class PipelineRuntime
     public void Start()
     {
         JobMetrics.Register(this);
-        _finished.Task.ContinueWith(
-            static (_, state) => JobMetrics.Unregister((PipelineRuntime)state!),
-            this,
-            CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously,
-            TaskScheduler.Default);
         foreach (var stage in Stages)
         {
             stage.Start();
@@ -82,22 +78,11 @@ internal sealed class PipelineRuntime
 
         if (_progress is not null)
         {
-            var timer = TimeProvider.CreateTimer(static state => ((PipelineRuntime)state!).ReportProgress(), this, _progressInterval, _progressInterval);
-            _finished.Task.ContinueWith(
-                static (_, state) =>
-                {
-                    var (runtime, timer) = ((PipelineRuntime, ITimer))state!;
-                    timer.Dispose();
-                    runtime.ReportProgress();
-                },
-                (this, timer),
-                CancellationToken.None,
-                TaskContinuationOptions.ExecuteSynchronously,
-                TaskScheduler.Default);
+            _progressTimer = TimeProvider.CreateTimer(static state => ((PipelineRuntime)state!).ReportProgress(), this, _progressInterval, _progressInterval);
         }
 
         _ = Task.WhenAll(Stages.Select(s => s.Completion)).ContinueWith(
-            static (_, state) => ((PipelineRuntime)state!)._finished.TrySetResult(),
+            static (_, state) => ((PipelineRuntime)state!).SetFinished(),
             this,
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,
@@ -108,7 +93,7 @@ internal sealed class PipelineRuntime
     /// <returns>Whether this call stopped it.</returns>
     public bool Stop(StopReason reason)
     {
-        if (_finished.Task.IsCompleted || Interlocked.CompareExchange(ref _stopReason, (int)reason, 0) != 0)
+        if (Volatile.Read(ref _finishing) != 0 || Interlocked.CompareExchange(ref _stopReason, (int)reason, 0) != 0)
         {
             return false;
         }
@@ -204,7 +189,25 @@ internal sealed class PipelineRuntime
 
         if (Volatile.Read(ref _live) <= inUserCode)
         {
-            _finished.TrySetResult();
+            SetFinished();
         }
+    }
+
+    /// <summary>Ends the run once: the last progress report and the metrics' farewell come before anyone sees it finished.</summary>
+    private void SetFinished()
+    {
+        if (Interlocked.Exchange(ref _finishing, 1) != 0)
+        {
+            return;
+        }
+
+        if (_progress is not null)
+        {
+            _progressTimer?.Dispose();
+            ReportProgress();
+        }
+
+        JobMetrics.Unregister(this);
+        _finished.TrySetResult();
     }
 }

@@ -217,7 +217,8 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
     private void ThrowStopped()
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _state) == Disposed, this);
-        throw new InvalidOperationException("The job manager stopped (its Join timed out) before the item could be queued.");
+        var why = _runtime.StopReason == StopReason.Faulted ? "a worker failure stopped it (ErrorPolicy.FailFast)" : "its Join timed out";
+        throw new InvalidOperationException($"The job manager stopped ({why}) before the item could be queued.");
     }
 
     private async Task<bool> JoinCoreAsync(TimeSpan? timeout)

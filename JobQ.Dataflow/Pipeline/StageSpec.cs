@@ -54,7 +54,7 @@ internal sealed class StageSpec<TIn, TOut>(
         var worker = workerFactory(context);
         if (resilience is not null)
         {
-            worker = new ResilientWorker<TIn, TOut>(worker, resilience);
+            worker = new ResilientWorker<TIn, TOut>(worker, resilience, context.Token);
         }
 
         var outputQueue = (ItemQueue<TOut>?)output;
