@@ -18,5 +18,9 @@ public static class SampleCatalog
         new RateLimitSample(),
         new JobManagerResizeSample(),
         new ChecksumSample(checksumDirectory),
+        new DataflowBlockSample(),
+        new PollyRetrySample(),
+        new MetricsSample(),
+        new ProgressSample(),
     ];
 }
