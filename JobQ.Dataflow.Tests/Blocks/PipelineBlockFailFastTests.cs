@@ -22,7 +22,6 @@ public sealed class PipelineBlockFailFastTests
     }
 
     [TestMethod]
-    [TestCategory("KnownBug")]
     public async Task CreateBlock_FaultedByFailFast_DeclinesLaterOffers()
     {
         var block = JobQueue.CreateBlock(

@@ -7,7 +7,6 @@ public sealed class ProgressDeliveryTests
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(10);
 
     [TestMethod]
-    [TestCategory("KnownBug")]
     public async Task RunAsync_WithProgress_ReturnsOnlyAfterTheFinalSnapshotWasDelivered()
     {
         var finalEntered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

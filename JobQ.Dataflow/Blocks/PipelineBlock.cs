@@ -47,7 +47,7 @@ internal static class PipelineBlock
 
                 if (await pipeline.Input.WriteAsync(buffer.AsMemory(0, count), waiter).ConfigureAwait(false) < count)
                 {
-                    return; // Stopped.
+                    break; // Stopped.
                 }
 
                 Array.Clear(buffer, 0, count);
@@ -57,7 +57,7 @@ internal static class PipelineBlock
             {
                 runtime.Stop(StopReason.Faulted);
             }
-            else
+            else if (!runtime.Token.IsCancellationRequested)
             {
                 pipeline.Input.Complete();
             }
@@ -72,6 +72,12 @@ internal static class PipelineBlock
         }
         finally
         {
+            if (runtime.Token.IsCancellationRequested)
+            {
+                // A stopped block (fail-fast, or faulted) declines further offers, as any faulted Dataflow block does.
+                ((IDataflowBlock)target).Fault(runtime.Fault ?? new OperationCanceledException("The pipeline block was stopped."));
+            }
+
             runtime.LoopExited();
         }
     }

@@ -31,8 +31,13 @@ internal sealed class ItemQueue<T>
     // Guarded by _lock.
     private bool _completed;
     private bool _aborted;
-    private long _takes;
+    private long _takenItems;
     private int _kickEpoch;
+
+    // Guarded by _lock: runs a lane gave back (a shrinking stage's surplus lane), served before the ring, oldest key
+    // first, each with the sequence key it had, so that keepOrder still holds. Counted in Count.
+    private readonly List<ReturnedRun> _returned = [];
+    private int _returnedCount;
 
     public ItemQueue(int capacity)
     {
@@ -44,7 +49,7 @@ internal sealed class ItemQueue<T>
     public int Capacity => _capacity;
 
     /// <summary>Gets the number of items in the queue (a racy snapshot).</summary>
-    public int Count => Volatile.Read(ref _count);
+    public int Count => Volatile.Read(ref _count) + Volatile.Read(ref _returnedCount);
 
     /// <summary>Gets the room left (a racy snapshot).</summary>
     public int FreeSpace => _capacity - Volatile.Read(ref _count);
@@ -59,6 +64,11 @@ internal sealed class ItemQueue<T>
     /// Takes up to <paramref name="destination"/>.Length items, and no more than a <paramref name="divisor"/>-th
     /// of what is queued (rounded up), blocking while the queue is empty.
     /// </summary>
+    /// <param name="destination">Where the run goes.</param>
+    /// <param name="divisor">The number of lanes sharing the queue: each takes at most its fair share.</param>
+    /// <param name="waiter">The caller's waiter.</param>
+    /// <param name="sequence">The run's key: the offset of its first item in the order items left the queue. A run of
+    /// <c>n</c> items covers keys <c>[sequence, sequence + n)</c>, so a run split in two keeps its place in the order.</param>
     /// <returns>The count taken; 0 when the queue is completed and empty or aborted; −1 after <see cref="Kick"/>.</returns>
     public int Take(Span<T> destination, int divisor, SyncWaiter waiter, out long sequence)
     {
@@ -208,6 +218,31 @@ internal sealed class ItemQueue<T>
         }
     }
 
+    /// <summary>
+    /// Gives back the untouched rest of a taken run, keeping its key, to be taken again before anything else.
+    /// Refused (false) once the queue is completed, since the lanes that would take it may already have left.
+    /// </summary>
+    public bool ReturnRun(long key, ReadOnlySpan<T> items)
+    {
+        Waiter? wake;
+        lock (_lock)
+        {
+            if (_aborted || _completed)
+            {
+                return false;
+            }
+
+            var run = new ReturnedRun(key, items.ToArray());
+            var at = _returned.FindIndex(r => r.Key > key);
+            _returned.Insert(at < 0 ? _returned.Count : at, run);
+            Volatile.Write(ref _returnedCount, _returnedCount + items.Length);
+            wake = _readers.Dequeue();
+        }
+
+        wake?.Signal();
+        return true;
+    }
+
     /// <summary>No more writes: readers drain what is queued, then see the end.</summary>
     public void Complete()
     {
@@ -235,7 +270,9 @@ internal sealed class ItemQueue<T>
             }
 
             _aborted = true;
-            discarded = _count;
+            discarded = _count + _returnedCount;
+            _returned.Clear();
+            Volatile.Write(ref _returnedCount, 0);
             _count = 0;
             _buffer = [];
             _head = 0;
@@ -291,12 +328,31 @@ internal sealed class ItemQueue<T>
                 return 0;
             }
 
+            if (_returnedCount > 0)
+            {
+                var run = _returned[0];
+                var taken = run.TakeInto(destination, out sequence);
+                if (run.IsEmpty)
+                {
+                    _returned.RemoveAt(0);
+                }
+
+                Volatile.Write(ref _returnedCount, _returnedCount - taken);
+                if (_count + _returnedCount > 0 && _readers.Count > 0)
+                {
+                    wake = _readers.Dequeue();
+                }
+
+                return taken;
+            }
+
             if (_count > 0)
             {
                 var share = divisor <= 1 ? _count : (_count + divisor - 1) / divisor;
                 var n = Math.Min(destination.Length, share);
                 CopyOut(destination[..n]);
-                sequence = _takes++;
+                sequence = _takenItems;
+                _takenItems += n;
 
                 // Chain wakes: room freed wakes one writer; items left wake one more reader.
                 wake = _writers.Dequeue();
@@ -427,5 +483,26 @@ internal sealed class ItemQueue<T>
         _buffer.AsSpan(0, _count - first).CopyTo(grown.AsSpan(first));
         _buffer = grown;
         _head = 0;
+    }
+
+    /// <summary>The rest of a run a lane gave back, with the key of its first remaining item.</summary>
+    private sealed class ReturnedRun(long key, T[] items)
+    {
+        private int _start;
+
+        public long Key { get; private set; } = key;
+
+        public bool IsEmpty => _start == items.Length;
+
+        public int TakeInto(Span<T> destination, out long key)
+        {
+            var n = Math.Min(destination.Length, items.Length - _start);
+            items.AsSpan(_start, n).CopyTo(destination);
+            items.AsSpan(_start, n).Clear();
+            key = Key;
+            Key += n;
+            _start += n;
+            return n;
+        }
     }
 }

@@ -8,9 +8,11 @@ namespace JobQ.Dataflow.Internal;
 /// others park theirs here until their turn.
 /// </summary>
 /// <remarks>
-/// <para>Invariant: outputs of run <c>s</c> reach the output queue only while <see cref="_next"/> equals <c>s</c>,
-/// and <see cref="_next"/> moves past <c>s</c> only after all of run <c>s</c>'s outputs were written. Only the
-/// head lane changes <see cref="_next"/>, so the head may read it without the lock.</para>
+/// <para>Runs are keyed by the offset of their first item (see <c>ItemQueue.Take</c>); a run with key <c>k</c> that
+/// ends up covering <c>e</c> items (its extent, smaller than taken when a part was split off) is followed by the run
+/// with key <c>k + e</c>. Invariant: outputs of run <c>k</c> reach the output queue only while <see cref="_next"/>
+/// equals <c>k</c>, and <see cref="_next"/> moves past <c>k</c> only after all of run <c>k</c>'s outputs were
+/// written. Only the head lane changes <see cref="_next"/>, so the head may read it without the lock.</para>
 /// <para>Parked outputs are bounded by the capacity, counted in items: a lane that would exceed it waits to become
 /// the head instead of parking.</para>
 /// </remarks>
@@ -40,7 +42,7 @@ internal sealed class Reorderer<T>(int capacity)
     /// (ownership of <paramref name="buffer"/> passes here); <see cref="FinishResult.MustWait"/> when the caller
     /// must wait on <paramref name="waiter"/> and offer again.
     /// </summary>
-    public FinishResult Finish(long sequence, T[] buffer, int count, Waiter waiter)
+    public FinishResult Finish(long sequence, int extent, T[] buffer, int count, Waiter waiter)
     {
         lock (_lock)
         {
@@ -61,7 +63,7 @@ internal sealed class Reorderer<T>(int capacity)
                 return FinishResult.MustWait;
             }
 
-            _parked[sequence] = new Parked(buffer, count);
+            _parked[sequence] = new Parked(buffer, count, extent);
             Volatile.Write(ref _parkedItems, _parkedItems + count);
             return FinishResult.Parked;
         }
@@ -84,23 +86,26 @@ internal sealed class Reorderer<T>(int capacity)
     }
 
     /// <summary>
-    /// Called by the head after writing run <paramref name="sequence"/>'s outputs. Returns the next run's parked
-    /// outputs if that run already finished (the caller writes them and advances again, returning the buffer to
-    /// the pool); otherwise hands the head to the next run, waking its lane if it waits.
+    /// Called by the head after writing the outputs of run <paramref name="sequence"/> (covering
+    /// <paramref name="extent"/> items). Returns the next run's parked outputs if that run already finished (the
+    /// caller writes them and advances again with the returned key and extent, returning the buffer to the pool);
+    /// otherwise hands the head to the next run, waking its lane if it waits.
     /// </summary>
-    public bool Advance(long sequence, out T[] buffer, out int count)
+    public bool Advance(ref long sequence, ref int extent, out T[] buffer, out int count)
     {
         Waiter? wake = null;
         try
         {
             lock (_lock)
             {
-                var next = sequence + 1;
+                var next = sequence + extent;
                 if (!_aborted && _parked.Remove(next, out var parked))
                 {
                     Volatile.Write(ref _parkedItems, _parkedItems - parked.Count);
                     buffer = parked.Buffer;
                     count = parked.Count;
+                    sequence = next;
+                    extent = parked.Extent;
                     return true;
                 }
 
@@ -145,7 +150,7 @@ internal sealed class Reorderer<T>(int capacity)
         }
     }
 
-    private readonly record struct Parked(T[] Buffer, int Count);
+    private readonly record struct Parked(T[] Buffer, int Count, int Extent);
 }
 
 /// <summary>What a lane does with a finished run's outputs; see <see cref="Reorderer{T}.Finish"/>.</summary>

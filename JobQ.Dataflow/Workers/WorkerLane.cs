@@ -32,6 +32,17 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
     private readonly CancellationToken _token;
     private readonly int _maxRun;
 
+    // Run splitting. The owner claims item i of its run by writing _claimed = i + 1 (a plain volatile store) and
+    // then checks i < _limit; a thief lowers _limit, issues a process-wide barrier, and then reads _claimed to learn
+    // how far the owner got (see TrySteal). _runEnd is the authoritative end of the owner's run; it and the other
+    // fields below are guarded by _runLock, which the owner takes once per run, and again only on the slow path.
+    private readonly object _runLock = new();
+    private bool _runActive;
+    private long _runKey;
+    private int _runEnd;
+    private int _limit;
+    private int _claimed;
+
     private LaneCounters _counters;
     private TIn[] _inputs = new TIn[1];
     private TOut[] _outputs;
@@ -62,6 +73,9 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
 
     /// <summary>Gets or sets whether the lane left because the stage shrank; set under the stage's lock.</summary>
     public bool Retired { get; set; }
+
+    /// <summary>Gets or sets whether the lane starts by taking over part of a busy sibling's run (lanes added by growth).</summary>
+    public bool StealOnStart { get; set; }
 
     /// <summary>Gets a snapshot of the lane's counters, safe from any thread.</summary>
     public LaneCounters Counters
@@ -98,7 +112,13 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
         {
             while (!_stage.TryRetire(this))
             {
-                var n = await TakeAsync().ConfigureAwait(false);
+                var n = StealOnStart ? TrySteal() : 0;
+                StealOnStart = false;
+                if (n == 0)
+                {
+                    n = await TakeAsync().ConfigureAwait(false);
+                }
+
                 if (n < 0)
                 {
                     continue;
@@ -110,11 +130,24 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
                 }
 
                 var start = Stopwatch.GetTimestamp();
+                BeginRun(n);
                 for (var i = 0; i < n; i++)
                 {
                     if (_token.IsCancellationRequested)
                     {
                         break;
+                    }
+
+                    // A surplus lane stops after the item it is on: the rest of its run goes back to the queue.
+                    if (i > 0 && _stage.IsSurplus && TryGiveBack(i))
+                    {
+                        break;
+                    }
+
+                    Volatile.Write(ref _claimed, i + 1);
+                    if (i >= Volatile.Read(ref _limit) && !MayContinue(i))
+                    {
+                        break; // The rest of the run was taken over by another lane.
                     }
 
                     var item = _inputs[i];
@@ -163,12 +196,13 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
                     }
                 }
 
+                var extent = EndRun();
                 if (RuntimeHelpers.IsReferenceOrContainsReferences<TIn>())
                 {
                     Array.Clear(_inputs, 0, n);
                 }
 
-                await FinishRunAsync().ConfigureAwait(false);
+                await FinishRunAsync(extent).ConfigureAwait(false);
                 Adapt(n, Stopwatch.GetTimestamp() - start);
             }
         }
@@ -227,6 +261,117 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
     }
 
     public void Drop() => Volatile.Write(ref _counters.Dropped, _counters.Dropped + 1);
+
+    private void BeginRun(int length)
+    {
+        lock (_runLock)
+        {
+            _runKey = _sequence;
+            _runEnd = length;
+            Volatile.Write(ref _limit, length);
+            Volatile.Write(ref _claimed, 0);
+            _runActive = true;
+        }
+    }
+
+    /// <summary>Ends the run; returns how many of its items stayed this lane's (the rest went to other lanes).</summary>
+    private int EndRun()
+    {
+        lock (_runLock)
+        {
+            _runActive = false;
+            return _runEnd;
+        }
+    }
+
+    // Slow path of the per-item check: a thief lowered the tripwire; the authoritative end decides.
+    private bool MayContinue(int index)
+    {
+        lock (_runLock)
+        {
+            return index < _runEnd;
+        }
+    }
+
+    /// <summary>Gives the untouched items from <paramref name="index"/> on back to the queue, keeping their keys.</summary>
+    private bool TryGiveBack(int index)
+    {
+        lock (_runLock)
+        {
+            var end = _runEnd;
+            if (index >= end || !_stage.Input.ReturnRun(_runKey + index, _inputs.AsSpan(index, end - index)))
+            {
+                return false;
+            }
+
+            _runEnd = index;
+            Volatile.Write(ref _limit, index);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Takes over the unclaimed second half of the busiest sibling's run, so that a lane added while the others sit
+    /// on taken items (say, blocked in a call) gets work at once. Returns the number of items taken (0 if none).
+    /// </summary>
+    /// <remarks>
+    /// Protocol (an asymmetric Dekker handshake): the thief, holding the victim's run lock, lowers the victim's
+    /// <see cref="_limit"/> to <c>k</c>, runs a process-wide memory barrier, and reads <see cref="_claimed"/>. Any claim
+    /// the victim made before the barrier is visible now, and any claim after it sees the new limit. So the victim
+    /// processes exactly the items below <c>max(k, claimed)</c>, which becomes its run's end; the thief takes the rest,
+    /// keyed by their offset, so keepOrder holds. The victim's per-item cost stays one store and one load.
+    /// </remarks>
+    private int TrySteal()
+    {
+        WorkerLane<TIn, TOut>? victim = null;
+        var most = 0;
+        foreach (var lane in _stage.LanesSnapshot())
+        {
+            var unclaimed = Volatile.Read(ref lane._limit) - Volatile.Read(ref lane._claimed);
+            if (!ReferenceEquals(lane, this) && unclaimed > most)
+            {
+                most = unclaimed;
+                victim = lane;
+            }
+        }
+
+        if (victim is null)
+        {
+            return 0;
+        }
+
+        lock (victim._runLock)
+        {
+            var end = victim._runEnd;
+            var claimed = Volatile.Read(ref victim._claimed);
+            var split = Math.Max(1, claimed + ((end - claimed) / 2));
+            if (!victim._runActive || split >= end)
+            {
+                return 0;
+            }
+
+            Volatile.Write(ref victim._limit, split);
+            Interlocked.MemoryBarrierProcessWide();
+            var from = Math.Max(split, Volatile.Read(ref victim._claimed));
+            if (from >= end)
+            {
+                Volatile.Write(ref victim._limit, end);
+                return 0;
+            }
+
+            victim._runEnd = from;
+            Volatile.Write(ref victim._limit, from);
+            var n = end - from;
+            if (_inputs.Length < n)
+            {
+                _inputs = new TIn[n];
+            }
+
+            victim._inputs.AsSpan(from, n).CopyTo(_inputs);
+            _sequence = victim._runKey + from;
+            return n;
+        }
+    }
 
     private ValueTask<int> TakeAsync()
     {
@@ -309,7 +454,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
         ClearOutputs();
     }
 
-    private async ValueTask FinishRunAsync()
+    private async ValueTask FinishRunAsync(int extent)
     {
         if (_reorderer is null)
         {
@@ -326,7 +471,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
         while (true)
         {
             var buffer = _outCount == 0 ? [] : _outputs;
-            switch (_reorderer.Finish(_sequence, buffer, _outCount, _waiter))
+            switch (_reorderer.Finish(_sequence, extent, buffer, _outCount, _waiter))
             {
                 case FinishResult.Head:
                     if (_outCount != 0)
@@ -336,9 +481,8 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
                     }
 
                     var sequence = _sequence;
-                    while (_reorderer.Advance(sequence, out var parked, out var count))
+                    while (_reorderer.Advance(ref sequence, ref extent, out var parked, out var count))
                     {
-                        sequence++;
                         if (count != 0 && !_token.IsCancellationRequested)
                         {
                             await WriteAsync(parked, count).ConfigureAwait(false);

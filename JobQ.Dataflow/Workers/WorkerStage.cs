@@ -74,7 +74,7 @@ internal sealed class WorkerStage<TIn, TOut> : StageRuntime
             _started = true;
             while (_live < _target)
             {
-                StartLane();
+                StartLane(stealOnStart: false);
             }
         }
     }
@@ -101,7 +101,7 @@ internal sealed class WorkerStage<TIn, TOut> : StageRuntime
             {
                 while (_live < _target)
                 {
-                    StartLane();
+                    StartLane(stealOnStart: true);
                 }
             }
         }
@@ -121,6 +121,18 @@ internal sealed class WorkerStage<TIn, TOut> : StageRuntime
                     Log.Resized(logger, Name, from, count);
                 }
             });
+        }
+    }
+
+    /// <summary>Gets whether more lanes run than wanted (a racy hint, confirmed by <see cref="TryRetire"/>).</summary>
+    public bool IsSurplus => Volatile.Read(ref _live) > Volatile.Read(ref _target);
+
+    /// <summary>Returns the lanes running now.</summary>
+    public WorkerLane<TIn, TOut>[] LanesSnapshot()
+    {
+        lock (_lock)
+        {
+            return [.. _lanes];
         }
     }
 
@@ -218,9 +230,9 @@ internal sealed class WorkerStage<TIn, TOut> : StageRuntime
     }
 
     // Called under _lock.
-    private void StartLane()
+    private void StartLane(bool stealOnStart)
     {
-        var lane = new WorkerLane<TIn, TOut>(this, _worker, _output);
+        var lane = new WorkerLane<TIn, TOut>(this, _worker, _output) { StealOnStart = stealOnStart };
         _lanes.Add(lane);
         _live++;
         var number = _laneNumber++;
