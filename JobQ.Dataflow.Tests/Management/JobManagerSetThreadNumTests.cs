@@ -1,0 +1,370 @@
+using System.Collections.Concurrent;
+
+namespace JobQ.Dataflow.Tests.Management;
+
+[TestClass]
+public sealed class JobManagerSetThreadNumTests
+{
+    private static int s_staticCalls;
+
+    [TestMethod]
+    [DataRow(false, DisplayName = "sync worker")]
+    [DataRow(true, DisplayName = "async worker")]
+    public void SetThreadNum_Grow_ExactlyNCallsInProgress(bool async)
+    {
+        var gate = new Gate();
+        var spy = new WorkerSpy(gate);
+        using var manager = Create(spy, async, threads: 1);
+        try
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                manager.Put(i);
+            }
+
+            Poll.Until(() => spy.Current == 1, "one call is in progress");
+
+            manager.SetThreadNum(Worker(spy, async), 4);
+
+            Assert.AreEqual(4, manager.Stat().Stages[0].WorkerCount);
+            Poll.Until(() => manager.Stat().Stages[0].Doing == 4, "four calls are in progress");
+            Assert.AreEqual(4, spy.Current);
+
+            manager.SetThreadNum(Worker(spy, async), 7);
+            Poll.Until(() => manager.Stat().Stages[0].Doing == 7, "seven calls are in progress");
+            Assert.AreEqual(7, spy.Current);
+            Assert.AreEqual(7, spy.MaxConcurrency, "More calls ran at once than the stage has workers.");
+            Assert.AreEqual(7, spy.Entered);
+
+            gate.Open();
+            Assert.IsTrue(manager.JoinAsync().Wait(Gate.Bound));
+            CollectionAssert.AreEquivalent(Enumerable.Range(0, 20).ToArray(), spy.Seen.ToArray());
+            Assert.AreEqual(7, spy.MaxConcurrency);
+        }
+        finally
+        {
+            gate.Open();
+        }
+    }
+
+    [TestMethod]
+    [DataRow(false, DisplayName = "sync worker")]
+    [DataRow(true, DisplayName = "async worker")]
+    public void SetThreadNum_Shrink_CallsInProgressFallToNAndNeverExceedIt(bool async)
+    {
+        var gate = new Gate();
+        var spy = new WorkerSpy(gate);
+        using var manager = Create(spy, async, threads: 5);
+        try
+        {
+            for (var i = 0; i < 200; i++)
+            {
+                manager.Put(i);
+            }
+
+            Poll.Until(() => spy.Current == 5, "five calls are in progress");
+
+            manager.SetThreadNum(Worker(spy, async), 2);
+            Assert.AreEqual(2, manager.Stat().Stages[0].WorkerCount);
+
+            // No call is interrupted: the five held calls are still in progress.
+            Assert.AreEqual(5, spy.Current);
+
+            // Three calls finish; their workers are surplus and stop instead of taking another item.
+            gate.Release(3);
+            Poll.Until(() => spy.Completed == 3 && manager.Stat().Stages[0].Doing == 2, "calls in progress fell to two");
+            Assert.AreEqual(5, spy.Entered, "A surplus worker took a new item after the shrink.");
+
+            spy.ResetMaxConcurrency();
+            gate.Open();
+            Assert.IsTrue(manager.JoinAsync().Wait(Gate.Bound));
+
+            Assert.IsLessThanOrEqualTo(2, spy.MaxConcurrency, $"{spy.MaxConcurrency} calls ran at once after shrinking to 2.");
+            CollectionAssert.AreEquivalent(Enumerable.Range(0, 200).ToArray(), spy.Seen.ToArray(), "An item was lost or duplicated.");
+        }
+        finally
+        {
+            gate.Open();
+        }
+    }
+
+    [TestMethod]
+    public void SetThreadNum_GrowSyncWorker_NewRealThreadsMeetAtBarrierOfNewSize()
+    {
+        using var barrier = new Barrier(4);
+        var worker = new BarrierWorker(barrier);
+        using var manager = JobManager.Create(Workers.Of<int>().Then(worker.Meet, threads: 1));
+
+        manager.SetThreadNum(worker.Meet, 4);
+        for (var i = 0; i < 4; i++)
+        {
+            manager.Put(i);
+        }
+
+        Assert.IsTrue(manager.JoinAsync().Wait(Gate.Bound));
+        CollectionAssert.AreEqual(new[] { true, true, true, true }, worker.Met.ToArray(), "The barrier of four did not complete: fewer than four calls ran at once.");
+        Assert.HasCount(4, worker.Threads);
+        Assert.AreEqual(0, worker.CallsOnThreadPool, "Sync workers must run on dedicated threads.");
+        Poll.Until(() => worker.Threads.All(t => !t.IsAlive), "the worker threads exited after Join");
+    }
+
+    [TestMethod]
+    public void SetThreadNum_ShrinkIdleSyncStage_SurplusThreadsExit()
+    {
+        using var barrier = new Barrier(4);
+        var worker = new BarrierWorker(barrier);
+        using var manager = JobManager.Create(Workers.Of<int>().Then(worker.Meet, threads: 4));
+        for (var i = 0; i < 4; i++)
+        {
+            manager.Put(i);
+        }
+
+        Poll.Until(() => worker.Met.Count == 4, "four calls met at the barrier");
+        Assert.IsTrue(worker.Met.All(met => met), "The barrier of four did not complete.");
+        Assert.HasCount(4, worker.Threads);
+
+        manager.SetThreadNum(worker.Meet, 1);
+
+        Assert.AreEqual(1, manager.Stat().Stages[0].WorkerCount);
+        Poll.Until(() => worker.Threads.Count(t => t.IsAlive) == 1, "three of the four worker threads exited");
+
+        barrier.RemoveParticipants(3);
+        manager.Put(4);
+        Assert.IsTrue(manager.JoinAsync().Wait(Gate.Bound));
+        Assert.HasCount(5, worker.Met);
+        Assert.IsTrue(worker.Met.All(met => met));
+    }
+
+    [TestMethod]
+    public void SetThreadNum_GrowAsyncWorker_NewCallsRunConcurrently()
+    {
+        var gate = new Gate();
+        using var started = new CountdownEvent(6);
+        var spy = new WorkerSpy(gate);
+        Func<int, Task<int>> work = async i =>
+        {
+            started.Signal();
+            return await spy.WorkAsync(i).ConfigureAwait(false);
+        };
+        using var manager = JobManager.Create(Workers.Of<int>().Then(work, threads: 2));
+        try
+        {
+            manager.SetThreadNum(work, 6);
+            for (var i = 0; i < 6; i++)
+            {
+                manager.Put(i);
+            }
+
+            Assert.IsTrue(started.Wait(Gate.Bound), "Six async calls did not run at once after growing to six.");
+            Assert.AreEqual(6, manager.Stat().Stages[0].Doing);
+        }
+        finally
+        {
+            gate.Open();
+        }
+
+        Assert.IsTrue(manager.JoinAsync().Wait(Gate.Bound));
+    }
+
+    [TestMethod]
+    public void SetThreadNum_UnknownWorker_ThrowsNotFoundAndLeavesStateUnchanged()
+    {
+        var spy = new WorkerSpy();
+        var other = new WorkerSpy();
+        using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work, threads: 2));
+
+        Assert.ThrowsExactly<JobWorkerNotFoundException>(() => manager.SetThreadNum(new Func<int, int>(other.Work), 3));
+        Assert.ThrowsExactly<JobWorkerNotFoundException>(() => manager.SetThreadNum(new Func<int, int>(static i => i), 3));
+        Assert.ThrowsExactly<JobWorkerNotFoundException>(() => manager.SetThreadNum(new Func<int, Task<int>>(spy.WorkAsync), 3));
+
+        Assert.AreEqual(2, manager.Stat().Stages[0].WorkerCount);
+        for (var i = 0; i < 10; i++)
+        {
+            manager.Put(i);
+        }
+
+        Assert.IsTrue(manager.Join());
+        Assert.AreEqual(10, spy.Completed);
+        Assert.AreEqual(0, other.Entered);
+    }
+
+    [TestMethod]
+    public void SetThreadNum_DispatcherStage_ThrowsJobWorkerExceptionAndLeavesStateUnchanged()
+    {
+        var spy = new WorkerSpy();
+        using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work, threads: 3, dispatcher: static i => i));
+
+        var error = Assert.ThrowsExactly<JobWorkerException>(() => manager.SetThreadNum(spy.Work, 5));
+
+        Assert.IsNotNull(error.Message);
+        Assert.AreEqual(3, manager.Stat().Stages[0].WorkerCount);
+        Assert.HasCount(3, manager.Stat().Stages[0].Dispatcher!);
+        for (var i = 0; i < 30; i++)
+        {
+            manager.Put(i);
+        }
+
+        Assert.IsTrue(manager.Join());
+        Assert.AreEqual(30, spy.Completed);
+    }
+
+    [TestMethod]
+    [DataRow(0)]
+    [DataRow(-1)]
+    [DataRow(int.MinValue)]
+    public void SetThreadNum_NotPositive_ThrowsArgumentOutOfRangeAndLeavesStateUnchanged(int threads)
+    {
+        var spy = new WorkerSpy();
+        using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work, threads: 2));
+
+        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => manager.SetThreadNum(spy.Work, threads));
+
+        Assert.AreEqual("threads", error.ParamName);
+        Assert.AreEqual(2, manager.Stat().Stages[0].WorkerCount);
+        manager.Put(1);
+        Assert.IsTrue(manager.Join());
+        Assert.AreEqual(1, spy.Completed);
+    }
+
+    [TestMethod]
+    public void SetThreadNum_NullWorker_ThrowsArgumentNull()
+    {
+        var spy = new WorkerSpy();
+        using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work));
+
+        Assert.ThrowsExactly<ArgumentNullException>(() => manager.SetThreadNum(null!, 2));
+        Assert.AreEqual(1, manager.Stat().Stages[0].WorkerCount);
+    }
+
+    [TestMethod]
+    public void SetThreadNum_AfterJoinBegan_DoesNothing()
+    {
+        var gate = new Gate();
+        var spy = new WorkerSpy(gate);
+        using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work));
+        try
+        {
+            for (var i = 0; i < 5; i++)
+            {
+                manager.Put(i);
+            }
+
+            Poll.Until(() => spy.Current == 1, "one call is in progress");
+            var join = manager.JoinAsync();
+
+            manager.SetThreadNum(spy.Work, 4);
+            manager.SetThreadNum(new Func<int, int>(new WorkerSpy().Work), 4); // unknown: quiet too, as in jobq
+
+            Assert.AreEqual(1, manager.Stat().Stages[0].WorkerCount);
+            Assert.AreEqual(1, spy.Current);
+            gate.Open();
+            Assert.IsTrue(join.Wait(Gate.Bound));
+            Assert.AreEqual(1, spy.MaxConcurrency);
+        }
+        finally
+        {
+            gate.Open();
+        }
+
+        manager.SetThreadNum(spy.Work, 3);
+        Assert.AreEqual(1, manager.Stat().Stages[0].WorkerCount);
+    }
+
+    [TestMethod]
+    public void SetThreadNum_FreshDelegateFromSameInstanceMethod_Matches()
+    {
+        var spy = new WorkerSpy();
+        using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work).Then(spy.WorkAsync));
+
+        manager.SetThreadNum(new Func<int, int>(spy.Work), 3);
+        manager.SetThreadNum(spy.WorkAsync, 2);
+
+        Assert.AreEqual(3, manager.Stat().Stages[0].WorkerCount);
+        Assert.AreEqual(2, manager.Stat().Stages[1].WorkerCount);
+        manager.Put(1);
+        Assert.IsTrue(manager.Join());
+    }
+
+    [TestMethod]
+    public void SetThreadNum_FreshDelegateFromSameStaticMethodGroup_Matches()
+    {
+        using var manager = JobManager.Create(Workers.Of<int>().Then(Increment, threads: 1));
+
+        manager.SetThreadNum(new Func<int, int>(Increment), 3);
+        manager.SetThreadNum(Increment, 2);
+
+        Assert.AreEqual(2, manager.Stat().Stages[0].WorkerCount);
+        var before = Volatile.Read(ref s_staticCalls);
+        manager.Put(1);
+        Assert.IsTrue(manager.Join());
+        Assert.AreEqual(before + 1, Volatile.Read(ref s_staticCalls));
+    }
+
+    [TestMethod]
+    public void SetThreadNum_SameMethodOtherInstance_ThrowsNotFound()
+    {
+        var first = new WorkerSpy();
+        var second = new WorkerSpy();
+        using var manager = JobManager.Create(Workers.Of<int>().Then(first.Work).Then(first.WorkAsync));
+
+        Assert.ThrowsExactly<JobWorkerNotFoundException>(() => manager.SetThreadNum(second.Work, 3));
+        Assert.ThrowsExactly<JobWorkerNotFoundException>(() => manager.SetThreadNum(second.WorkAsync, 3));
+        Assert.AreEqual(1, manager.Stat().Stages[0].WorkerCount);
+        Assert.AreEqual(1, manager.Stat().Stages[1].WorkerCount);
+    }
+
+    [TestMethod]
+    [DataRow(false, DisplayName = "sync worker")]
+    [DataRow(true, DisplayName = "async worker")]
+    public void SetThreadNum_KeepOrderThroughResizes_OrderStaysExact(bool async)
+    {
+        const int Count = 3_000;
+        int[] sizes = [3, 1, 8, 2, 5, 1, 4, 7, 2, 6];
+        var collected = new List<int>(Count);
+        Func<int, int> jittery = static i =>
+        {
+            Thread.SpinWait((i * 7919 % 13) * 40);
+            return i;
+        };
+        Func<int, Task<int>> jitteryAsync = static async i =>
+        {
+            if (i % 5 == 0)
+            {
+                await Task.Yield();
+            }
+
+            Thread.SpinWait((i * 7919 % 13) * 40);
+            return i;
+        };
+        Delegate resized = async ? jitteryAsync : jittery;
+        var workers = async
+            ? Workers.Of<int>().Then(jitteryAsync, threads: 2).Then(collected.Add)
+            : Workers.Of<int>().Then(jittery, threads: 2).Then(collected.Add);
+        using var manager = JobManager.Create(workers, queueSize: 64, keepOrder: true);
+
+        for (var i = 0; i < Count; i++)
+        {
+            manager.Put(i);
+            if (i % 100 == 0)
+            {
+                manager.SetThreadNum(resized, sizes[i / 100 % sizes.Length]);
+            }
+        }
+
+        Assert.IsTrue(manager.JoinAsync().Wait(Gate.Bound));
+        CollectionAssert.AreEqual(Enumerable.Range(0, Count).ToArray(), collected.ToArray());
+    }
+
+    private static int Increment(int i)
+    {
+        Interlocked.Increment(ref s_staticCalls);
+        return i + 1;
+    }
+
+    private static JobManager<int, int> Create(WorkerSpy spy, bool async, int threads)
+        => async
+            ? JobManager.Create(Workers.Of<int>().Then(spy.WorkAsync, threads), queueSize: 1024)
+            : JobManager.Create(Workers.Of<int>().Then(spy.Work, threads), queueSize: 1024);
+
+    private static Delegate Worker(WorkerSpy spy, bool async) => async ? new Func<int, Task<int>>(spy.WorkAsync) : new Func<int, int>(spy.Work);
+}
