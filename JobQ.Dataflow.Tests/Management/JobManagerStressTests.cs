@@ -1,0 +1,204 @@
+using System.Diagnostics;
+
+namespace JobQ.Dataflow.Tests.Management;
+
+[TestClass]
+[TestCategory("Stress")]
+public sealed class JobManagerStressTests(TestContext testContext)
+{
+    private const int Items = 100_000;
+    private const int Resizers = 3;
+    private static readonly TimeSpan StressBound = TimeSpan.FromSeconds(60);
+
+    [TestMethod]
+    [Timeout(120_000, CooperativeCancellation = true)]
+    public async Task SetThreadNum_RandomResizesWhileFourThreadsPut_EveryItemComesOutExactlyOnce()
+    {
+        const int Putters = 4;
+        var counts = new int[Items];
+        Func<int, int> transform = static i =>
+        {
+            Thread.SpinWait(200); // workload: keeps calls in progress while the stage is resized
+            return i;
+        };
+        Func<int, Task<int>> transformAsync = static async i =>
+        {
+            if (i % 16 == 0)
+            {
+                await Task.Yield();
+            }
+
+            return i;
+        };
+        await using var manager = JobManager.Create(
+            Workers.Of<int>()
+                .Then(transform, threads: 2)
+                .Then(transformAsync, threads: 2)
+                .Then(i => { Interlocked.Increment(ref counts[i]); }, threads: 2),
+            queueSize: 256);
+        Delegate[] resizable = [transform, transformAsync];
+
+        using var stop = new CancellationTokenSource();
+        var resizes = new int[1];
+        var resizers = StartResizers(manager, resizable, resizes, stop.Token);
+        var putters = Enumerable.Range(0, Putters).Select(t => Task.Factory.StartNew(
+            () =>
+            {
+                for (var i = t; i < Items; i += Putters)
+                {
+                    manager.Put(i);
+                }
+            },
+            CancellationToken.None,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default)).ToArray();
+
+        await Task.WhenAll(putters).WaitAsync(StressBound, testContext.CancellationToken);
+
+        // The resizers keep going while Join runs: there SetThreadNum must be a quiet no-op.
+        Assert.IsTrue(await manager.JoinAsync().WaitAsync(StressBound, testContext.CancellationToken));
+        await stop.CancelAsync();
+        await Task.WhenAll(resizers).WaitAsync(StressBound, testContext.CancellationToken);
+
+        testContext.WriteLine($"{Volatile.Read(ref resizes[0])} resizes while {Items} items went through.");
+        var wrong = counts.Select((n, i) => (Item: i, Count: n)).Where(x => x.Count != 1).Take(10).ToArray();
+        Assert.IsEmpty(wrong, $"Items not seen exactly once (item, count): {string.Join(", ", wrong)}");
+        Assert.IsGreaterThan(10, Volatile.Read(ref resizes[0]), "The resizers barely ran; the test did not stress anything.");
+        Assert.AreEqual(Items, manager.Stat().Stages[2].Out);
+    }
+
+    [TestMethod]
+    [Timeout(120_000, CooperativeCancellation = true)]
+    public async Task SetThreadNum_RandomResizesWithKeepOrder_ItemsComeOutInExactOrder()
+    {
+        var collected = new List<int>(Items);
+        Func<int, int> transform = static i =>
+        {
+            // Workload: calls are in progress while the stage is resized, and some are much slower, so lanes finish out of order.
+            Thread.SpinWait(i % 1_000 == 0 ? 20_000 : 200);
+
+            return i;
+        };
+        Func<int, Task<int>> transformAsync = static async i =>
+        {
+            if (i % 16 == 0)
+            {
+                await Task.Yield();
+            }
+
+            return i;
+        };
+        await using var manager = JobManager.Create(
+            Workers.Of<int>()
+                .Then(transform, threads: 2)
+                .Then(transformAsync, threads: 2)
+                .Then(collected.Add),
+            queueSize: 256,
+            keepOrder: true);
+        Delegate[] resizable = [transform, transformAsync];
+
+        using var stop = new CancellationTokenSource();
+        var resizes = new int[1];
+        var resizers = StartResizers(manager, resizable, resizes, stop.Token);
+        var putter = Task.Factory.StartNew(
+            () =>
+            {
+                for (var i = 0; i < Items; i++)
+                {
+                    manager.Put(i);
+                }
+            },
+            CancellationToken.None,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
+
+        await putter.WaitAsync(StressBound, testContext.CancellationToken);
+        Assert.IsTrue(await manager.JoinAsync().WaitAsync(StressBound, testContext.CancellationToken));
+        await stop.CancelAsync();
+        await Task.WhenAll(resizers).WaitAsync(StressBound, testContext.CancellationToken);
+
+        testContext.WriteLine($"{Volatile.Read(ref resizes[0])} resizes while {Items} items went through.");
+        Assert.HasCount(Items, collected);
+        var firstWrong = Enumerable.Range(0, Items).FirstOrDefault(i => collected[i] != i, -1);
+        Assert.AreEqual(-1, firstWrong, firstWrong < 0 ? string.Empty : $"Position {firstWrong} holds item {collected[firstWrong]}.");
+        Assert.IsGreaterThan(10, Volatile.Read(ref resizes[0]), "The resizers barely ran; the test did not stress anything.");
+    }
+
+    [TestMethod]
+    [Timeout(120_000, CooperativeCancellation = true)]
+    public void JobManager_ThousandCreatePutJoinCycles_ThreadsAndMemoryStayFlat()
+    {
+        // Warm up: JIT, thread pool, array pools.
+        RunCycles(50, testContext.CancellationToken);
+        var threadsBefore = CountThreads();
+        var memoryBefore = GC.GetTotalMemory(forceFullCollection: true);
+
+        RunCycles(1_000, testContext.CancellationToken);
+
+        var threadsAfter = int.MaxValue;
+        Poll.Until(
+            () =>
+            {
+                threadsAfter = CountThreads();
+                return threadsAfter <= threadsBefore + 4;
+            },
+            "the process's thread count came back near its level before the cycles");
+        var memoryAfter = GC.GetTotalMemory(forceFullCollection: true);
+        testContext.WriteLine($"Threads {threadsBefore} -> {threadsAfter}; managed memory {memoryBefore:N0} -> {memoryAfter:N0} bytes.");
+        Assert.IsLessThan(
+            memoryBefore + (1024 * 1024),
+            memoryAfter,
+            $"Managed memory grew from {memoryBefore:N0} to {memoryAfter:N0} bytes over 1,000 cycles.");
+    }
+
+    private static void RunCycles(int cycles, CancellationToken cancellationToken)
+    {
+        var spy = new WorkerSpy();
+        for (var cycle = 0; cycle < cycles; cycle++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            using var manager = JobManager.Create(
+                Workers.Of<int>().Then(spy.Work, threads: 2).Then(spy.WorkAsync, threads: 2),
+                queueSize: 16);
+            for (var i = 0; i < 10; i++)
+            {
+                manager.Put(i);
+            }
+
+            Assert.IsTrue(manager.Join());
+        }
+
+        Assert.AreEqual(cycles * 20, spy.Completed);
+    }
+
+    private static int CountThreads()
+    {
+        using var process = Process.GetCurrentProcess();
+        return process.Threads.Count;
+    }
+
+    private static Task[] StartResizers<TIn, TOut>(JobManager<TIn, TOut> manager, Delegate[] resizable, int[] resizes, CancellationToken stop)
+        => Enumerable.Range(0, Resizers).Select(r => Task.Factory.StartNew(
+            () =>
+            {
+                var random = new Random(r);
+                var clock = Stopwatch.StartNew();
+                var due = TimeSpan.Zero;
+                while (!stop.IsCancellationRequested)
+                {
+                    manager.SetThreadNum(resizable[random.Next(resizable.Length)], random.Next(1, 9));
+                    Interlocked.Increment(ref resizes[0]);
+
+                    // Workload pacing, not synchronisation: about one resize per millisecond per thread
+                    // (Task.Delay(1) sleeps for a whole timer tick, several milliseconds on some systems).
+                    due += TimeSpan.FromMilliseconds(1);
+                    while (clock.Elapsed < due && !stop.IsCancellationRequested)
+                    {
+                        Thread.Yield();
+                    }
+                }
+            },
+            CancellationToken.None,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default)).ToArray();
+}
