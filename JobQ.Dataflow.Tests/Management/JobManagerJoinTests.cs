@@ -130,4 +130,57 @@ public sealed class JobManagerJoinTests
         Assert.IsTrue(manager.JoinAsync().Wait(Gate.Bound));
         Assert.AreEqual(0, spy.Entered);
     }
+
+    [TestMethod]
+    public void Join_ZeroTimeoutWhileWorkersHeld_ReturnsFalsePromptly()
+    {
+        var gate = new Gate();
+        var spy = new WorkerSpy(gate);
+        using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work));
+        try
+        {
+            manager.Put(0);
+            manager.Put(1);
+            Poll.Until(() => spy.Current == 1, "the worker holds item 0");
+
+            var join = Task.Run(() => manager.Join(TimeSpan.Zero));
+
+            Assert.IsTrue(join.Wait(Gate.Bound), "Join(TimeSpan.Zero) did not return while the worker was held.");
+            Assert.IsFalse(join.Result);
+        }
+        finally
+        {
+            gate.Open();
+        }
+
+        Poll.Until(() => spy.Completed == 1, "the held call finished");
+        Assert.AreEqual(1, spy.Entered);
+    }
+
+    [TestMethod]
+    public void Join_InfiniteTimeSpan_WaitsForEverything()
+    {
+        var spy = new WorkerSpy();
+        using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work, threads: 2));
+        for (var i = 0; i < 20; i++)
+        {
+            manager.Put(i);
+        }
+
+        Assert.IsTrue(manager.Join(Timeout.InfiniteTimeSpan));
+        Assert.AreEqual(20, spy.Completed);
+    }
+
+    [TestMethod]
+    public void Join_NegativeTimeout_ThrowsArgumentOutOfRangeAndDoesNotBeginJoin()
+    {
+        var spy = new WorkerSpy();
+        using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work));
+
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => manager.Join(TimeSpan.FromSeconds(-1)));
+
+        manager.Put(1);
+        Assert.IsTrue(manager.Join());
+        Assert.AreEqual(1, spy.Completed);
+    }
 }

@@ -163,4 +163,66 @@ public sealed class JobManagerPutTests
         Assert.IsTrue(await manager.JoinAsync().WaitAsync(Gate.Bound));
         CollectionAssert.AreEquivalent(Enumerable.Range(0, 500).ToArray(), spy.Seen.ToArray());
     }
+
+    [TestMethod]
+    public void Put_BlockedOnFullQueueWhenJoinBegins_CompletesAndTheItemIsProcessed()
+    {
+        var gate = new Gate();
+        var spy = new WorkerSpy(gate);
+        using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work), queueSize: 1);
+        try
+        {
+            manager.Put(0);
+            Poll.Until(() => spy.Current == 1, "the worker holds item 0");
+            manager.Put(1);
+            var blocked = Task.Run(() => manager.Put(2));
+            Assert.IsFalse(blocked.Wait(TimeSpan.FromMilliseconds(300)), "Put returned while the first queue was full.");
+
+            var join = manager.JoinAsync();
+            Assert.IsFalse(join.IsCompleted);
+
+            gate.Open();
+            Assert.IsTrue(blocked.Wait(Gate.Bound), "A put that began before Join must not be refused halfway.");
+            Assert.IsTrue(join.Wait(Gate.Bound));
+            Assert.IsTrue(join.Result);
+            CollectionAssert.AreEqual(new[] { 0, 1, 2 }, spy.Seen.ToArray());
+        }
+        finally
+        {
+            gate.Open();
+        }
+    }
+
+    [TestMethod]
+    public async Task Put_BlockedOnFullQueueWhenJoinTimesOut_ThrowsInvalidOperationAndQueuesNothing()
+    {
+        var time = new ObservableTimeProvider();
+        var gate = new Gate();
+        var spy = new WorkerSpy(gate);
+        using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work), new JobOptions { QueueSize = 1, TimeProvider = time });
+        try
+        {
+            manager.Put(0);
+            Poll.Until(() => spy.Current == 1, "the worker holds item 0");
+            manager.Put(1);
+            var blocked = Task.Run(() => manager.Put(2));
+            var blockedAsync = manager.PutAsync(3).AsTask();
+            Assert.IsFalse(blocked.Wait(TimeSpan.FromMilliseconds(300)), "Put returned while the first queue was full.");
+
+            var join = manager.JoinAsync(TimeSpan.FromSeconds(1));
+            await time.TimerCreated.WaitAsync(Gate.Bound);
+            time.Advance(TimeSpan.FromSeconds(1));
+
+            await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => blocked.WaitAsync(Gate.Bound));
+            await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => blockedAsync.WaitAsync(Gate.Bound));
+            Assert.IsFalse(await join.WaitAsync(Gate.Bound));
+        }
+        finally
+        {
+            gate.Open();
+        }
+
+        Poll.Until(() => spy.Completed == 1, "the held call finished");
+        CollectionAssert.AreEqual(new[] { 0 }, spy.Seen.ToArray());
+    }
 }

@@ -355,6 +355,119 @@ public sealed class JobManagerSetThreadNumTests
         CollectionAssert.AreEqual(Enumerable.Range(0, Count).ToArray(), collected.ToArray());
     }
 
+    [TestMethod]
+    public void SetThreadNum_ShrinkThenGrowBeforeSurplusCallsFinish_SettlesAtTheLastCount()
+    {
+        var gate = new Gate();
+        var spy = new WorkerSpy(gate);
+        using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work, threads: 4));
+        try
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                manager.Put(i);
+            }
+
+            Poll.Until(() => spy.Current == 4, "four calls are in progress");
+
+            manager.SetThreadNum(spy.Work, 1);
+            manager.SetThreadNum(spy.Work, 3);
+            Assert.AreEqual(3, manager.Stat().Stages[0].WorkerCount);
+            Assert.AreEqual(4, spy.Current);
+
+            // One call finishes: its worker is the one surplus worker and stops.
+            gate.Release(1);
+            Poll.Until(() => spy.Completed == 1 && manager.Stat().Stages[0].Doing == 3, "calls in progress fell to three");
+            Assert.AreEqual(4, spy.Entered, "The surplus worker took a new item.");
+
+            // The next call to finish belongs to a kept worker, which takes the next item.
+            gate.Release(1);
+            Poll.Until(() => spy.Completed == 2 && spy.Entered == 5, "a kept worker took the next item");
+            Poll.Until(() => manager.Stat().Stages[0].Doing == 3, "three calls are in progress");
+
+            manager.SetThreadNum(spy.Work, 6);
+            Poll.Until(() => manager.Stat().Stages[0].Doing == 6, "six calls are in progress");
+            Assert.AreEqual(8, spy.Entered);
+
+            spy.ResetMaxConcurrency();
+            gate.Open();
+            Assert.IsTrue(manager.JoinAsync().Wait(Gate.Bound));
+            Assert.IsLessThanOrEqualTo(6, spy.MaxConcurrency);
+            CollectionAssert.AreEquivalent(Enumerable.Range(0, 100).ToArray(), spy.Seen.ToArray());
+        }
+        finally
+        {
+            gate.Open();
+        }
+    }
+
+    [TestMethod]
+    public void SetThreadNum_SameCount_ChangesNothing()
+    {
+        var gate = new Gate();
+        var spy = new WorkerSpy(gate);
+        using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work, threads: 2));
+        try
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                manager.Put(i);
+            }
+
+            Poll.Until(() => spy.Current == 2, "two calls are in progress");
+            manager.SetThreadNum(spy.Work, 2);
+
+            Assert.AreEqual(2, manager.Stat().Stages[0].WorkerCount);
+            Assert.AreEqual(2, spy.Current);
+            gate.Open();
+            Assert.IsTrue(manager.JoinAsync().Wait(Gate.Bound));
+            Assert.AreEqual(2, spy.MaxConcurrency);
+        }
+        finally
+        {
+            gate.Open();
+        }
+    }
+
+    [TestMethod]
+    [DataRow(false, DisplayName = "sync worker")]
+    [DataRow(true, DisplayName = "async worker")]
+    public void SetThreadNum_KeepOrderShrinkWhileCallsHeld_OrderStaysExact(bool async)
+    {
+        var gate = new Gate();
+        var spy = new WorkerSpy(gate);
+        var collected = new List<int>();
+        using var manager = async
+            ? JobManager.Create(Workers.Of<int>().Then(spy.WorkAsync, threads: 4).Then(collected.Add), keepOrder: true)
+            : JobManager.Create(Workers.Of<int>().Then(spy.Work, threads: 4).Then(collected.Add), keepOrder: true);
+        try
+        {
+            for (var i = 0; i < 50; i++)
+            {
+                manager.Put(i);
+            }
+
+            Poll.Until(() => spy.Current == 4, "four calls are in progress");
+
+            // Calls finish one at a time in whatever order the gate picks, while the stage shrinks and grows.
+            manager.SetThreadNum(Worker(spy, async), 1);
+            gate.Release(2);
+            Poll.Until(() => spy.Completed == 2, "two calls finished");
+            manager.SetThreadNum(Worker(spy, async), 5);
+            gate.Release(3);
+            Poll.Until(() => spy.Completed == 5, "five calls finished");
+            manager.SetThreadNum(Worker(spy, async), 2);
+            gate.Open();
+
+            Assert.IsTrue(manager.JoinAsync().Wait(Gate.Bound));
+            CollectionAssert.AreEqual(Enumerable.Range(0, 50).ToArray(), collected.ToArray());
+        }
+        finally
+        {
+            gate.Open();
+        }
+    }
+
     private static int Increment(int i)
     {
         Interlocked.Increment(ref s_staticCalls);
