@@ -468,6 +468,32 @@ public sealed class JobManagerSetThreadNumTests
         }
     }
 
+    [TestMethod]
+    public void SetThreadNum_ManyWorkerKeepOrderThroughResizes_EachCallsElementsStayTogetherInOrder()
+    {
+        const int Count = 2_000;
+        int[] sizes = [4, 1, 6, 2, 8, 3];
+        var collected = new List<int>(Count * 3);
+        Func<int, IEnumerable<int>> expand = static i =>
+        {
+            Thread.SpinWait(i % 11 * 60);
+            return [i * 3, (i * 3) + 1, (i * 3) + 2];
+        };
+        using var manager = JobManager.Create(Workers.Of<int>().ThenMany(expand, threads: 3).Then(collected.Add), queueSize: 32, keepOrder: true);
+
+        for (var i = 0; i < Count; i++)
+        {
+            manager.Put(i);
+            if (i % 150 == 0)
+            {
+                manager.SetThreadNum(expand, sizes[i / 150 % sizes.Length]);
+            }
+        }
+
+        Assert.IsTrue(manager.JoinAsync().Wait(Gate.Bound));
+        CollectionAssert.AreEqual(Enumerable.Range(0, Count * 3).ToArray(), collected.ToArray());
+    }
+
     private static int Increment(int i)
     {
         Interlocked.Increment(ref s_staticCalls);

@@ -41,6 +41,26 @@ public sealed class JobManagerStressTests(TestContext testContext)
         using var stop = new CancellationTokenSource();
         var resizes = new int[1];
         var resizers = StartResizers(manager, resizable, resizes, stop.Token);
+        var badSnapshots = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var sampler = Task.Factory.StartNew(
+            () =>
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    foreach (var stage in manager.Stat().Stages.Take(2))
+                    {
+                        if (stage.Doing < 0 || stage.Doing > 8 || stage.WorkerCount is < 1 or > 8)
+                        {
+                            badSnapshots.Enqueue($"{stage.Name}: Doing {stage.Doing}, WorkerCount {stage.WorkerCount}");
+                        }
+                    }
+
+                    Thread.Yield();
+                }
+            },
+            CancellationToken.None,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
         var putters = Enumerable.Range(0, Putters).Select(t => Task.Factory.StartNew(
             () =>
             {
@@ -59,12 +79,21 @@ public sealed class JobManagerStressTests(TestContext testContext)
         Assert.IsTrue(await manager.JoinAsync().WaitAsync(StressBound, testContext.CancellationToken));
         await stop.CancelAsync();
         await Task.WhenAll(resizers).WaitAsync(StressBound, testContext.CancellationToken);
+        await sampler.WaitAsync(StressBound, testContext.CancellationToken);
 
         testContext.WriteLine($"{Volatile.Read(ref resizes[0])} resizes while {Items} items went through.");
         var wrong = counts.Select((n, i) => (Item: i, Count: n)).Where(x => x.Count != 1).Take(10).ToArray();
         Assert.IsEmpty(wrong, $"Items not seen exactly once (item, count): {string.Join(", ", wrong)}");
         Assert.IsGreaterThan(10, Volatile.Read(ref resizes[0]), "The resizers barely ran; the test did not stress anything.");
-        Assert.AreEqual(Items, manager.Stat().Stages[2].Out);
+        var stats = manager.Stat();
+        for (var stage = 0; stage < 3; stage++)
+        {
+            Assert.AreEqual(Items, stats.Stages[stage].In, $"Stage {stage} In, counted across workers that came and went.");
+            Assert.AreEqual(Items, stats.Stages[stage].Out, $"Stage {stage} Out, counted across workers that came and went.");
+        }
+
+        Assert.AreEqual(0, stats.Doing);
+        Assert.IsEmpty(badSnapshots, string.Join("; ", badSnapshots.Take(5)));
     }
 
     [TestMethod]
@@ -149,6 +178,61 @@ public sealed class JobManagerStressTests(TestContext testContext)
             memoryBefore + (1024 * 1024),
             memoryAfter,
             $"Managed memory grew from {memoryBefore:N0} to {memoryAfter:N0} bytes over 1,000 cycles.");
+    }
+
+    [TestMethod]
+    [Timeout(120_000, CooperativeCancellation = true)]
+    public async Task PutAsync_CancellationsRacingWithFreedRoom_ExactlyTheAcceptedItemsAreProcessedOnce()
+    {
+        const int Putters = 4;
+        const int PerPutter = 5_000;
+        var counts = new int[Putters * PerPutter];
+        var accepted = new bool[Putters * PerPutter];
+        var cancelled = 0;
+        Action<int> count = i =>
+        {
+            Thread.SpinWait(100); // workload: keeps the queue of two full most of the time
+            Interlocked.Increment(ref counts[i]);
+        };
+        await using var manager = JobManager.Create(Workers.Of<int>().Then(count, threads: 2), queueSize: 2);
+
+        var putters = Enumerable.Range(0, Putters).Select(p => Task.Run(async () =>
+        {
+            var random = new Random(p);
+            for (var k = 0; k < PerPutter; k++)
+            {
+                var item = (k * Putters) + p;
+                using var cancel = new CancellationTokenSource();
+                var put = manager.PutAsync(item, cancel.Token);
+                if (random.Next(3) == 0)
+                {
+                    await cancel.CancelAsync().ConfigureAwait(false);
+                }
+
+                try
+                {
+                    await put.ConfigureAwait(false);
+                    accepted[item] = true;
+                }
+                catch (OperationCanceledException)
+                {
+                    Interlocked.Increment(ref cancelled);
+                }
+            }
+        })).ToArray();
+
+        await Task.WhenAll(putters).WaitAsync(StressBound, testContext.CancellationToken);
+        Assert.IsTrue(await manager.JoinAsync().WaitAsync(StressBound, testContext.CancellationToken));
+
+        testContext.WriteLine($"{cancelled} of {counts.Length} puts were cancelled while waiting for room.");
+        var wrong = Enumerable.Range(0, counts.Length)
+            .Where(i => counts[i] != (accepted[i] ? 1 : 0))
+            .Select(i => $"item {i}: accepted {accepted[i]}, processed {counts[i]} times")
+            .Take(10)
+            .ToArray();
+        Assert.IsEmpty(wrong, string.Join("; ", wrong));
+        Assert.IsGreaterThan(0, cancelled, "No put was cancelled while waiting: the race was not exercised.");
+        Assert.AreEqual(accepted.Count(a => a), manager.Stat().Stages[0].Out);
     }
 
     private static void RunCycles(int cycles, CancellationToken cancellationToken)
