@@ -20,4 +20,22 @@ internal static class Poll
             spin.SpinOnce();
         }
     }
+
+    /// <summary>Returns whether <paramref name="condition"/> came to hold within <paramref name="bound"/>.</summary>
+    public static bool TryUntil(Func<bool> condition, TimeSpan bound)
+    {
+        var clock = Stopwatch.StartNew();
+        var spin = default(SpinWait);
+        while (!condition())
+        {
+            if (clock.Elapsed > bound)
+            {
+                return false;
+            }
+
+            spin.SpinOnce();
+        }
+
+        return true;
+    }
 }
