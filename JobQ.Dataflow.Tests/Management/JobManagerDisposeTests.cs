@@ -145,4 +145,58 @@ public sealed class JobManagerDisposeTests
 
         Assert.AreEqual(2, manager.Stat().Stages[0].WorkerCount);
     }
+
+    [TestMethod]
+    [DataRow(false, DisplayName = "Dispose from a sync worker")]
+    [DataRow(true, DisplayName = "DisposeAsync from an async worker")]
+    public void Dispose_FromInsideAWorker_ReturnsAndStopsThePipeline(bool async)
+    {
+        JobManager<int, int>? manager = null;
+        var spy = new WorkerSpy();
+        var disposed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Func<int, int> work = i =>
+        {
+            if (i == 3)
+            {
+                manager!.Dispose();
+                disposed.TrySetResult();
+            }
+
+            return spy.Work(i);
+        };
+        Func<int, Task<int>> workAsync = async i =>
+        {
+            if (i == 3)
+            {
+                await manager!.DisposeAsync().ConfigureAwait(false);
+                disposed.TrySetResult();
+            }
+
+            return await spy.WorkAsync(i).ConfigureAwait(false);
+        };
+        manager = async
+            ? JobManager.Create(Workers.Of<int>().Then(workAsync), queueSize: 4)
+            : JobManager.Create(Workers.Of<int>().Then(work), queueSize: 4);
+
+        var putter = Task.Run(() =>
+        {
+            try
+            {
+                for (var i = 0; i < 100; i++)
+                {
+                    manager.Put(i);
+                }
+            }
+            catch (ObjectDisposedException)
+            {
+                // Expected once the worker disposed the manager.
+            }
+        });
+
+        Assert.IsTrue(disposed.Task.Wait(Gate.Bound), "Dispose called from inside a worker did not return.");
+        Assert.IsTrue(putter.Wait(Gate.Bound), "A Put stayed blocked after Dispose.");
+        Poll.Until(() => manager.Stat().Doing == 0, "the disposing call returned");
+        Assert.AreEqual(4, spy.Entered, "Items 0..3 were processed (3 finishes the call that disposed); no call started after Dispose.");
+        Assert.IsFalse(manager.Join());
+    }
 }

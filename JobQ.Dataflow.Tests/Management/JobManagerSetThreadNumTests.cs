@@ -494,6 +494,39 @@ public sealed class JobManagerSetThreadNumTests
         CollectionAssert.AreEqual(Enumerable.Range(0, Count * 3).ToArray(), collected.ToArray());
     }
 
+    [TestMethod]
+    public void SetThreadNum_CalledFromInsideTheWorker_ResizesWithoutDeadlock()
+    {
+        JobManager<int, int>? manager = null;
+        var spy = new WorkerSpy();
+        var resized = new ManualResetEventSlim();
+        Func<int, int> work = null!;
+        work = i =>
+        {
+            if (i == 5)
+            {
+                manager!.SetThreadNum(work, 3);
+                resized.Set();
+            }
+
+            return spy.Work(i);
+        };
+        using (manager = JobManager.Create(Workers.Of<int>().Then(work)))
+        {
+            for (var i = 0; i < 50; i++)
+            {
+                manager.Put(i);
+            }
+
+            Assert.IsTrue(resized.Wait(Gate.Bound), "SetThreadNum called from a worker did not return.");
+            Assert.AreEqual(3, manager.Stat().Stages[0].WorkerCount);
+            Assert.IsTrue(manager.JoinAsync().Wait(Gate.Bound));
+        }
+
+        CollectionAssert.AreEquivalent(Enumerable.Range(0, 50).ToArray(), spy.Seen.ToArray());
+        resized.Dispose();
+    }
+
     // The two tests below first let the worker run 1,000 cheap items, so that it takes items in long runs, and then
     // hold it on the first slow item (1001) in the middle of such a run: the rest of that run is taken but not started.
 
