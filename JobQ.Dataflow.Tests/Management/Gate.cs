@@ -9,6 +9,12 @@ internal sealed class Gate
     /// <summary>The longest any test waits for anything.</summary>
     public static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
 
+    /// <summary>
+    /// How long a test watches for something that must not happen (a Put returning while the queue is full).
+    /// A negative check, never used to wait for something: a longer value only makes the check stricter.
+    /// </summary>
+    public static readonly TimeSpan Watch = TimeSpan.FromMilliseconds(300);
+
     private readonly SemaphoreSlim _permits = new(0);
     private volatile bool _open;
 

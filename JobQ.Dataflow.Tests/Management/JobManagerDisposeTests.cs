@@ -76,7 +76,7 @@ public sealed class JobManagerDisposeTests
             Poll.Until(() => spy.Current == 1, "the worker holds item 0");
             manager.Put(1);
             var blocked = Task.Run(() => manager.Put(2));
-            Assert.IsFalse(blocked.Wait(TimeSpan.FromMilliseconds(300)), "Put returned while the first queue was full.");
+            Assert.IsFalse(blocked.Wait(Gate.Watch), "Put returned while the first queue was full.");
 
             manager.Dispose();
 

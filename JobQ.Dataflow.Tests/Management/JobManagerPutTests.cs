@@ -55,7 +55,7 @@ public sealed class JobManagerPutTests
 
             var blocked = Task.Run(() => manager.Put(2));
 
-            Assert.IsFalse(blocked.Wait(TimeSpan.FromMilliseconds(300)), "Put returned while the first queue was full.");
+            Assert.IsFalse(blocked.Wait(Gate.Watch), "Put returned while the first queue was full.");
             Assert.AreEqual(1, manager.Stat().Stages[0].Input.Size);
             Assert.AreEqual(1, spy.Entered);
 
@@ -85,7 +85,7 @@ public sealed class JobManagerPutTests
             var pending = manager.PutAsync(2).AsTask();
 
             Assert.IsFalse(pending.IsCompleted, "PutAsync completed while the first queue was full.");
-            await Task.WhenAny(pending, Task.Delay(TimeSpan.FromMilliseconds(300)));
+            await Task.WhenAny(pending, Task.Delay(Gate.Watch));
             Assert.IsFalse(pending.IsCompleted, "PutAsync completed while the first queue was full.");
 
             gate.Open();
@@ -176,7 +176,7 @@ public sealed class JobManagerPutTests
             Poll.Until(() => spy.Current == 1, "the worker holds item 0");
             manager.Put(1);
             var blocked = Task.Run(() => manager.Put(2));
-            Assert.IsFalse(blocked.Wait(TimeSpan.FromMilliseconds(300)), "Put returned while the first queue was full.");
+            Assert.IsFalse(blocked.Wait(Gate.Watch), "Put returned while the first queue was full.");
 
             var join = manager.JoinAsync();
             Assert.IsFalse(join.IsCompleted);
@@ -207,7 +207,7 @@ public sealed class JobManagerPutTests
             manager.Put(1);
             var blocked = Task.Run(() => manager.Put(2));
             var blockedAsync = manager.PutAsync(3).AsTask();
-            Assert.IsFalse(blocked.Wait(TimeSpan.FromMilliseconds(300)), "Put returned while the first queue was full.");
+            Assert.IsFalse(blocked.Wait(Gate.Watch), "Put returned while the first queue was full.");
 
             var join = manager.JoinAsync(TimeSpan.FromSeconds(1));
             await time.TimerCreated.WaitAsync(Gate.Bound);
