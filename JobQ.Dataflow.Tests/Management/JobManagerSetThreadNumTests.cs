@@ -495,6 +495,49 @@ public sealed class JobManagerSetThreadNumTests
     }
 
     [TestMethod]
+    [DataRow(false, DisplayName = "sync worker")]
+    [DataRow(true, DisplayName = "async worker")]
+    public void SetThreadNum_ManyQuickResizesOfAnIdleStage_ExactlyTheLastCountOfCallsRunsAtOnce(bool async)
+    {
+        var gate = new Gate();
+        var spy = new WorkerSpy(gate);
+        using var manager = Create(spy, async, threads: 2);
+        try
+        {
+            var random = new Random(7);
+            var last = 0;
+            for (var i = 0; i < 300; i++)
+            {
+                last = random.Next(1, 9);
+                manager.SetThreadNum(Worker(spy, async), last);
+            }
+
+            manager.SetThreadNum(Worker(spy, async), 5);
+            manager.SetThreadNum(Worker(spy, async), 1);
+            manager.SetThreadNum(Worker(spy, async), 6);
+            Assert.AreEqual(6, manager.Stat().Stages[0].WorkerCount);
+
+            for (var i = 0; i < 40; i++)
+            {
+                manager.Put(i);
+            }
+
+            Poll.Until(() => spy.Current == 6, "six calls are in progress");
+            Assert.AreEqual(6, manager.Stat().Stages[0].Doing);
+            Assert.AreEqual(6, spy.MaxConcurrency, "More calls ran at once than the stage has workers.");
+
+            gate.Open();
+            Assert.IsTrue(manager.JoinAsync().Wait(Gate.Bound));
+            Assert.AreEqual(6, spy.MaxConcurrency);
+            CollectionAssert.AreEquivalent(Enumerable.Range(0, 40).ToArray(), spy.Seen.ToArray());
+        }
+        finally
+        {
+            gate.Open();
+        }
+    }
+
+    [TestMethod]
     public void SetThreadNum_CalledFromInsideTheWorker_ResizesWithoutDeadlock()
     {
         JobManager<int, int>? manager = null;
