@@ -266,6 +266,116 @@ public sealed class JobManagerStressTests(TestContext testContext)
             $"Managed memory grew from {memoryBefore:N0} to {memoryAfter:N0} bytes over 1,000 cycles.");
     }
 
+    [TestMethod]
+    [Timeout(120_000, CooperativeCancellation = true)]
+    public async Task Put_FromFourThreadsRacingJoin_ExactlyTheAcceptedItemsAreProcessedOnce()
+    {
+        const int Putters = 4;
+        const int Rounds = 50;
+        const int PerPutter = 2_000;
+        var racedRounds = 0;
+        for (var round = 0; round < Rounds; round++)
+        {
+            var counts = new int[Putters * PerPutter];
+            var accepted = new bool[Putters * PerPutter];
+            var refused = 0;
+            await using var manager = JobManager.Create(
+                Workers.Of<int>().Then(i => { Interlocked.Increment(ref counts[i]); }, threads: 2),
+                queueSize: 16);
+            using var start = new Barrier(Putters + 1);
+            var putters = Enumerable.Range(0, Putters).Select(p => Task.Factory.StartNew(
+                () =>
+                {
+                    start.SignalAndWait(Gate.Bound);
+                    for (var k = 0; k < PerPutter; k++)
+                    {
+                        var item = (k * Putters) + p;
+                        try
+                        {
+                            manager.Put(item);
+                            accepted[item] = true;
+                        }
+                        catch (InvalidOperationException)
+                        {
+                            Interlocked.Increment(ref refused);
+                        }
+                    }
+                },
+                CancellationToken.None,
+                TaskCreationOptions.LongRunning,
+                TaskScheduler.Default)).ToArray();
+
+            start.SignalAndWait(Gate.Bound);
+
+            // Workload pacing: let the putters get going for a varying while before Join races them.
+            Thread.SpinWait(round * 2_000);
+            Assert.IsTrue(await manager.JoinAsync().WaitAsync(StressBound, testContext.CancellationToken));
+            await Task.WhenAll(putters).WaitAsync(StressBound, testContext.CancellationToken);
+
+            var wrong = Enumerable.Range(0, counts.Length)
+                .Where(i => counts[i] != (accepted[i] ? 1 : 0))
+                .Select(i => $"item {i}: accepted {accepted[i]}, processed {counts[i]} times")
+                .Take(10)
+                .ToArray();
+            Assert.IsEmpty(wrong, $"Round {round}: {string.Join("; ", wrong)}");
+            Assert.AreEqual(counts.Length, accepted.Count(a => a) + Volatile.Read(ref refused));
+            if (refused > 0 && refused < counts.Length)
+            {
+                racedRounds++;
+            }
+        }
+
+        testContext.WriteLine($"Join cut the puts short in {racedRounds} of {Rounds} rounds.");
+        Assert.IsGreaterThan(0, racedRounds, "Join never raced the puts: the test exercised nothing.");
+    }
+
+    [TestMethod]
+    [Timeout(120_000, CooperativeCancellation = true)]
+    public async Task JoinAndDispose_RacingFromTwoThreads_NeitherHangsNorThrowsUnexpectedly()
+    {
+        for (var round = 0; round < 300; round++)
+        {
+            var spy = new WorkerSpy();
+            var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work, threads: 2).Then(spy.WorkAsync), queueSize: 8);
+            for (var i = 0; i < 20; i++)
+            {
+                manager.Put(i);
+            }
+
+            using var start = new Barrier(2);
+            var join = Task.Factory.StartNew(
+                () =>
+                {
+                    start.SignalAndWait(Gate.Bound);
+                    return manager.Join();
+                },
+                CancellationToken.None,
+                TaskCreationOptions.LongRunning,
+                TaskScheduler.Default);
+            var dispose = Task.Factory.StartNew(
+                () =>
+                {
+                    start.SignalAndWait(Gate.Bound);
+                    manager.Dispose();
+                },
+                CancellationToken.None,
+                TaskCreationOptions.LongRunning,
+                TaskScheduler.Default);
+
+            var completed = await join.WaitAsync(StressBound, testContext.CancellationToken);
+            await dispose.WaitAsync(StressBound, testContext.CancellationToken);
+
+            // Either outcome is allowed; only a hang or an exception is not. A completed Join means all 20 items went through both stages.
+            Poll.Until(() => spy.Current == 0, "no call is in progress");
+            if (completed)
+            {
+                Assert.AreEqual(40, spy.Completed, $"Round {round}: Join returned true but not every item was processed.");
+            }
+
+            Assert.AreEqual(completed, manager.Join(), $"Round {round}: a later Join must return the same result.");
+        }
+    }
+
     private static void RunCycles(int cycles, CancellationToken cancellationToken, bool join = true)
     {
         var spy = new WorkerSpy();
