@@ -538,6 +538,41 @@ public sealed class JobManagerSetThreadNumTests
     }
 
     [TestMethod]
+    public void SetThreadNum_KeepOrderWithFailingAndDroppedItemsThroughResizes_NoGapNoReordering()
+    {
+        const int Count = 2_000;
+        int[] sizes = [5, 1, 3, 8, 2];
+        var collected = new List<int>(Count);
+        Func<int, WorkerResult<int>> work = static i =>
+        {
+            Thread.SpinWait(i % 7 * 80);
+            if (i % 10 == 3)
+            {
+                throw new InvalidOperationException("fails " + i);
+            }
+
+            return i % 10 == 6 ? JobQueue.EmptyRst : i;
+        };
+        using var manager = JobManager.Create(Workers.Of<int>().Then(work, threads: 3).Then(collected.Add), queueSize: 32, keepOrder: true);
+
+        for (var i = 0; i < Count; i++)
+        {
+            manager.Put(i);
+            if (i % 120 == 0)
+            {
+                manager.SetThreadNum(work, sizes[i / 120 % sizes.Length]);
+            }
+        }
+
+        Assert.IsTrue(manager.JoinAsync().Wait(Gate.Bound));
+        CollectionAssert.AreEqual(Enumerable.Range(0, Count).Where(i => i % 10 is not 3 and not 6).ToArray(), collected.ToArray());
+        var stage = manager.Stat().Stages[0];
+        Assert.AreEqual(Count / 10, stage.Failed);
+        Assert.AreEqual(Count / 10, stage.Dropped);
+        Assert.AreEqual(Count, stage.Out);
+    }
+
+    [TestMethod]
     public void SetThreadNum_CalledFromInsideTheWorker_ResizesWithoutDeadlock()
     {
         JobManager<int, int>? manager = null;
