@@ -129,8 +129,16 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
                     break;
                 }
 
-                var start = Stopwatch.GetTimestamp();
                 BeginRun(n);
+
+                // A lane that became surplus while it waited gives the whole run back before starting any of it.
+                if (_stage.IsSurplus && TryGiveBack(0))
+                {
+                    EndRun();
+                    continue;
+                }
+
+                var start = Stopwatch.GetTimestamp();
                 for (var i = 0; i < n; i++)
                 {
                     if (_token.IsCancellationRequested)

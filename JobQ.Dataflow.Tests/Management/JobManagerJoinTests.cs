@@ -1,0 +1,186 @@
+namespace JobQ.Dataflow.Tests.Management;
+
+[TestClass]
+public sealed class JobManagerJoinTests
+{
+    [TestMethod]
+    public void Join_TimeoutNotReached_ReturnsTrueWhenEverythingIsDone()
+    {
+        var time = new ObservableTimeProvider();
+        var spy = new WorkerSpy();
+        using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work, threads: 2), new JobOptions { TimeProvider = time });
+        for (var i = 0; i < 100; i++)
+        {
+            manager.Put(i);
+        }
+
+        // The fake clock never moves, so only finishing the work can end this Join.
+        Assert.IsTrue(manager.Join(TimeSpan.FromSeconds(1)));
+        Assert.AreEqual(100, spy.Completed);
+
+        time.Advance(TimeSpan.FromSeconds(2));
+        Assert.IsTrue(manager.Join(), "A later Join must report the same outcome.");
+    }
+
+    [TestMethod]
+    public async Task Join_TimeoutPasses_ReturnsFalseWithoutWaitingForCallsInProgress()
+    {
+        var time = new ObservableTimeProvider();
+        var gate = new Gate();
+        var spy = new WorkerSpy(gate);
+        var next = new WorkerSpy();
+        using var manager = JobManager.Create(
+            Workers.Of<int>().Then(spy.Work, threads: 2).Then(next.Work),
+            new JobOptions { TimeProvider = time });
+        try
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                manager.Put(i);
+            }
+
+            Poll.Until(() => spy.Current == 2, "both workers hold an item");
+            var join = Task.Run(() => manager.Join(TimeSpan.FromSeconds(1)));
+            await time.TimerCreated.WaitAsync(Gate.Bound);
+
+            time.Advance(TimeSpan.FromMilliseconds(999));
+            Assert.IsFalse(join.IsCompleted, "Join returned before its timeout.");
+            time.Advance(TimeSpan.FromMilliseconds(1));
+
+            Assert.IsFalse(await join.WaitAsync(Gate.Bound));
+            Assert.AreEqual(2, spy.Current, "Join returned false while both calls were still held: it did not wait for them.");
+        }
+        finally
+        {
+            gate.Open();
+        }
+
+        // After the timeout each worker finishes its current item and takes no new one; nothing is passed on.
+        Poll.Until(() => spy.Completed == 2 && manager.Stat().Doing == 0, "the held calls finished");
+        Poll.Until(() => spy.Threads.All(t => !t.IsAlive), "the worker threads exited");
+        Assert.AreEqual(2, spy.Entered);
+        Assert.AreEqual(0, next.Entered);
+        Assert.AreEqual(2, manager.Stat().Stages[0].Out);
+    }
+
+    [TestMethod]
+    public async Task JoinAsync_TimeoutPasses_ReturnsFalse()
+    {
+        var time = new ObservableTimeProvider();
+        var gate = new Gate();
+        var spy = new WorkerSpy(gate);
+        await using var manager = JobManager.Create(Workers.Of<int>().Then(spy.WorkAsync, threads: 3), new JobOptions { TimeProvider = time });
+        try
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                await manager.PutAsync(i);
+            }
+
+            Poll.Until(() => spy.Current == 3, "three async calls hold an item");
+            var join = manager.JoinAsync(TimeSpan.FromSeconds(5));
+            await time.TimerCreated.WaitAsync(Gate.Bound);
+            time.Advance(TimeSpan.FromSeconds(5));
+
+            Assert.IsFalse(await join.WaitAsync(Gate.Bound));
+        }
+        finally
+        {
+            gate.Open();
+        }
+
+        Poll.Until(() => spy.Completed == 3 && manager.Stat().Doing == 0, "the held calls finished");
+        Assert.AreEqual(3, spy.Entered, "No call may start after the timeout.");
+    }
+
+    [TestMethod]
+    public async Task JoinAsync_Cancelled_AbandonsTheWaitOnlyAndThePipelineGoesOn()
+    {
+        var gate = new Gate();
+        var spy = new WorkerSpy(gate);
+        await using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work));
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                manager.Put(i);
+            }
+
+            using var cancel = new CancellationTokenSource();
+            var join = manager.JoinAsync(cancellationToken: cancel.Token);
+            await cancel.CancelAsync();
+            await Assert.ThrowsAsync<OperationCanceledException>(() => join.WaitAsync(Gate.Bound));
+
+            gate.Open();
+            Assert.IsTrue(await manager.JoinAsync().WaitAsync(Gate.Bound));
+            CollectionAssert.AreEqual(new[] { 0, 1, 2 }, spy.Seen.ToArray());
+        }
+        finally
+        {
+            gate.Open();
+        }
+    }
+
+    [TestMethod]
+    public void Join_NothingPut_ReturnsTrue()
+    {
+        var spy = new WorkerSpy();
+        using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work, threads: 2).Then(spy.WorkAsync, threads: 2));
+
+        Assert.IsTrue(manager.JoinAsync().Wait(Gate.Bound));
+        Assert.AreEqual(0, spy.Entered);
+    }
+
+    [TestMethod]
+    public void Join_ZeroTimeoutWhileWorkersHeld_ReturnsFalsePromptly()
+    {
+        var gate = new Gate();
+        var spy = new WorkerSpy(gate);
+        using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work));
+        try
+        {
+            manager.Put(0);
+            manager.Put(1);
+            Poll.Until(() => spy.Current == 1, "the worker holds item 0");
+
+            var join = Task.Run(() => manager.Join(TimeSpan.Zero));
+
+            Assert.IsTrue(join.Wait(Gate.Bound), "Join(TimeSpan.Zero) did not return while the worker was held.");
+            Assert.IsFalse(join.Result);
+        }
+        finally
+        {
+            gate.Open();
+        }
+
+        Poll.Until(() => spy.Completed == 1, "the held call finished");
+        Assert.AreEqual(1, spy.Entered);
+    }
+
+    [TestMethod]
+    public void Join_InfiniteTimeSpan_WaitsForEverything()
+    {
+        var spy = new WorkerSpy();
+        using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work, threads: 2));
+        for (var i = 0; i < 20; i++)
+        {
+            manager.Put(i);
+        }
+
+        Assert.IsTrue(manager.Join(Timeout.InfiniteTimeSpan));
+        Assert.AreEqual(20, spy.Completed);
+    }
+
+    [TestMethod]
+    public void Join_NegativeTimeout_ThrowsArgumentOutOfRangeAndDoesNotBeginJoin()
+    {
+        var spy = new WorkerSpy();
+        using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work));
+
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => manager.Join(TimeSpan.FromSeconds(-1)));
+
+        manager.Put(1);
+        Assert.IsTrue(manager.Join());
+        Assert.AreEqual(1, spy.Completed);
+    }
+}

@@ -1,0 +1,228 @@
+using System.Collections.Concurrent;
+
+namespace JobQ.Dataflow.Tests.Management;
+
+[TestClass]
+public sealed class JobManagerPutTests
+{
+    [TestMethod]
+    public void Put_JobqEchoExample_EchoesEveryItemAndJoinReturnsTrue()
+    {
+        // jobq: jm = JobManager([_echo]); for i in range(3): jm.put(i); jm.join()
+        var echo = new WorkerSpy();
+        using var manager = JobManager.Create(Workers.Of<int>().Then(echo.Work));
+        for (var i = 0; i < 3; i++)
+        {
+            manager.Put(i);
+        }
+
+        Assert.IsTrue(manager.Join());
+        CollectionAssert.AreEqual(new[] { 0, 1, 2 }, echo.Seen.ToArray());
+        var stats = manager.Stat();
+        Assert.AreEqual(3, stats.In);
+        Assert.AreEqual(3, stats.Out);
+        Assert.AreEqual(0, stats.Doing);
+    }
+
+    [TestMethod]
+    public void Put_ManyItemsThroughTwoStages_EveryItemReachesTheLastStageOnce()
+    {
+        var last = new ConcurrentDictionary<int, int>();
+        using var manager = JobManager.Create(
+            Workers.Of<int>().Then(static (int i) => i * 2, threads: 3).Then((int i) => { last.AddOrUpdate(i, 1, (_, n) => n + 1); }),
+            queueSize: 8);
+        for (var i = 0; i < 1_000; i++)
+        {
+            manager.Put(i);
+        }
+
+        Assert.IsTrue(manager.Join());
+        Assert.HasCount(1_000, last);
+        Assert.IsTrue(Enumerable.Range(0, 1_000).All(i => last.TryGetValue(i * 2, out var n) && n == 1));
+    }
+
+    [TestMethod]
+    public void Put_FirstQueueFull_BlocksUntilTheWorkerTakesAnItem()
+    {
+        var gate = new Gate();
+        var spy = new WorkerSpy(gate);
+        using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work), queueSize: 1);
+        try
+        {
+            manager.Put(0);
+            Poll.Until(() => spy.Current == 1, "the worker holds item 0");
+            manager.Put(1); // fills the queue of one
+
+            var blocked = Task.Run(() => manager.Put(2));
+
+            Assert.IsFalse(blocked.Wait(Gate.Watch), "Put returned while the first queue was full.");
+            Assert.AreEqual(1, manager.Stat().Stages[0].Input.Size);
+            Assert.AreEqual(1, spy.Entered);
+
+            gate.Open();
+            Assert.IsTrue(blocked.Wait(Gate.Bound), "Put did not return once the queue had room.");
+            Assert.IsTrue(manager.Join());
+            CollectionAssert.AreEqual(new[] { 0, 1, 2 }, spy.Seen.ToArray());
+        }
+        finally
+        {
+            gate.Open();
+        }
+    }
+
+    [TestMethod]
+    public async Task PutAsync_FirstQueueFull_AwaitsRoomWithoutBlocking()
+    {
+        var gate = new Gate();
+        var spy = new WorkerSpy(gate);
+        await using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work), queueSize: 1);
+        try
+        {
+            await manager.PutAsync(0);
+            Poll.Until(() => spy.Current == 1, "the worker holds item 0");
+            await manager.PutAsync(1);
+
+            var pending = manager.PutAsync(2).AsTask();
+
+            Assert.IsFalse(pending.IsCompleted, "PutAsync completed while the first queue was full.");
+            await Task.WhenAny(pending, Task.Delay(Gate.Watch));
+            Assert.IsFalse(pending.IsCompleted, "PutAsync completed while the first queue was full.");
+
+            gate.Open();
+            await pending.WaitAsync(Gate.Bound);
+            Assert.IsTrue(await manager.JoinAsync().WaitAsync(Gate.Bound));
+            CollectionAssert.AreEqual(new[] { 0, 1, 2 }, spy.Seen.ToArray());
+        }
+        finally
+        {
+            gate.Open();
+        }
+    }
+
+    [TestMethod]
+    public async Task PutAsync_CancelledWhileWaitingForRoom_ThrowsPromptlyAndEnqueuesNothing()
+    {
+        var gate = new Gate();
+        var spy = new WorkerSpy(gate);
+        await using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work), queueSize: 1);
+        try
+        {
+            await manager.PutAsync(0);
+            Poll.Until(() => spy.Current == 1, "the worker holds item 0");
+            await manager.PutAsync(1);
+
+            using var cancel = new CancellationTokenSource();
+            var pending = manager.PutAsync(99, cancel.Token).AsTask();
+            Assert.IsFalse(pending.IsCompleted);
+
+            await cancel.CancelAsync();
+
+            // Promptly: while the queue is still full and the worker still held.
+            await Assert.ThrowsAsync<OperationCanceledException>(() => pending.WaitAsync(Gate.Bound));
+            Assert.AreEqual(1, manager.Stat().Stages[0].Input.Size);
+
+            // The room the cancelled put gave up is usable by the next put.
+            gate.Release(1);
+            await manager.PutAsync(2).AsTask().WaitAsync(Gate.Bound);
+
+            gate.Open();
+            Assert.IsTrue(await manager.JoinAsync().WaitAsync(Gate.Bound));
+            CollectionAssert.AreEqual(new[] { 0, 1, 2 }, spy.Seen.ToArray(), "The cancelled item must never reach the worker.");
+        }
+        finally
+        {
+            gate.Open();
+        }
+    }
+
+    [TestMethod]
+    public async Task PutAsync_TokenAlreadyCancelled_ThrowsAndEnqueuesNothing()
+    {
+        var spy = new WorkerSpy();
+        await using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work));
+        using var cancel = new CancellationTokenSource();
+        await cancel.CancelAsync();
+
+        await Assert.ThrowsAsync<OperationCanceledException>(() => manager.PutAsync(99, cancel.Token).AsTask());
+        await manager.PutAsync(1);
+
+        Assert.IsTrue(await manager.JoinAsync().WaitAsync(Gate.Bound));
+        CollectionAssert.AreEqual(new[] { 1 }, spy.Seen.ToArray());
+    }
+
+    [TestMethod]
+    public async Task PutAsync_AsyncWorkers_EveryItemProcessedOnce()
+    {
+        var spy = new WorkerSpy();
+        await using var manager = JobManager.Create(Workers.Of<int>().Then(spy.WorkAsync, threads: 4), queueSize: 4);
+        for (var i = 0; i < 500; i++)
+        {
+            await manager.PutAsync(i);
+        }
+
+        Assert.IsTrue(await manager.JoinAsync().WaitAsync(Gate.Bound));
+        CollectionAssert.AreEquivalent(Enumerable.Range(0, 500).ToArray(), spy.Seen.ToArray());
+    }
+
+    [TestMethod]
+    public void Put_BlockedOnFullQueueWhenJoinBegins_CompletesAndTheItemIsProcessed()
+    {
+        var gate = new Gate();
+        var spy = new WorkerSpy(gate);
+        using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work), queueSize: 1);
+        try
+        {
+            manager.Put(0);
+            Poll.Until(() => spy.Current == 1, "the worker holds item 0");
+            manager.Put(1);
+            var blocked = Task.Run(() => manager.Put(2));
+            Assert.IsFalse(blocked.Wait(Gate.Watch), "Put returned while the first queue was full.");
+
+            var join = manager.JoinAsync();
+            Assert.IsFalse(join.IsCompleted);
+
+            gate.Open();
+            Assert.IsTrue(blocked.Wait(Gate.Bound), "A put that began before Join must not be refused halfway.");
+            Assert.IsTrue(join.Wait(Gate.Bound));
+            Assert.IsTrue(join.Result);
+            CollectionAssert.AreEqual(new[] { 0, 1, 2 }, spy.Seen.ToArray());
+        }
+        finally
+        {
+            gate.Open();
+        }
+    }
+
+    [TestMethod]
+    public async Task Put_BlockedOnFullQueueWhenJoinTimesOut_ThrowsInvalidOperationAndQueuesNothing()
+    {
+        var time = new ObservableTimeProvider();
+        var gate = new Gate();
+        var spy = new WorkerSpy(gate);
+        using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work), new JobOptions { QueueSize = 1, TimeProvider = time });
+        try
+        {
+            manager.Put(0);
+            Poll.Until(() => spy.Current == 1, "the worker holds item 0");
+            manager.Put(1);
+            var blocked = Task.Run(() => manager.Put(2));
+            var blockedAsync = manager.PutAsync(3).AsTask();
+            Assert.IsFalse(blocked.Wait(Gate.Watch), "Put returned while the first queue was full.");
+
+            var join = manager.JoinAsync(TimeSpan.FromSeconds(1));
+            await time.TimerCreated.WaitAsync(Gate.Bound);
+            time.Advance(TimeSpan.FromSeconds(1));
+
+            await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => blocked.WaitAsync(Gate.Bound));
+            await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => blockedAsync.WaitAsync(Gate.Bound));
+            Assert.IsFalse(await join.WaitAsync(Gate.Bound));
+        }
+        finally
+        {
+            gate.Open();
+        }
+
+        Poll.Until(() => spy.Completed == 1, "the held call finished");
+        CollectionAssert.AreEqual(new[] { 0 }, spy.Seen.ToArray());
+    }
+}
