@@ -1,0 +1,51 @@
+namespace JobQ.Dataflow.Tests.Support;
+
+/// <summary>
+/// Holds worker calls until the test opens it, and counts the calls that arrived, so a test knows how many
+/// workers are held without sleeping. A held call gives up after <see cref="Bounded.Limit"/> so no thread is
+/// left blocked if a test fails.
+/// </summary>
+internal sealed class Gate : IDisposable
+{
+    private readonly ManualResetEventSlim _open = new(false);
+    private readonly SemaphoreSlim _arrived = new(0);
+    private int _arrivals;
+
+    /// <summary>Gets the number of calls that reached the gate so far.</summary>
+    public int Arrivals => Volatile.Read(ref _arrivals);
+
+    /// <summary>Called by a sync worker: records the arrival and blocks until the gate opens (bounded).</summary>
+    public void Pass()
+    {
+        Interlocked.Increment(ref _arrivals);
+        _arrived.Release();
+        _open.Wait(Bounded.Limit);
+    }
+
+    /// <summary>Called by an async worker: records the arrival and awaits the gate (bounded).</summary>
+    public async Task PassAsync()
+    {
+        Interlocked.Increment(ref _arrivals);
+        _arrived.Release();
+        await Task.Run(() => _open.Wait(Bounded.Limit)).ConfigureAwait(false);
+    }
+
+    /// <summary>Waits until <paramref name="count"/> more calls have arrived; fails the test after the bound.</summary>
+    public void WaitArrivals(int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            Bounded.Take(_arrived, $"call {i + 1} of {count} to reach the gate");
+        }
+    }
+
+    /// <summary>Lets every held call, and every later one, through.</summary>
+    public void Open() => _open.Set();
+
+    public void Dispose()
+    {
+        _open.Set();
+        _open.Dispose();
+        _arrived.Dispose();
+    }
+}
