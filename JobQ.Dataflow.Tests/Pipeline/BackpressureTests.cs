@@ -54,7 +54,8 @@ public sealed class BackpressureTests
                 var stages = JobQueue.Stat(probe).Stages;
                 return stages[0].Input.Size == queueSize && stages[1].Input.Size == queueSize;
             },
-            "both stage queues to fill while the last stage is held");
+            "both stage queues to fill while the last stage is held",
+            () => Describe(JobQueue.Stat(probe), input.Read));
         var readWhileHeld = input.Read;
 
         Assert.IsLessThanOrEqualTo(bound, readWhileHeld, $"read {readWhileHeld} items with the last stage held; bound {bound}");
@@ -104,7 +105,8 @@ public sealed class BackpressureTests
                 var stages = JobQueue.Stat(probe).Stages;
                 return stages[0].Input.Size == queueSize && stages[1].Input.Size == queueSize;
             },
-            "both stage queues to fill while the last stage is held");
+            "both stage queues to fill while the last stage is held",
+            () => Describe(JobQueue.Stat(probe), input.Read));
         var readWhileHeld = input.Read;
         gate.Open();
         var result = await run.Within();
@@ -151,6 +153,10 @@ public sealed class BackpressureTests
         Assert.IsLessThanOrEqualTo(queueSize + 1 + MaxRun(queueSize) + 1, readWhileHeld);
         Assert.AreEqual(1000, Volatile.Read(ref read));
     }
+
+    private static string Describe(JobStats stats, int read)
+        => $"read {read}; " + string.Join("; ", stats.Stages.Select((s, i) =>
+            $"stage {i}: input {s.Input.Size}/{s.Input.Capacity}, in {s.In}, out {s.Out}, doing {s.Doing}, workers {s.WorkerCount}, coordinator {s.Coordinator?.Size}"));
 
     /// <summary>Input 0..count-1 that records how far reading ever got ahead of the items the last stage finished.</summary>
     private sealed class AheadTrackingInput(int count) : IEnumerable<int>

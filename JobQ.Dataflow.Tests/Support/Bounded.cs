@@ -21,6 +21,15 @@ internal static class Bounded
         }
     }
 
+    /// <summary>Polls <paramref name="condition"/> until it holds; on timeout fails with <paramref name="describe"/>'s account of the state.</summary>
+    public static void Until(Func<bool> condition, string what, Func<string> describe)
+    {
+        if (!SpinWait.SpinUntil(condition, Limit))
+        {
+            Assert.Fail($"Timed out after {Limit.TotalSeconds} s waiting for: {what}; state: {describe()}");
+        }
+    }
+
     /// <summary>Waits for one signal of <paramref name="semaphore"/>; fails the test after <see cref="Limit"/>.</summary>
     public static void Take(SemaphoreSlim semaphore, string what)
     {
