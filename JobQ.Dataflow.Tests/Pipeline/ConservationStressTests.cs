@@ -15,7 +15,7 @@ public sealed class ConservationStressTests
     [Timeout(20_000, CooperativeCancellation = true)]
     [DataRow(false, JobOptions.DefaultQueueSize)]
     [DataRow(true, JobOptions.DefaultQueueSize)]
-    [DataRow(false, 3)]
+    [DataRow(false, 16)]
     [DataRow(true, 16)]
     public async Task Run_TwoHundredThousandItemsThroughThreadedStages_EveryItemExactlyOnce(bool keepOrder, int queueSize)
     {

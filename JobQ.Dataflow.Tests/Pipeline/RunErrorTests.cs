@@ -131,7 +131,7 @@ public sealed class RunErrorTests
         static IEnumerable<int> Gen(int i)
         {
             yield return i * 10;
-            Thread.SpinWait(Random.Shared.Next(0, 30_000)); // workload
+            Thread.SpinWait(Random.Shared.Next(0, 3_000)); // workload
             yield return (i * 10) + 1;
             if (i % 5 == 2)
             {
@@ -158,7 +158,7 @@ public sealed class RunErrorTests
         var workers = Workers.Of<int>()
             .Then(x =>
             {
-                Thread.SpinWait(Random.Shared.Next(0, 30_000)); // workload
+                Thread.SpinWait(Random.Shared.Next(0, 3_000)); // workload
                 return x % 7 == 0 ? throw Boom : x;
             }, threads: 3, name: "sevens")
             .Then(x => x + 1, threads: 2)

@@ -91,12 +91,12 @@ public sealed class RunTests
         var workers = Workers.Of<int>()
             .Then(x =>
             {
-                Thread.SpinWait(Random.Shared.Next(0, 20_000)); // workload
+                Thread.SpinWait(Random.Shared.Next(0, 2_000)); // workload
                 return x + 1;
             }, threads: 3)
             .Then(x =>
             {
-                Thread.SpinWait(Random.Shared.Next(0, 20_000)); // workload
+                Thread.SpinWait(Random.Shared.Next(0, 2_000)); // workload
                 return x * 2;
             }, threads: 5)
             .Then(printed.Add);
@@ -137,7 +137,7 @@ public sealed class RunTests
         var workers = Workers.Of<int>()
             .Then(i =>
             {
-                Thread.SpinWait(Random.Shared.Next(0, 20_000)); // workload
+                Thread.SpinWait(Random.Shared.Next(0, 2_000)); // workload
                 return i % 3 == 0 ? JobQueue.EmptyRst : new WorkerResult<double>(i / 2.0);
             }, threads: 4)
             .Then(printed.Add);
@@ -234,7 +234,7 @@ public sealed class RunTests
         var workers = Workers.Of<int>()
             .Then(x =>
             {
-                Thread.SpinWait(Random.Shared.Next(0, 20_000)); // workload
+                Thread.SpinWait(Random.Shared.Next(0, 2_000)); // workload
                 return x;
             }, threads: 4)
             .Then(printed.Add);
