@@ -20,8 +20,9 @@ public sealed class RunTimeoutTests
         var entered = new ConcurrentQueue<int>();
         var reachedNext = new ConcurrentQueue<int>();
         var probe = new Probe();
+        var workerThreads = new ConcurrentBag<Thread>();
         var workers = Workers.Of<int>()
-            .Then(x => SlowWorker(x, clock, entered.Enqueue))
+            .Then(x => SlowWorker(x, clock, entered.Enqueue, workerThreads))
             .Then(reachedNext.Enqueue);
 
         var run = JobQueue.RunAsync(Enumerable.Range(0, 3), workers, new JobOptions { Timeout = TimeSpan.FromMilliseconds(50), TimeProvider = clock, Probe = probe });
@@ -35,6 +36,7 @@ public sealed class RunTimeoutTests
         // Well after Run returned: item 0's call finishes at 100 ms, and its output must be discarded.
         clock.Advance(TimeSpan.FromMilliseconds(200));
         Bounded.Until(() => JobQueue.Stat(probe).Stages[0].Out == 1, "item 0's call to return");
+        Bounded.Until(() => workerThreads.All(t => !t.IsAlive), "the worker's thread to exit, so nothing more can be passed on");
         var stats = JobQueue.Stat(probe);
 
         CollectionAssert.AreEqual(new[] { 0 }, entered.ToArray());
@@ -52,8 +54,9 @@ public sealed class RunTimeoutTests
         var entered = new ConcurrentQueue<int>();
         var reachedNext = new BlockingCollection<int>();
         var probe = new Probe();
+        var workerThreads = new ConcurrentBag<Thread>();
         var workers = Workers.Of<int>()
-            .Then(x => SlowWorker(x, clock, entered.Enqueue))
+            .Then(x => SlowWorker(x, clock, entered.Enqueue, workerThreads))
             .Then(reachedNext.Add);
 
         var run = JobQueue.RunAsync(Enumerable.Range(0, 3), workers, new JobOptions { Timeout = TimeSpan.FromMilliseconds(150), TimeProvider = clock, Probe = probe });
@@ -68,6 +71,7 @@ public sealed class RunTimeoutTests
 
         clock.Advance(TimeSpan.FromMilliseconds(200)); // item 1's call returns at 200 ms
         Bounded.Until(() => JobQueue.Stat(probe).Stages[0].Out == 2, "item 1's call to return");
+        Bounded.Until(() => workerThreads.All(t => !t.IsAlive), "the worker's thread to exit, so nothing more can be passed on");
 
         Assert.AreEqual(0, first);
         CollectionAssert.AreEqual(new[] { 0, 1 }, entered.ToArray());
@@ -224,8 +228,9 @@ public sealed class RunTimeoutTests
         Assert.IsTrue(result.TimedOut);
     }
 
-    private static int SlowWorker(int x, SignallingTimeProvider clock, Action<int> entered)
+    private static int SlowWorker(int x, SignallingTimeProvider clock, Action<int> entered, ConcurrentBag<Thread> threads)
     {
+        threads.Add(Thread.CurrentThread);
         // Create the delay before announcing the call, so the test never moves the clock before it is armed.
         var cost = Task.Delay(WorkerCost, clock);
         entered(x);

@@ -236,4 +236,22 @@ public sealed class StatTests
         Assert.AreEqual(4, result.Stats.Out);
         Assert.AreEqual(4, JobQueue.Stat(probe).Out);
     }
+
+    [TestMethod]
+    public async Task RunAsync_OptionsChangedAfterStart_RunKeepsTheProbeItStartedWith()
+    {
+        using var gate = new Gate();
+        var first = new Probe();
+        var second = new Probe();
+        var options = new JobOptions { Probe = first };
+
+        var run = JobQueue.RunAsync(Enumerable.Range(0, 3), Workers.Of<int>().Then(x => { gate.Pass(); return x; }), options);
+        gate.WaitArrivals(1);
+        options.Probe = second;
+        gate.Open();
+        await run.Within();
+
+        Assert.AreEqual(3, JobQueue.Stat(first).Out);
+        Assert.IsEmpty(JobQueue.Stat(second).Stages);
+    }
 }
