@@ -3,8 +3,11 @@ namespace JobQ.Dataflow.Tests.Support;
 /// <summary>Bounded waits for tests: every wait fails the test after <see cref="Limit"/> instead of hanging.</summary>
 internal static class Bounded
 {
-    /// <summary>The longest any single wait in a test may take.</summary>
-    public static readonly TimeSpan Limit = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// The longest any single wait in a test may take. Passing tests wait milliseconds; the bound is generous
+    /// because the first test in a process pays for JIT, on a small CI machine that may be busy with other builds.
+    /// </summary>
+    public static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
 
     /// <summary>Awaits <paramref name="task"/> for at most <see cref="Limit"/>.</summary>
     public static Task<T> Within<T>(this Task<T> task) => task.WaitAsync(Limit);
