@@ -23,7 +23,8 @@ public sealed class BackpressureTests
     public async Task Run_LastStageHeld_InputReadAtMostWhatTheQueuesHoldAhead(int queueSize, bool keepOrder)
     {
         const int middleThreads = 2;
-        var total = queueSize * 5;
+        // Enough items that the pipeline fills up even if some overtake item 0 (without keepOrder they may).
+        var total = (queueSize * 5) + 50;
         using var gate = new Gate();
         var input = new AheadTrackingInput(total);
         var probe = new Probe();

@@ -7,6 +7,8 @@ namespace JobQ.Dataflow.Tests.Support;
 /// </summary>
 internal sealed class Gate : IDisposable
 {
+    private static readonly TimeSpan HoldLimit = Bounded.Limit * 2;
+
     private readonly ManualResetEventSlim _open = new(false);
     private readonly SemaphoreSlim _arrived = new(0);
     private int _arrivals;
@@ -15,11 +17,12 @@ internal sealed class Gate : IDisposable
     public int Arrivals => Volatile.Read(ref _arrivals);
 
     /// <summary>Called by a sync worker: records the arrival and blocks until the gate opens (bounded).</summary>
+    /// <remarks>Held calls outlast any test wait, so a test that times out still sees the pipeline as it was stuck.</remarks>
     public void Pass()
     {
         Interlocked.Increment(ref _arrivals);
         _arrived.Release();
-        _open.Wait(Bounded.Limit);
+        _open.Wait(HoldLimit);
     }
 
     /// <summary>Called by an async worker: records the arrival and awaits the gate (bounded).</summary>
@@ -27,7 +30,7 @@ internal sealed class Gate : IDisposable
     {
         Interlocked.Increment(ref _arrivals);
         _arrived.Release();
-        await Task.Run(() => _open.Wait(Bounded.Limit)).ConfigureAwait(false);
+        await Task.Run(() => _open.Wait(HoldLimit)).ConfigureAwait(false);
     }
 
     /// <summary>Waits until <paramref name="count"/> more calls have arrived; fails the test after the bound.</summary>
