@@ -228,6 +228,93 @@ public sealed class RunTimeoutTests
         Assert.IsTrue(result.TimedOut);
     }
 
+    [TestMethod]
+    public async Task RunAsync_TimeoutWithKeepOrderAndLaterItemsParked_ReturnsAndPassesNothingOn()
+    {
+        using var gate = new Gate();
+        var clock = new SignallingTimeProvider();
+        var probe = new Probe();
+        var reachedNext = new ConcurrentQueue<int>();
+        var workers = Workers.Of<int>()
+            .Then(x =>
+            {
+                if (x == 0)
+                {
+                    gate.Pass();
+                }
+
+                return x;
+            }, threads: 3)
+            .Then(reachedNext.Enqueue);
+
+        var run = JobQueue.RunAsync(Enumerable.Range(0, 50), workers, new JobOptions { KeepOrder = true, Timeout = TimeSpan.FromSeconds(1), TimeProvider = clock, Probe = probe, QueueSize = 8 });
+        gate.WaitArrivals(1);
+        Bounded.Until(() => JobQueue.Stat(probe).Stages[0].Coordinator?.Size > 0, "later items to be parked behind the held item 0");
+        clock.Advance(TimeSpan.FromSeconds(1));
+        var result = await run.Within();
+        gate.Open();
+        Bounded.Until(() => JobQueue.Stat(probe).Doing == 0, "the held call to return");
+
+        Assert.IsTrue(result.TimedOut);
+        Assert.IsEmpty(reachedNext, "under keepOrder nothing may pass item 0, and after the timeout item 0 may not pass either");
+    }
+
+    [TestMethod]
+    public async Task RunAsync_AsyncWorkerIgnoringTokenFinishesAfterTimeout_OutputDiscarded()
+    {
+        var release = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var clock = new SignallingTimeProvider();
+        var probe = new Probe();
+        var reachedNext = new ConcurrentQueue<int>();
+        var workers = Workers.Of<int>()
+            .Then(async x =>
+            {
+                started.TrySetResult();
+                return await release.Task.WaitAsync(Bounded.Limit) + x;
+            })
+            .Then(reachedNext.Enqueue);
+
+        var run = JobQueue.RunAsync(Enumerable.Range(0, 5), workers, new JobOptions { Timeout = TimeSpan.FromSeconds(1), TimeProvider = clock, Probe = probe });
+        await started.Task.Within();
+        clock.Advance(TimeSpan.FromSeconds(1));
+        var result = await run.Within();
+        Assert.AreEqual(1, JobQueue.Stat(probe).Doing, "Run returns while the async call is still pending");
+        release.SetResult(100);
+        Bounded.Until(() => JobQueue.Stat(probe).Doing == 0, "the pending call to finish");
+
+        Assert.IsTrue(result.TimedOut);
+        Assert.AreEqual(1, JobQueue.Stat(probe).Stages[0].In, "no new call after the timeout");
+        Assert.AreEqual(0, JobQueue.Stat(probe).Stages[1].In);
+        Assert.IsEmpty(reachedNext);
+    }
+
+    [TestMethod]
+    public async Task RunAsync_CancelledWhileAsyncInputAwaits_InputSeesTokenAndRunThrows()
+    {
+        var inputCancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var waiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        async IAsyncEnumerable<int> Input([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct = default)
+        {
+            yield return 1;
+            using var registration = ct.Register(() => inputCancelled.TrySetResult());
+            waiting.TrySetResult();
+            await Task.Delay(Bounded.Limit, ct);
+            yield return 2;
+        }
+
+        using var cts = new CancellationTokenSource();
+        var printed = new ConcurrentQueue<int>();
+
+        var run = JobQueue.RunAsync(Input(), Workers.Of<int>().Then(printed.Enqueue), cancellationToken: cts.Token);
+        await waiting.Task.Within();
+        await cts.CancelAsync();
+
+        await Assert.ThrowsAsync<OperationCanceledException>(() => run.Within());
+        await inputCancelled.Task.Within();
+        Assert.DoesNotContain(2, printed);
+    }
+
     private static int SlowWorker(int x, SignallingTimeProvider clock, Action<int> entered, ConcurrentBag<Thread> threads)
     {
         threads.Add(Thread.CurrentThread);
