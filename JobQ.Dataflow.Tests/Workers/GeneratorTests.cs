@@ -110,6 +110,66 @@ public sealed class GeneratorTests
     }
 
     [TestMethod]
+    public async Task ThenMany_LargeGeneratorsUnderKeepOrderWithSmallQueues_OrderKept()
+    {
+        // Each call yields far more than a run or a queue holds, so lanes that are not the head must wait for their turn mid-call.
+        static IEnumerable<int> Gen(int x)
+        {
+            for (var k = 0; k < 300; k++)
+            {
+                yield return (x * 1000) + k;
+            }
+        }
+
+        var collected = new List<int>();
+
+        await JobQueue.RunAsync(Enumerable.Range(0, 20), Workers.Of<int>().ThenMany(Gen, threads: 3).Then(collected.Add), new JobOptions { KeepOrder = true, QueueSize = 8 }).Within();
+
+        CollectionAssert.AreEqual(Enumerable.Range(0, 20).SelectMany(Gen).ToArray(), collected);
+    }
+
+    [TestMethod]
+    public async Task ThenMany_LargeAsyncGeneratorsUnderKeepOrderWithSmallQueues_OrderKept()
+    {
+        static async IAsyncEnumerable<int> Gen(int x)
+        {
+            for (var k = 0; k < 300; k++)
+            {
+                if (k % 50 == 0)
+                {
+                    await Task.Yield();
+                }
+
+                yield return (x * 1000) + k;
+            }
+        }
+
+        var collected = new List<int>();
+
+        await JobQueue.RunAsync(Enumerable.Range(0, 20), Workers.Of<int>().ThenMany(Gen, threads: 3).Then(collected.Add), new JobOptions { KeepOrder = true, QueueSize = 8 }).Within();
+
+        CollectionAssert.AreEqual(Enumerable.Range(0, 20).SelectMany(x => Enumerable.Range(0, 300).Select(k => (x * 1000) + k)).ToArray(), collected);
+    }
+
+    [TestMethod]
+    public async Task ThenMany_LargeGeneratorsWithDispatcherAndSmallQueues_OrderKept()
+    {
+        static IEnumerable<int> Gen(int x)
+        {
+            for (var k = 0; k < 100; k++)
+            {
+                yield return (x * 1000) + k;
+            }
+        }
+
+        var collected = new List<int>();
+
+        await JobQueue.RunAsync(Enumerable.Range(0, 30), Workers.Of<int>().ThenMany(Gen, threads: 3, dispatcher: x => x).Then(collected.Add), new JobOptions { QueueSize = 4 }).Within();
+
+        CollectionAssert.AreEqual(Enumerable.Range(0, 30).SelectMany(Gen).ToArray(), collected);
+    }
+
+    [TestMethod]
     public async Task ThenMany_AsyncGeneratorWithTokenUnderKeepOrder_GroupsStayTogether()
     {
         static async IAsyncEnumerable<int> Gen(int x, [EnumeratorCancellation] CancellationToken ct)
