@@ -295,4 +295,42 @@ public sealed class RunTests
         CollectionAssert.AreEquivalent(Enumerable.Range(1, 500).ToArray(), first.ToArray());
         CollectionAssert.AreEquivalent(Enumerable.Range(1001, 500).ToArray(), second.ToArray());
     }
+
+    [TestMethod]
+    public void Run_CalledUnderSingleThreadedSynchronizationContext_DoesNotDeadlock()
+    {
+        // Like a UI thread: a context whose posts are never run while Run blocks the thread.
+        JobRunResult? result = null;
+        Exception? failure = null;
+        var thread = new Thread(() =>
+        {
+            SynchronizationContext.SetSynchronizationContext(new NeverPumpedContext());
+            try
+            {
+                var workers = Workers.Of<int>().Then(async x => { await Task.Yield(); return x + 1; }, threads: 2).Then(x => x);
+                result = JobQueue.Run(Enumerable.Range(0, 100), workers, timeout: null);
+            }
+            catch (Exception ex)
+            {
+                failure = ex;
+            }
+        })
+        {
+            IsBackground = true, // a deadlocked Run must not keep the test host alive
+        };
+        thread.Start();
+
+        Assert.IsTrue(thread.Join(Bounded.Limit), "Run deadlocked under a synchronization context");
+        Assert.IsNull(failure);
+        Assert.IsNotNull(result);
+        Assert.IsTrue(result.Completed);
+    }
+
+    private sealed class NeverPumpedContext : SynchronizationContext
+    {
+        public override void Post(SendOrPostCallback d, object? state)
+        {
+            // Dropped: nothing pumps this context while Run blocks its thread.
+        }
+    }
 }

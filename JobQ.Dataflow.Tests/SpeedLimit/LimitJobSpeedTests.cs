@@ -196,6 +196,48 @@ public sealed class LimitJobSpeedTests
     }
 
     [TestMethod]
+    public async Task LimitJobSpeed_RateFunctionThrows_WarningLoggedAndLastGoodRateKept()
+    {
+        var clock = new SignallingTimeProvider();
+        var logger = LoggerMock.Create();
+        var failure = new InvalidOperationException("rate source down");
+        var calls = 0;
+        var passed = new ConcurrentQueue<TimeSpan>();
+        var limit = JobQueue.LimitJobSpeed(() => Interlocked.Increment(ref calls) == 1 ? 10 : throw failure);
+        var workers = Workers.Of<int>().Then(limit, name: "flaky-rate").Then(_ => passed.Enqueue(clock.Elapsed));
+
+        var run = JobQueue.RunAsync(Enumerable.Range(0, 2), workers, new JobOptions { TimeProvider = clock, Logger = logger.Object });
+        clock.WaitTimerCreated("item 0's wait");
+        clock.Advance(Ms100);
+        Bounded.Until(() => passed.Count == 1, "item 0 to pass");
+        clock.WaitTimerCreated("item 1's wait at the kept rate");
+        clock.Advance(Ms100);
+        await run.Within();
+
+        CollectionAssert.AreEqual(new[] { Ms100, 2 * Ms100 }, passed.ToArray());
+        logger.VerifyLogged(LogLevel.Warning, "flaky-rate", failure, Times.Once());
+    }
+
+    [TestMethod]
+    public async Task LimitJobSpeed_SameLimitInTwoStages_EachStagePacesOnItsOwn()
+    {
+        var clock = new SignallingTimeProvider();
+        var limit = JobQueue.LimitJobSpeed(10);
+        var passed = new ConcurrentQueue<TimeSpan>();
+        var workers = Workers.Of<int>().Then(limit).Then(limit).Then(_ => passed.Enqueue(clock.Elapsed));
+
+        var run = JobQueue.RunAsync([0], workers, new JobOptions { TimeProvider = clock });
+        clock.WaitTimerCreated("the first stage's wait");
+        clock.Advance(Ms100);
+        clock.WaitTimerCreated("the second stage's own first wait");
+        Assert.IsEmpty(passed);
+        clock.Advance(Ms100);
+        await run.Within();
+
+        CollectionAssert.AreEqual(new[] { 2 * Ms100 }, passed.ToArray());
+    }
+
+    [TestMethod]
     [DataRow(0.0)]
     [DataRow(-1.0)]
     [DataRow(double.NaN)]
