@@ -209,7 +209,7 @@ public sealed class RunTests
     }
 
     [TestMethod]
-    public async Task Run_LazyInfiniteLikeIteratorWithTypeChanges_ProcessesAllItems()
+    public async Task Run_LazyIteratorThroughStagesChangingType_AllItemsInOrder()
     {
         static IEnumerable<int> Numbers()
         {

@@ -25,14 +25,6 @@ internal sealed class Gate : IDisposable
         _open.Wait(HoldLimit);
     }
 
-    /// <summary>Called by an async worker: records the arrival and awaits the gate (bounded).</summary>
-    public async Task PassAsync()
-    {
-        Interlocked.Increment(ref _arrivals);
-        _arrived.Release();
-        await Task.Run(() => _open.Wait(HoldLimit)).ConfigureAwait(false);
-    }
-
     /// <summary>Waits until <paramref name="count"/> more calls have arrived; fails the test after the bound.</summary>
     public void WaitArrivals(int count)
     {
