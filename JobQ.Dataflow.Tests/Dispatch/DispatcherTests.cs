@@ -1,0 +1,279 @@
+using System.Collections.Concurrent;
+using JobQ.Dataflow.Tests.Support;
+using Microsoft.Extensions.Logging;
+using Moq;
+
+namespace JobQ.Dataflow.Tests.Dispatch;
+
+/// <summary>
+/// Stages with a dispatcher: item goes to partition <c>dispatcher(item) mod n</c> normalised to [0, n); one
+/// partition's items are processed one at a time in arrival order; partitions overlap; output in input order.
+/// </summary>
+[TestClass]
+public sealed class DispatcherTests
+{
+    private static readonly int[] Keys = [0, 1, -1, 2, -2, 3, -3, int.MinValue, int.MaxValue, int.MinValue + 1, 13, -13, 100, -100, 6];
+
+    /// <summary>Python's <c>k % n</c>: never negative.</summary>
+    private static int PythonMod(int key, int n) => (int)((((long)key % n) + n) % n);
+
+    [TestMethod]
+    [DataRow(2)]
+    [DataRow(3)]
+    [DataRow(7)]
+    public async Task Then_Dispatcher_ItemGoesToPartitionKeyModNNormalised(int n)
+    {
+        using var gate = new Gate();
+        var probe = new Probe();
+        var workers = Workers.Of<int>().Then(k => { gate.Pass(); return k; }, threads: n, dispatcher: k => k, name: "route");
+        var expectedCounts = new int[n];
+        foreach (var key in Keys)
+        {
+            expectedCounts[PythonMod(key, n)]++;
+        }
+
+        var busy = expectedCounts.Count(c => c > 0);
+        var run = JobQueue.RunAsync(Keys, workers, new JobOptions { Probe = probe });
+
+        // Each partition holds its first item in the worker; the rest wait in that partition's own queue.
+        gate.WaitArrivals(busy);
+        Bounded.Until(
+            () =>
+            {
+                var stage = JobQueue.Stat(probe).Stages[0];
+                return stage.Doing == busy && Enumerable.Range(0, n).All(p => stage.Dispatcher![p].Input.Size == Math.Max(0, expectedCounts[p] - 1));
+            },
+            $"partition queue sizes to match key mod {n}: [{string.Join(", ", expectedCounts.Select(c => Math.Max(0, c - 1)))}]");
+        gate.Open();
+        var result = await run.Within();
+
+        Assert.IsTrue(result.Completed);
+        Assert.AreEqual(Keys.Length, result.Stats.Stages[0].Out);
+    }
+
+    [TestMethod]
+    public async Task Then_Dispatcher_EachPartitionSeesOnlyItsKeysInArrivalOrderOneAtATime()
+    {
+        const int n = 5;
+        var byThread = new ConcurrentDictionary<int, ConcurrentQueue<int>>();
+        var inFlight = new int[n];
+        var overlapsWithinPartition = 0;
+        var workers = Workers.Of<int>().Then(
+            x =>
+            {
+                var p = PythonMod(x * 7, n);
+                if (Interlocked.Increment(ref inFlight[p]) != 1)
+                {
+                    Interlocked.Increment(ref overlapsWithinPartition);
+                }
+
+                byThread.GetOrAdd(Environment.CurrentManagedThreadId, _ => new ConcurrentQueue<int>()).Enqueue(x);
+                Thread.SpinWait(Random.Shared.Next(0, 2_000)); // workload
+                Interlocked.Decrement(ref inFlight[p]);
+                return x;
+            },
+            threads: n,
+            dispatcher: x => x * 7);
+
+        await JobQueue.RunAsync(Enumerable.Range(-150, 300), workers).Within();
+
+        Assert.AreEqual(0, overlapsWithinPartition, "a partition must process one item at a time");
+        Assert.HasCount(n, byThread, "one worker thread per partition");
+        var seen = new List<int>();
+        foreach (var items in byThread.Values.Select(q => q.ToArray()))
+        {
+            var partition = PythonMod(items[0] * 7, n);
+            Assert.IsTrue(items.All(x => PythonMod(x * 7, n) == partition), "a partition received another partition's key");
+            CollectionAssert.AreEqual(items.Order().ToArray(), items, "a partition must see its items in arrival order");
+            seen.AddRange(items);
+        }
+
+        CollectionAssert.AreEquivalent(Enumerable.Range(-150, 300).ToArray(), seen);
+    }
+
+    [TestMethod]
+    public async Task Then_DispatcherWithThreeSyncPartitions_PartitionsOverlapInTime()
+    {
+        using var barrier = new Barrier(3);
+        var met = new ConcurrentBag<bool>();
+        var workers = Workers.Of<int>().Then(x => { met.Add(barrier.SignalAndWait(TimeSpan.FromSeconds(5))); return x; }, threads: 3, dispatcher: x => x);
+
+        // Keys 0..5: two items per partition, so the barrier must open twice with all three partitions inside.
+        var result = await JobQueue.RunAsync(Enumerable.Range(0, 6), workers).Within();
+
+        Assert.IsTrue(result.Completed);
+        Assert.HasCount(6, met);
+        Assert.IsTrue(met.All(m => m), "all three partitions must be inside their worker at the same time");
+    }
+
+    [TestMethod]
+    public async Task Then_DispatcherWithAsyncPartitions_PartitionsOverlapInTime()
+    {
+        const int n = 4;
+        var allIn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var inside = 0;
+        var workers = Workers.Of<int>().Then(
+            async x =>
+            {
+                if (Interlocked.Increment(ref inside) == n)
+                {
+                    allIn.TrySetResult();
+                }
+
+                await allIn.Task.WaitAsync(Bounded.Limit);
+                return x;
+            },
+            threads: n,
+            dispatcher: x => x);
+
+        var result = await JobQueue.RunAsync(Enumerable.Range(0, n), workers).Within();
+
+        Assert.AreEqual(0, result.Stats.Stages[0].Failed, "every partition's call must have met the others");
+    }
+
+    [TestMethod]
+    public async Task Then_DispatcherWithoutKeepOrder_StageOutputInInputOrder()
+    {
+        var printed = new List<int>();
+        var workers = Workers.Of<int>()
+            .Then(
+                x =>
+                {
+                    // Partition 0 is much slower than the others, so completion order differs from input order.
+                    Thread.SpinWait(x % 4 == 0 ? 10_000 : Random.Shared.Next(0, 1_000)); // workload
+                    return x * 3;
+                },
+                threads: 4,
+                dispatcher: x => x)
+            .Then(printed.Add);
+
+        await JobQueue.RunAsync(Enumerable.Range(0, 400), workers).Within();
+
+        CollectionAssert.AreEqual(Enumerable.Range(0, 400).Select(x => x * 3).ToArray(), printed);
+    }
+
+    [TestMethod]
+    public async Task Then_AsyncDispatcherStage_OutputInInputOrder()
+    {
+        var printed = new List<int>();
+        var workers = Workers.Of<int>()
+            .Then(
+                async x =>
+                {
+                    await Task.Delay(Random.Shared.Next(0, 3));
+                    return -x;
+                },
+                threads: 3,
+                dispatcher: x => x / 2)
+            .Then(printed.Add);
+
+        await JobQueue.RunAsync(Enumerable.Range(0, 120), workers).Within();
+
+        CollectionAssert.AreEqual(Enumerable.Range(0, 120).Select(x => -x).ToArray(), printed);
+    }
+
+    [TestMethod]
+    public async Task ThenMany_GeneratorWithDispatcher_GroupsStayTogetherInInputOrder()
+    {
+        static IEnumerable<int> Gen(int x)
+        {
+            for (var k = 0; k < x % 3; k++)
+            {
+                Thread.SpinWait(Random.Shared.Next(0, 5_000)); // workload
+                yield return (x * 10) + k;
+            }
+        }
+
+        var printed = new List<int>();
+
+        await JobQueue.RunAsync(Enumerable.Range(0, 300), Workers.Of<int>().ThenMany(Gen, threads: 3, dispatcher: x => x).Then(printed.Add)).Within();
+
+        CollectionAssert.AreEqual(Enumerable.Range(0, 300).SelectMany(Gen).ToArray(), printed);
+    }
+
+    [TestMethod]
+    public async Task Then_DispatcherThrows_ItemDroppedLoggedNothingHangs()
+    {
+        var failure = new InvalidOperationException("no route");
+        var logger = LoggerMock.Create();
+        var printed = new List<int>();
+        var workers = Workers.Of<int>()
+            .Then(x => x + 1, threads: 3, dispatcher: x => x % 10 == 5 ? throw failure : x, name: "routed")
+            .Then(printed.Add);
+
+        var result = await JobQueue.RunAsync(Enumerable.Range(0, 100), workers, new JobOptions { Logger = logger.Object }).Within();
+
+        Assert.IsTrue(result.Completed);
+        CollectionAssert.AreEqual(Enumerable.Range(0, 100).Where(x => x % 10 != 5).Select(x => x + 1).ToArray(), printed);
+        logger.VerifyLogged(LogLevel.Error, "routed", failure, Times.Exactly(10));
+        Assert.AreEqual(10, result.Stats.Stages[0].Failed);
+        Assert.AreEqual(90, result.Stats.Stages[0].In);
+    }
+
+    [TestMethod]
+    public async Task Then_DispatcherThrowsForEveryItem_RunCompletesWithNothingPassedOn()
+    {
+        var printed = new ConcurrentBag<int>();
+        var workers = Workers.Of<int>().Then(x => x, threads: 2, dispatcher: _ => throw new InvalidOperationException("always")).Then(printed.Add);
+
+        var result = await JobQueue.RunAsync(Enumerable.Range(0, 500), workers, new JobOptions { QueueSize = 8 }).Within();
+
+        Assert.IsTrue(result.Completed);
+        Assert.IsEmpty(printed);
+        Assert.AreEqual(500, result.Stats.Stages[0].Failed);
+    }
+
+    [TestMethod]
+    public async Task Then_WorkerThrowsOrDropsInsidePartition_OutputStaysInOrderWithoutGaps()
+    {
+        var logger = LoggerMock.Create();
+        var printed = new List<int>();
+        var workers = Workers.Of<int>()
+            .Then(
+                x => x % 5 == 0 ? throw new InvalidOperationException("five") : x % 5 == 1 ? JobQueue.EmptyRst : new WorkerResult<int>(x),
+                threads: 3,
+                dispatcher: x => x,
+                name: "partitioned")
+            .Then(printed.Add);
+
+        var result = await JobQueue.RunAsync(Enumerable.Range(0, 100), workers, new JobOptions { Logger = logger.Object }).Within();
+
+        CollectionAssert.AreEqual(Enumerable.Range(0, 100).Where(x => x % 5 > 1).ToArray(), printed);
+        Assert.AreEqual(20, result.Stats.Stages[0].Failed);
+        Assert.AreEqual(20, result.Stats.Stages[0].Dropped);
+        logger.VerifyLogged(LogLevel.Error, "partitioned", Times.Exactly(20));
+    }
+
+    [TestMethod]
+    public async Task Then_DispatcherStageWithSmallQueues_AllItemsThroughInOrder()
+    {
+        // Small queues make the router, the partitions and the merger wait on each other often.
+        var printed = new List<int>();
+        var workers = Workers.Of<int>().Then(x => x, threads: 4, dispatcher: x => x / 3).Then(x => x, threads: 2).Then(printed.Add);
+
+        await JobQueue.RunAsync(Enumerable.Range(0, 2000), workers, new JobOptions { QueueSize = 2, KeepOrder = true }).Within();
+
+        CollectionAssert.AreEqual(Enumerable.Range(0, 2000).ToArray(), printed);
+    }
+
+    [TestMethod]
+    public async Task Then_DispatcherPartitionHeldAtTimeout_RunReturnsTimedOut()
+    {
+        using var gate = new Gate();
+        var clock = new SignallingTimeProvider();
+        var printed = new ConcurrentQueue<int>();
+        var probe = new Probe();
+        var workers = Workers.Of<int>().Then(x => { gate.Pass(); return x; }, threads: 2, dispatcher: x => x).Then(printed.Enqueue);
+
+        var run = JobQueue.RunAsync(Enumerable.Range(0, 10), workers, new JobOptions { Timeout = TimeSpan.FromSeconds(1), TimeProvider = clock, Probe = probe });
+        gate.WaitArrivals(2);
+        clock.Advance(TimeSpan.FromSeconds(1));
+        var result = await run.Within();
+        gate.Open();
+        Bounded.Until(() => JobQueue.Stat(probe).Doing == 0, "the held calls to return");
+
+        Assert.IsTrue(result.TimedOut);
+        Assert.AreEqual(2, gate.Arrivals);
+        Assert.IsEmpty(printed);
+    }
+}

@@ -1,0 +1,192 @@
+using JobQ.Dataflow.Tests.Support;
+
+namespace JobQ.Dataflow.Tests.Pipeline;
+
+/// <summary>Bad input: an Argument*Exception naming the parameter or stage and value, thrown before any work starts.</summary>
+[TestClass]
+public sealed class RunArgumentTests
+{
+    private static int Identity(int x) => x;
+
+    [TestMethod]
+    public void Run_NullInput_ThrowsArgumentNullNamingInput()
+    {
+        var ex = Assert.ThrowsExactly<ArgumentNullException>(() => JobQueue.Run(null!, Workers.Of<int>().Then(Identity)));
+
+        Assert.AreEqual("input", ex.ParamName);
+    }
+
+    [TestMethod]
+    public void RunAsync_NullEnumerableInput_ThrowsArgumentNullSynchronously()
+    {
+        var ex = Assert.ThrowsExactly<ArgumentNullException>(() => JobQueue.RunAsync((IEnumerable<int>)null!, Workers.Of<int>().Then(Identity)));
+
+        Assert.AreEqual("input", ex.ParamName);
+    }
+
+    [TestMethod]
+    public void RunAsync_NullAsyncEnumerableInput_ThrowsArgumentNullSynchronously()
+    {
+        var ex = Assert.ThrowsExactly<ArgumentNullException>(() => JobQueue.RunAsync((IAsyncEnumerable<int>)null!, Workers.Of<int>().Then(Identity)));
+
+        Assert.AreEqual("input", ex.ParamName);
+    }
+
+    [TestMethod]
+    public void Run_NullWorkers_ThrowsArgumentNullNamingWorkersAndReadsNoInput()
+    {
+        var input = new CountingEnumerable(10);
+
+        var ex = Assert.ThrowsExactly<ArgumentNullException>(() => JobQueue.Run(input, (Workers<int, int>)null!));
+
+        Assert.AreEqual("workers", ex.ParamName);
+        Assert.AreEqual(0, input.Enumerations);
+    }
+
+    [TestMethod]
+    public void Run_NullOptions_ThrowsArgumentNullNamingOptions()
+    {
+        var ex = Assert.ThrowsExactly<ArgumentNullException>(() => JobQueue.Run([1], Workers.Of<int>().Then(Identity), (JobOptions)null!));
+
+        Assert.AreEqual("options", ex.ParamName);
+    }
+
+    [TestMethod]
+    public void Run_EmptyWorkerList_ThrowsArgumentExceptionNamingWorkersAndReadsNoInput()
+    {
+        var input = new CountingEnumerable(10);
+
+        var ex = Assert.ThrowsExactly<ArgumentException>(() => JobQueue.Run(input, Workers.Of<int>()));
+
+        Assert.AreEqual("workers", ex.ParamName);
+        Assert.AreEqual(0, input.Enumerations);
+    }
+
+    [TestMethod]
+    public void RunAsync_EmptyWorkerList_ThrowsSynchronously()
+    {
+        var ex = Assert.ThrowsExactly<ArgumentException>(() => JobQueue.RunAsync(Enumerable.Range(0, 3), Workers.Of<int>()));
+
+        Assert.AreEqual("workers", ex.ParamName);
+    }
+
+    [TestMethod]
+    public void Then_NullSyncDelegate_ThrowsArgumentNullNamingWorker()
+    {
+        var ex = Assert.ThrowsExactly<ArgumentNullException>(() => Workers.Of<int>().Then((Func<int, int>)null!));
+
+        Assert.AreEqual("worker", ex.ParamName);
+    }
+
+    [TestMethod]
+    public void Then_NullDelegateOfEachKind_ThrowsArgumentNull()
+    {
+        var start = Workers.Of<int>();
+        Action[] calls =
+        [
+            () => start.Then((Func<int, WorkerResult<int>>)null!),
+            () => start.Then((Action<int>)null!),
+            () => start.Then((Func<int, Task<int>>)null!),
+            () => start.Then((Func<int, CancellationToken, Task<int>>)null!),
+            () => start.Then((Func<int, ValueTask<int>>)null!),
+            () => start.Then((Func<int, CancellationToken, ValueTask<int>>)null!),
+            () => start.Then((Func<int, CancellationToken, Task<WorkerResult<int>>>)null!),
+            () => start.Then((Func<int, Task>)null!),
+            () => start.Then((Func<int, CancellationToken, Task>)null!),
+            () => start.Then((SpeedLimit)null!),
+            () => start.ThenMany((Func<int, IEnumerable<int>>)null!),
+            () => start.ThenMany((Func<int, IAsyncEnumerable<int>>)null!),
+            () => start.ThenMany((Func<int, CancellationToken, IAsyncEnumerable<int>>)null!),
+        ];
+
+        foreach (var call in calls)
+        {
+            var ex = Assert.ThrowsExactly<ArgumentNullException>(call);
+            Assert.IsNotNull(ex.ParamName);
+        }
+    }
+
+    [TestMethod]
+    [DataRow(0)]
+    [DataRow(-1)]
+    [DataRow(int.MinValue)]
+    public void Then_ThreadsNotPositive_ThrowsOutOfRangeNamingStageAndValue(int threads)
+    {
+        var workers = Workers.Of<int>().Then(Identity);
+
+        var ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => workers.Then(Identity, threads: threads, name: "resize"));
+
+        Assert.AreEqual("threads", ex.ParamName);
+        Assert.AreEqual(threads, ex.ActualValue);
+        Assert.Contains("Stage 1", ex.Message);
+        Assert.Contains("resize", ex.Message);
+        Assert.Contains(threads.ToString(System.Globalization.CultureInfo.InvariantCulture), ex.Message);
+    }
+
+    [TestMethod]
+    public void Then_ThreadsZeroOnUnnamedMethodGroup_MessageNamesMethod()
+    {
+        var ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => Workers.Of<int>().Then(Identity, threads: 0));
+
+        Assert.Contains("Stage 0", ex.Message);
+        Assert.Contains("RunArgumentTests.Identity", ex.Message);
+    }
+
+    [TestMethod]
+    public void Then_ThreadsZeroWithDispatcher_Throws()
+    {
+        var ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => Workers.Of<int>().Then(Identity, threads: 0, dispatcher: x => x));
+
+        Assert.AreEqual("threads", ex.ParamName);
+    }
+
+    [TestMethod]
+    public void ThenMany_ThreadsNegative_Throws()
+    {
+        var ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => Workers.Of<int>().ThenMany(x => new[] { x }, threads: -3));
+
+        Assert.AreEqual("threads", ex.ParamName);
+    }
+
+    [TestMethod]
+    public void Run_NegativeTimeout_ThrowsOutOfRangeNamingTimeoutBeforeAnyWork()
+    {
+        var input = new CountingEnumerable(10);
+
+        var ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => JobQueue.Run(input, Workers.Of<int>().Then(Identity), timeout: TimeSpan.FromMilliseconds(-5)));
+
+        Assert.Contains("Timeout", ex.Message);
+        Assert.AreEqual(0, input.Enumerations);
+    }
+
+    [TestMethod]
+    [DataRow(0)]
+    [DataRow(-1)]
+    public void RunAsync_QueueSizeNotPositive_ThrowsOutOfRangeNamingQueueSizeBeforeAnyWork(int queueSize)
+    {
+        var input = new CountingEnumerable(10);
+
+        var ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => JobQueue.RunAsync(input, Workers.Of<int>().Then(Identity), new JobOptions { QueueSize = queueSize }));
+
+        Assert.Contains("QueueSize", ex.Message);
+        Assert.AreEqual(queueSize, ex.ActualValue);
+        Assert.AreEqual(0, input.Enumerations);
+    }
+
+    [TestMethod]
+    public void Stat_NullProbe_ThrowsArgumentNull()
+    {
+        var ex = Assert.ThrowsExactly<ArgumentNullException>(() => JobQueue.Stat(null!));
+
+        Assert.AreEqual("probe", ex.ParamName);
+    }
+
+    [TestMethod]
+    public async Task Run_ValidArguments_DoNotThrow()
+    {
+        // Counterpart of the checks above: the smallest valid values are accepted.
+        var result = await JobQueue.RunAsync(Enumerable.Range(0, 5), Workers.Of<int>().Then(Identity, threads: 1), new JobOptions { QueueSize = 1, Timeout = TimeSpan.FromMinutes(1) }).Within();
+
+        Assert.IsTrue(result.Completed);
+    }
+}

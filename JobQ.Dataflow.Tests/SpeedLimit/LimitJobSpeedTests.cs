@@ -1,0 +1,278 @@
+using System.Collections.Concurrent;
+using JobQ.Dataflow.Tests.Support;
+using Microsoft.Extensions.Logging;
+using Moq;
+
+// Not "...Tests.SpeedLimit": a namespace of that name would hide the JobQ.Dataflow.SpeedLimit class from every test.
+namespace JobQ.Dataflow.Tests.SpeedLimiting;
+
+/// <summary>
+/// LimitJobSpeed on a fake clock: item k of a window is due at windowStart + k * jobStep / speed. The clock
+/// signals every timer it creates, so the test moves time only while the limiter waits on it.
+/// </summary>
+[TestClass]
+public sealed class LimitJobSpeedTests
+{
+    private static readonly TimeSpan Ms100 = TimeSpan.FromMilliseconds(100);
+
+    [TestMethod]
+    public async Task LimitJobSpeed_TenPerSecond_ItemsPassAtTheirDueTimes()
+    {
+        var clock = new SignallingTimeProvider();
+        var passed = new ConcurrentQueue<(int Item, TimeSpan At)>();
+        var workers = Workers.Of<int>().Then(JobQueue.LimitJobSpeed(10)).Then(x => passed.Enqueue((x, clock.Elapsed)));
+
+        var run = JobQueue.RunAsync(Enumerable.Range(0, 5), workers, new JobOptions { TimeProvider = clock });
+        for (var k = 1; k <= 5; k++)
+        {
+            clock.WaitTimerCreated($"the limiter to wait for item {k - 1}");
+            Assert.HasCount(k - 1, passed, $"item {k - 1} must not pass before {k * 100} ms");
+            clock.Advance(Ms100);
+            Bounded.Until(() => passed.Count == k, $"item {k - 1} to pass at {k * 100} ms");
+        }
+
+        await run.Within();
+
+        CollectionAssert.AreEqual(Enumerable.Range(0, 5).ToArray(), passed.Select(p => p.Item).ToArray());
+        CollectionAssert.AreEqual(Enumerable.Range(1, 5).Select(k => k * Ms100).ToArray(), passed.Select(p => p.At).ToArray());
+    }
+
+    [TestMethod]
+    public async Task LimitJobSpeed_JobStepTwo_EachItemCountsTwoUnits()
+    {
+        var clock = new SignallingTimeProvider();
+        var passed = new ConcurrentQueue<TimeSpan>();
+        var workers = Workers.Of<int>().Then(JobQueue.LimitJobSpeed(10, jobStep: 2)).Then(_ => passed.Enqueue(clock.Elapsed));
+
+        var run = JobQueue.RunAsync(Enumerable.Range(0, 3), workers, new JobOptions { TimeProvider = clock });
+        for (var k = 1; k <= 3; k++)
+        {
+            clock.WaitTimerCreated($"the limiter to wait for item {k - 1}");
+            clock.Advance(Ms100);
+            Assert.HasCount(k - 1, passed, $"item {k - 1} must wait 200 ms, not 100 ms");
+            clock.Advance(Ms100);
+            Bounded.Until(() => passed.Count == k, $"item {k - 1} to pass at {k * 200} ms");
+        }
+
+        await run.Within();
+
+        CollectionAssert.AreEqual(new[] { 2 * Ms100, 4 * Ms100, 6 * Ms100 }, passed.ToArray());
+    }
+
+    [TestMethod]
+    public async Task LimitJobSpeed_RateFunctionChangedMidRun_NewRateAppliesToLaterItems()
+    {
+        var clock = new SignallingTimeProvider();
+        var rate = 10.0;
+        var rateReads = 0;
+        var passed = new ConcurrentQueue<TimeSpan>();
+        var limit = JobQueue.LimitJobSpeed(() =>
+        {
+            Interlocked.Increment(ref rateReads);
+            return Volatile.Read(ref rate);
+        });
+        var workers = Workers.Of<int>().Then(limit).Then(_ => passed.Enqueue(clock.Elapsed));
+
+        var run = JobQueue.RunAsync(Enumerable.Range(0, 4), workers, new JobOptions { TimeProvider = clock });
+        clock.WaitTimerCreated("item 0's wait at 10/s");
+        clock.Advance(Ms100);
+        Bounded.Until(() => passed.Count == 1, "item 0 to pass at 100 ms");
+        clock.WaitTimerCreated("item 1's wait at 10/s"); // the rate for item 1 has been read
+        Volatile.Write(ref rate, 5.0);
+        clock.Advance(Ms100);
+        Bounded.Until(() => passed.Count == 2, "item 1 to pass at 200 ms");
+
+        // At 5/s, items 2 and 3 (units 3 and 4 of the window) are due at 600 ms and 800 ms.
+        clock.WaitTimerCreated("item 2's wait at 5/s");
+        clock.Advance(TimeSpan.FromMilliseconds(399));
+        Assert.HasCount(2, passed, "item 2 must wait until 600 ms at the new rate");
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        Bounded.Until(() => passed.Count == 3, "item 2 to pass at 600 ms");
+        clock.WaitTimerCreated("item 3's wait at 5/s");
+        clock.Advance(TimeSpan.FromMilliseconds(200));
+        await run.Within();
+
+        CollectionAssert.AreEqual(new[] { Ms100, 2 * Ms100, 6 * Ms100, 8 * Ms100 }, passed.ToArray());
+        Assert.AreEqual(4, Volatile.Read(ref rateReads), "the rate function is read once per item");
+    }
+
+    [TestMethod]
+    public async Task LimitJobSpeed_RateFunctionGoesBadMidRun_LastGoodRateStaysAndWarningLogged()
+    {
+        var clock = new SignallingTimeProvider();
+        var logger = LoggerMock.Create();
+        var rate = 10.0;
+        var passed = new ConcurrentQueue<TimeSpan>();
+        var workers = Workers.Of<int>().Then(JobQueue.LimitJobSpeed(() => Volatile.Read(ref rate)), name: "paced").Then(_ => passed.Enqueue(clock.Elapsed));
+
+        var run = JobQueue.RunAsync(Enumerable.Range(0, 3), workers, new JobOptions { TimeProvider = clock, Logger = logger.Object });
+        clock.WaitTimerCreated("item 0's wait");
+        Volatile.Write(ref rate, double.NaN);
+        for (var k = 1; k <= 3; k++)
+        {
+            if (k > 1)
+            {
+                clock.WaitTimerCreated($"item {k - 1}'s wait at the kept rate");
+            }
+
+            clock.Advance(Ms100);
+            Bounded.Until(() => passed.Count == k, $"item {k - 1} to pass");
+        }
+
+        await run.Within();
+
+        CollectionAssert.AreEqual(new[] { Ms100, 2 * Ms100, 3 * Ms100 }, passed.ToArray());
+        logger.VerifyLogged(LogLevel.Warning, "paced", Times.Exactly(2));
+    }
+
+    [TestMethod]
+    public async Task LimitJobSpeed_PacesOnlyItsOwnStage_NoThreadBlockedWhileWaiting()
+    {
+        // A sync stage after the limiter and the limiter itself: with the clock stopped the limiter waits on a
+        // timer, and a probe shows its one call in progress, not a blocked thread per item.
+        var clock = new SignallingTimeProvider();
+        var probe = new Probe();
+        var workers = Workers.Of<int>().Then(JobQueue.LimitJobSpeed(1)).Then(x => x);
+
+        var run = JobQueue.RunAsync(Enumerable.Range(0, 3), workers, new JobOptions { TimeProvider = clock, Probe = probe });
+        clock.WaitTimerCreated("item 0's wait");
+        var during = JobQueue.Stat(probe);
+        for (var k = 1; k <= 3; k++)
+        {
+            if (k > 1)
+            {
+                clock.WaitTimerCreated($"item {k - 1}'s wait");
+            }
+
+            clock.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        var result = await run.Within();
+
+        Assert.AreEqual(1, during.Stages[0].Doing);
+        Assert.AreEqual(1, during.Stages[0].WorkerCount);
+        Assert.AreEqual(0, during.Stages[1].In);
+        Assert.IsTrue(result.Completed);
+        Assert.AreEqual(3, result.Stats.Stages[1].Out);
+    }
+
+    [TestMethod]
+    public async Task LimitJobSpeed_AfterFiveSeconds_ReportsSpeedAndRestartsWindow()
+    {
+        var clock = new SignallingTimeProvider();
+        var logger = LoggerMock.Create();
+        var passed = new ConcurrentQueue<TimeSpan>();
+        var workers = Workers.Of<int>().Then(JobQueue.LimitJobSpeed(1), name: "one-per-second").Then(_ => passed.Enqueue(clock.Elapsed));
+
+        var run = JobQueue.RunAsync(Enumerable.Range(0, 7), workers, new JobOptions { TimeProvider = clock, Logger = logger.Object });
+        for (var k = 1; k <= 7; k++)
+        {
+            clock.WaitTimerCreated($"item {k - 1}'s wait");
+            clock.Advance(TimeSpan.FromSeconds(1));
+            Bounded.Until(() => passed.Count == k, $"item {k - 1} to pass");
+        }
+
+        await run.Within();
+
+        CollectionAssert.AreEqual(Enumerable.Range(1, 7).Select(s => TimeSpan.FromSeconds(s)).ToArray(), passed.ToArray());
+        logger.VerifyLogged(LogLevel.Information, "one-per-second", Times.Once());
+    }
+
+    [TestMethod]
+    public async Task LimitJobSpeed_TimeoutWhileWaiting_RunReturnsTimedOutAndItemNotPassed()
+    {
+        var clock = new SignallingTimeProvider();
+        var passed = new ConcurrentQueue<int>();
+        var workers = Workers.Of<int>().Then(JobQueue.LimitJobSpeed(1)).Then(passed.Enqueue);
+
+        var run = JobQueue.RunAsync(Enumerable.Range(0, 3), workers, new JobOptions { TimeProvider = clock, Timeout = TimeSpan.FromMilliseconds(500) });
+        Bounded.Until(() => clock.TimersCreated == 2, "the timeout timer and item 0's wait");
+        clock.Advance(TimeSpan.FromMilliseconds(500));
+        var result = await run.Within();
+        clock.Advance(TimeSpan.FromSeconds(5));
+
+        Assert.IsTrue(result.TimedOut);
+        Assert.IsEmpty(passed);
+    }
+
+    [TestMethod]
+    public async Task LimitJobSpeed_RateFunctionThrows_WarningLoggedAndLastGoodRateKept()
+    {
+        var clock = new SignallingTimeProvider();
+        var logger = LoggerMock.Create();
+        var failure = new InvalidOperationException("rate source down");
+        var calls = 0;
+        var passed = new ConcurrentQueue<TimeSpan>();
+        var limit = JobQueue.LimitJobSpeed(() => Interlocked.Increment(ref calls) == 1 ? 10 : throw failure);
+        var workers = Workers.Of<int>().Then(limit, name: "flaky-rate").Then(_ => passed.Enqueue(clock.Elapsed));
+
+        var run = JobQueue.RunAsync(Enumerable.Range(0, 2), workers, new JobOptions { TimeProvider = clock, Logger = logger.Object });
+        clock.WaitTimerCreated("item 0's wait");
+        clock.Advance(Ms100);
+        Bounded.Until(() => passed.Count == 1, "item 0 to pass");
+        clock.WaitTimerCreated("item 1's wait at the kept rate");
+        clock.Advance(Ms100);
+        await run.Within();
+
+        CollectionAssert.AreEqual(new[] { Ms100, 2 * Ms100 }, passed.ToArray());
+        logger.VerifyLogged(LogLevel.Warning, "flaky-rate", failure, Times.Once());
+    }
+
+    [TestMethod]
+    public async Task LimitJobSpeed_SameLimitInTwoStages_EachStagePacesOnItsOwn()
+    {
+        var clock = new SignallingTimeProvider();
+        var limit = JobQueue.LimitJobSpeed(10);
+        var passed = new ConcurrentQueue<TimeSpan>();
+        var workers = Workers.Of<int>().Then(limit).Then(limit).Then(_ => passed.Enqueue(clock.Elapsed));
+
+        var run = JobQueue.RunAsync([0], workers, new JobOptions { TimeProvider = clock });
+        clock.WaitTimerCreated("the first stage's wait");
+        clock.Advance(Ms100);
+        clock.WaitTimerCreated("the second stage's own first wait");
+        Assert.IsEmpty(passed);
+        clock.Advance(Ms100);
+        await run.Within();
+
+        CollectionAssert.AreEqual(new[] { 2 * Ms100 }, passed.ToArray());
+    }
+
+    [TestMethod]
+    [DataRow(0.0)]
+    [DataRow(-1.0)]
+    [DataRow(double.NaN)]
+    [DataRow(double.NegativeInfinity)]
+    public void LimitJobSpeed_MaxJobSpeedNotPositive_ThrowsOutOfRangeNamingIt(double maxJobSpeed)
+    {
+        var ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => JobQueue.LimitJobSpeed(maxJobSpeed));
+
+        Assert.AreEqual("maxJobSpeed", ex.ParamName);
+    }
+
+    [TestMethod]
+    [DataRow(0)]
+    [DataRow(-5)]
+    public void LimitJobSpeed_JobStepNotPositive_ThrowsOutOfRangeNamingIt(int jobStep)
+    {
+        var ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => JobQueue.LimitJobSpeed(10, jobStep));
+        var exFunc = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => JobQueue.LimitJobSpeed(() => 10, jobStep));
+
+        Assert.AreEqual("jobStep", ex.ParamName);
+        Assert.AreEqual("jobStep", exFunc.ParamName);
+    }
+
+    [TestMethod]
+    public void LimitJobSpeed_NullRateFunction_ThrowsArgumentNull()
+    {
+        var ex = Assert.ThrowsExactly<ArgumentNullException>(() => JobQueue.LimitJobSpeed((Func<double>)null!));
+
+        Assert.AreEqual("maxJobSpeed", ex.ParamName);
+    }
+
+    [TestMethod]
+    public void LimitJobSpeed_ValidArguments_ExposesJobStep()
+    {
+        Assert.AreEqual(3, JobQueue.LimitJobSpeed(100, 3).JobStep);
+        Assert.AreEqual(1, JobQueue.LimitJobSpeed(() => 5).JobStep);
+    }
+}

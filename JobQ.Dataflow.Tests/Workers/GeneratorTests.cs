@@ -1,0 +1,240 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using JobQ.Dataflow.Tests.Support;
+
+// Not "...Tests.Workers": a namespace of that name would hide the JobQ.Dataflow.Workers class from every test.
+namespace JobQ.Dataflow.Tests.StageWorkers;
+
+/// <summary>One-to-many workers (jobq's generator workers), sync and async.</summary>
+[TestClass]
+public sealed class GeneratorTests
+{
+    private static IEnumerable<int> ZeroOneTwo(int unused)
+    {
+        yield return 0;
+        Thread.SpinWait(Random.Shared.Next(0, 50_000)); // workload: makes the two lanes interleave
+        yield return 1;
+        yield return 2;
+    }
+
+    [TestMethod]
+    public async Task ThenMany_Generator_EachYieldedElementGoesOnAsItsOwnItem()
+    {
+        var printed = new List<int>();
+
+        await JobQueue.RunAsync([1, 2, 3], Workers.Of<int>().ThenMany(x => Enumerable.Repeat(x, x)).Then(printed.Add)).Within();
+
+        CollectionAssert.AreEqual(new[] { 1, 2, 2, 3, 3, 3 }, printed);
+    }
+
+    [TestMethod]
+    public async Task ThenMany_TwoThreadsUnderKeepOrder_OneGeneratorsOutputsStayTogether()
+    {
+        // jobq: run(range(3), [(gen, 2), collect], keep_order=True) gives 0,1,2,0,1,2,0,1,2.
+        var collected = new List<int>();
+
+        await JobQueue.RunAsync(Enumerable.Range(0, 3), Workers.Of<int>().ThenMany(ZeroOneTwo, threads: 2).Then(collected.Add), new JobOptions { KeepOrder = true }).Within();
+
+        CollectionAssert.AreEqual(new[] { 0, 1, 2, 0, 1, 2, 0, 1, 2 }, collected);
+    }
+
+    [TestMethod]
+    public async Task ThenMany_ManyThreadsUnderKeepOrderLongInput_GroupsStayTogetherInInputOrder()
+    {
+        static IEnumerable<int> Gen(int x)
+        {
+            for (var k = 0; k < x % 4; k++)
+            {
+                Thread.SpinWait(Random.Shared.Next(0, 5_000)); // workload
+                yield return (x * 10) + k;
+            }
+        }
+
+        var collected = new List<int>();
+
+        await JobQueue.RunAsync(Enumerable.Range(0, 500), Workers.Of<int>().ThenMany(Gen, threads: 4).Then(collected.Add), new JobOptions { KeepOrder = true }).Within();
+
+        CollectionAssert.AreEqual(Enumerable.Range(0, 500).SelectMany(Gen).ToArray(), collected);
+    }
+
+    [TestMethod]
+    public async Task ThenMany_GeneratorYieldsNothing_CountedAsDropped()
+    {
+        var printed = new List<int>();
+
+        var result = await JobQueue.RunAsync(Enumerable.Range(0, 6), Workers.Of<int>().ThenMany(x => x % 2 == 0 ? [] : new[] { x }).Then(printed.Add)).Within();
+
+        CollectionAssert.AreEqual(new[] { 1, 3, 5 }, printed);
+        Assert.AreEqual(3, result.Stats.Stages[0].Dropped);
+    }
+
+    [TestMethod]
+    public async Task Then_WorkerReturningList_ListIsPassedOnAsOneValue()
+    {
+        var received = new List<List<int>>();
+
+        await JobQueue.RunAsync([2, 3], Workers.Of<int>().Then(x => Enumerable.Range(0, x).ToList()).Then(received.Add)).Within();
+
+        Assert.HasCount(2, received);
+        CollectionAssert.AreEqual(new[] { 0, 1 }, received[0]);
+        CollectionAssert.AreEqual(new[] { 0, 1, 2 }, received[1]);
+    }
+
+    [TestMethod]
+    public async Task ThenMany_GeneratorYieldsMoreThanQueueSize_AllElementsArriveInOrder()
+    {
+        var collected = new List<int>();
+
+        await JobQueue.RunAsync([0, 1], Workers.Of<int>().ThenMany(x => Enumerable.Range(x * 1000, 1000)).Then(collected.Add), new JobOptions { QueueSize = 8 }).Within();
+
+        CollectionAssert.AreEqual(Enumerable.Range(0, 2000).ToArray(), collected);
+    }
+
+    [TestMethod]
+    public async Task ThenMany_AsyncGenerator_EachElementGoesOn()
+    {
+        static async IAsyncEnumerable<string> Letters(int n)
+        {
+            for (var i = 0; i < n; i++)
+            {
+                await Task.Yield();
+                yield return new string('a', i + 1);
+            }
+        }
+
+        var printed = new List<string>();
+
+        await JobQueue.RunAsync([1, 3], Workers.Of<int>().ThenMany(Letters).Then(printed.Add)).Within();
+
+        CollectionAssert.AreEqual(new[] { "a", "a", "aa", "aaa" }, printed);
+    }
+
+    [TestMethod]
+    public async Task ThenMany_LargeGeneratorsUnderKeepOrderWithSmallQueues_OrderKept()
+    {
+        // Each call yields far more than a run or a queue holds, so lanes that are not the head must wait for their turn mid-call.
+        static IEnumerable<int> Gen(int x)
+        {
+            for (var k = 0; k < 300; k++)
+            {
+                yield return (x * 1000) + k;
+            }
+        }
+
+        var collected = new List<int>();
+
+        await JobQueue.RunAsync(Enumerable.Range(0, 20), Workers.Of<int>().ThenMany(Gen, threads: 3).Then(collected.Add), new JobOptions { KeepOrder = true, QueueSize = 8 }).Within();
+
+        CollectionAssert.AreEqual(Enumerable.Range(0, 20).SelectMany(Gen).ToArray(), collected);
+    }
+
+    [TestMethod]
+    public async Task ThenMany_LargeAsyncGeneratorsUnderKeepOrderWithSmallQueues_OrderKept()
+    {
+        static async IAsyncEnumerable<int> Gen(int x)
+        {
+            for (var k = 0; k < 300; k++)
+            {
+                if (k % 50 == 0)
+                {
+                    await Task.Yield();
+                }
+
+                yield return (x * 1000) + k;
+            }
+        }
+
+        var collected = new List<int>();
+
+        await JobQueue.RunAsync(Enumerable.Range(0, 20), Workers.Of<int>().ThenMany(Gen, threads: 3).Then(collected.Add), new JobOptions { KeepOrder = true, QueueSize = 8 }).Within();
+
+        CollectionAssert.AreEqual(Enumerable.Range(0, 20).SelectMany(x => Enumerable.Range(0, 300).Select(k => (x * 1000) + k)).ToArray(), collected);
+    }
+
+    [TestMethod]
+    public async Task ThenMany_LargeGeneratorsWithDispatcherAndSmallQueues_OrderKept()
+    {
+        static IEnumerable<int> Gen(int x)
+        {
+            for (var k = 0; k < 100; k++)
+            {
+                yield return (x * 1000) + k;
+            }
+        }
+
+        var collected = new List<int>();
+
+        await JobQueue.RunAsync(Enumerable.Range(0, 30), Workers.Of<int>().ThenMany(Gen, threads: 3, dispatcher: x => x).Then(collected.Add), new JobOptions { QueueSize = 4 }).Within();
+
+        CollectionAssert.AreEqual(Enumerable.Range(0, 30).SelectMany(Gen).ToArray(), collected);
+    }
+
+    [TestMethod]
+    public async Task ThenMany_AsyncGeneratorWithTokenUnderKeepOrder_GroupsStayTogether()
+    {
+        static async IAsyncEnumerable<int> Gen(int x, [EnumeratorCancellation] CancellationToken ct)
+        {
+            for (var k = 0; k < 3; k++)
+            {
+                await Task.Delay(Random.Shared.Next(0, 2), ct);
+                yield return (x * 10) + k;
+            }
+        }
+
+        var collected = new List<int>();
+
+        await JobQueue.RunAsync(Enumerable.Range(0, 40), Workers.Of<int>().ThenMany(Gen, threads: 4).Then(collected.Add), new JobOptions { KeepOrder = true }).Within();
+
+        CollectionAssert.AreEqual(Enumerable.Range(0, 40).SelectMany(x => new[] { x * 10, (x * 10) + 1, (x * 10) + 2 }).ToArray(), collected);
+    }
+
+    [TestMethod]
+    public async Task ThenMany_AsyncGeneratorThrowsMidway_ElementsBeforeGoOn()
+    {
+        static async IAsyncEnumerable<int> Gen(int x)
+        {
+            await Task.Yield();
+            yield return x * 10;
+            if (x == 1)
+            {
+                throw new InvalidOperationException("midway");
+            }
+
+            yield return (x * 10) + 1;
+        }
+
+        var printed = new List<int>();
+
+        var result = await JobQueue.RunAsync([0, 1, 2], Workers.Of<int>().ThenMany(Gen).Then(printed.Add)).Within();
+
+        CollectionAssert.AreEqual(new[] { 0, 1, 10, 20, 21 }, printed);
+        Assert.AreEqual(1, result.Stats.Stages[0].Failed);
+    }
+
+    [TestMethod]
+    public async Task ThenMany_AsyncGeneratorOnTimeout_SeesTokenCancelled()
+    {
+        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        async IAsyncEnumerable<int> Gen(int x, [EnumeratorCancellation] CancellationToken ct)
+        {
+            yield return x;
+            using var registration = ct.Register(() => cancelled.TrySetResult());
+            started.TrySetResult();
+            await Task.Delay(Bounded.Limit, ct);
+            yield return x + 1;
+        }
+
+        var clock = new SignallingTimeProvider();
+        var printed = new ConcurrentQueue<int>();
+
+        var run = JobQueue.RunAsync([7], Workers.Of<int>().ThenMany(Gen).Then(printed.Enqueue), new JobOptions { Timeout = TimeSpan.FromSeconds(1), TimeProvider = clock });
+        await started.Task.Within();
+        clock.Advance(TimeSpan.FromSeconds(1));
+        var result = await run.Within();
+        await cancelled.Task.Within();
+
+        Assert.IsTrue(result.TimedOut);
+        Assert.DoesNotContain(8, printed);
+    }
+}
