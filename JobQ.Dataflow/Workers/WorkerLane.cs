@@ -302,8 +302,18 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
     }
 
     /// <summary>Gives the untouched items from <paramref name="index"/> on back to the queue, keeping their keys.</summary>
+    /// <remarks>
+    /// Only without keepOrder. Under keepOrder a returned run may be the head: if every other lane then waited to
+    /// become the head (a lane whose outputs fill its buffer must), nobody would take it. So an ordered surplus lane
+    /// finishes the run it holds, which is a single item for slow workers.
+    /// </remarks>
     private bool TryGiveBack(int index)
     {
+        if (_reorderer is not null)
+        {
+            return false;
+        }
+
         lock (_runLock)
         {
             var end = _runEnd;
