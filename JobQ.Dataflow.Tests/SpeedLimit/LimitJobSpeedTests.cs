@@ -60,7 +60,7 @@ public sealed class LimitJobSpeedTests
     }
 
     [TestMethod]
-    public async Task LimitJobSpeed_RateFunctionChangedMidRun_NewRateAppliesToLaterItems()
+    public async Task LimitJobSpeed_RateFunctionChangedMidRun_NewRateAppliesFromTheNextItemWithoutStall()
     {
         var clock = new SignallingTimeProvider();
         var rate = 10.0;
@@ -82,17 +82,18 @@ public sealed class LimitJobSpeedTests
         clock.Advance(Ms100);
         Bounded.Until(() => passed.Count == 2, "item 1 to pass at 200 ms");
 
-        // At 5/s, items 2 and 3 (units 3 and 4 of the window) are due at 600 ms and 800 ms.
+        // Item 2 reads 5/s at 200 ms: the pacing window restarts there, so items 2 and 3 are due at 400 ms and
+        // 600 ms (no stall paying back the faster start, as jobq's fixed window would impose).
         clock.WaitTimerCreated("item 2's wait at 5/s");
-        clock.Advance(TimeSpan.FromMilliseconds(399));
-        Assert.HasCount(2, passed, "item 2 must wait until 600 ms at the new rate");
+        clock.Advance(TimeSpan.FromMilliseconds(199));
+        Assert.HasCount(2, passed, "item 2 must wait until 400 ms at the new rate");
         clock.Advance(TimeSpan.FromMilliseconds(1));
-        Bounded.Until(() => passed.Count == 3, "item 2 to pass at 600 ms");
+        Bounded.Until(() => passed.Count == 3, "item 2 to pass at 400 ms");
         clock.WaitTimerCreated("item 3's wait at 5/s");
         clock.Advance(TimeSpan.FromMilliseconds(200));
         await run.Within();
 
-        CollectionAssert.AreEqual(new[] { Ms100, 2 * Ms100, 6 * Ms100, 8 * Ms100 }, passed.ToArray());
+        CollectionAssert.AreEqual(new[] { Ms100, 2 * Ms100, 4 * Ms100, 6 * Ms100 }, passed.ToArray());
         Assert.AreEqual(4, Volatile.Read(ref rateReads), "the rate function is read once per item");
     }
 

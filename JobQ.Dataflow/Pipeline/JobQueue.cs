@@ -46,7 +46,14 @@ public static class JobQueue
         bool keepOrder = false,
         TimeSpan? timeout = null,
         Probe? probe = null)
-        => Run(input, workers, new JobOptions { KeepOrder = keepOrder, Timeout = timeout, Probe = probe });
+    {
+        if (timeout is { } t && t < TimeSpan.Zero && t != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timeout), t, $"Run: timeout must be non-negative or null; it was {t}.");
+        }
+
+        return Run(input, workers, new JobOptions { KeepOrder = keepOrder, Timeout = timeout, Probe = probe });
+    }
 
     /// <summary>Processes <paramref name="input"/> through <paramref name="workers"/> with the given options; blocks the calling thread.</summary>
     /// <typeparam name="TIn">The type of the input elements.</typeparam>

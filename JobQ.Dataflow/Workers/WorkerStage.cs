@@ -20,6 +20,7 @@ internal sealed class WorkerStage<TIn, TOut> : StageRuntime
     private readonly ItemQueue<TOut>? _output;
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<WorkerLane<TIn, TOut>> _lanes = [];
+    private readonly bool _keepOrder;
 
     // Guarded by _lock.
     private int _target;
@@ -37,6 +38,7 @@ internal sealed class WorkerStage<TIn, TOut> : StageRuntime
         _target = threads;
         Input = new ItemQueue<TIn>(context.QueueSize);
         Reorderer = keepOrder && output is not null ? new Reorderer<TOut>(context.QueueSize) : null;
+        _keepOrder = keepOrder;
     }
 
     public ItemQueue<TIn> Input { get; }
@@ -201,7 +203,11 @@ internal sealed class WorkerStage<TIn, TOut> : StageRuntime
             workers = _target;
         }
 
-        QueueStats? coordinator = Reorderer is null ? null : new QueueStats(Reorderer.ParkedItems, Reorderer.Capacity);
+        // The last stage of a run discards its outputs, so it needs no reorderer; under keepOrder it still shows an
+        // (always empty) coordinator, as every stage does in jobq.
+        QueueStats? coordinator = Reorderer is not null
+            ? new QueueStats(Reorderer.ParkedItems, Reorderer.Capacity)
+            : _keepOrder ? new QueueStats(0, Context.QueueSize) : null;
         return new StageStats(
             Name,
             new QueueStats(Input.Count, Input.Capacity),
