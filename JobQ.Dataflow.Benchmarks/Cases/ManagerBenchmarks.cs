@@ -31,6 +31,12 @@ public class ManagerBenchmarks
             QuickRunner.Repetitions,
             () => Measure.Seconds(() => RunManager(N)),
             () => Measure.Seconds(() => Chains.Ours(N)));
+        var putLoop = Measure.Repeat(QuickRunner.Repetitions, () =>
+        {
+            var seconds = 0.0;
+            RunManager(N, s => seconds = s);
+            return seconds;
+        });
         yield return new Row(
             "JobManager Put + Join, 1M items add1 -> multi2 -> sum (cost per item; baseline: JobQueue.Run of the same chain)",
             Measure.Ns(manager / N),
@@ -38,6 +44,13 @@ public class ManagerBenchmarks
             Measure.Ratio(run / manager),
             "not above Run (>= 1.0x)",
             Measure.Met(manager <= run));
+        yield return new Row(
+            "JobManager breakdown: the Put loop alone (Put of 1M items from one thread, same chain, until the last Put returns)",
+            Measure.Ns(putLoop / N),
+            "-",
+            "-",
+            "-",
+            "-");
 
         var (grow, shrink) = ResizeLatency();
         yield return new Row(
@@ -66,14 +79,17 @@ public class ManagerBenchmarks
             Measure.Met(ours <= 0.001));
     }
 
-    private static long RunManager(int n)
+    private static long RunManager(int n, Action<double>? putLoopSeconds = null)
     {
         var sum = new Summer();
         using var manager = JobManager.Create(Chains.OursWorkers(1, sum));
+        var start = Stopwatch.GetTimestamp();
         for (var i = 0; i < n; i++)
         {
             manager.Put(i);
         }
+
+        putLoopSeconds?.Invoke(Stopwatch.GetElapsedTime(start).TotalSeconds);
 
         return manager.Join() ? Chains.Check(sum.Total, n) : throw new InvalidOperationException("Join did not complete.");
     }

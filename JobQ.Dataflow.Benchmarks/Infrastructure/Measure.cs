@@ -36,6 +36,8 @@ internal static class Measure
             b.Add(baseline());
         }
 
+        // The spread goes to stderr with the progress, so a noisy machine shows.
+        Console.Error.WriteLine(Invariant($"      samples ours [{string.Join(", ", a.Select(x => x.ToString("G4", CultureInfo.InvariantCulture)))}] baseline [{string.Join(", ", b.Select(x => x.ToString("G4", CultureInfo.InvariantCulture)))}]"));
         return (Median(a), Median(b));
     }
 

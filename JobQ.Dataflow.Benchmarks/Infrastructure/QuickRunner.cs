@@ -17,6 +17,7 @@ internal static class QuickRunner
     private static readonly (string Name, Func<IEnumerable<Row>> Run)[] Cases =
     [
         ("chain", ChainBenchmarks.Quick),
+        ("hops", HopBreakdownCases.Quick),
         ("fused", FusedChainBenchmarks.Quick),
         ("dispatcher", DispatcherBenchmarks.Quick),
         ("blocking", BlockingCases.Quick),
