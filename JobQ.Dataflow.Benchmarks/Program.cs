@@ -1,8 +1,11 @@
 using BenchmarkDotNet.Running;
 using JobQ.Dataflow.Benchmarks.Infrastructure;
 
-// Three doors: "--quick [--only NAME]" prints the side-by-side table; "--child NAME ARGS" is the hidden entry
-// the quick mode uses to run a case in a fresh process; anything else goes to BenchmarkDotNet.
+// Three doors:
+//   --quick [--only NAME]  every case side by side with its baseline, medians, as a markdown table on stdout
+//                          (progress, per-run samples and breakdowns on stderr); NAME is one of the case groups.
+//   --child NAME ARGS      hidden: the quick mode runs the fresh-process cases (blocking workers, peak memory) this way.
+//   anything else          BenchmarkSwitcher over the [Benchmark] classes (MemoryDiagnoser), e.g. --filter *Chain*.
 if (args.Length > 0 && args[0] == "--child")
 {
     return ChildProcess.RunChild(args[1..]);

@@ -31,22 +31,20 @@ internal static class HopBreakdownCases
                 "-");
         }
 
-        if (ProcessUsage.Available)
+        if (!ProcessUsage.Available)
         {
-            var ours = Usage(() => Ours(N, 3));
-            var baseline = Usage(() => Dataflow(N, 3).GetAwaiter().GetResult());
+            yield break;
+        }
+
+        foreach (var (label, threads, keepOrder) in new[] { ("threads 1", 1, false), ("middle threads 4, unordered", 4, false), ("middle threads 4, keepOrder", 4, true) })
+        {
+            var ours = Usage(() => Chains.Ours(N, threads, keepOrder));
+            var baseline = Usage(() => Chains.Dataflow(N, threads, keepOrder));
             yield return new Row(
-                "Breakdown, 3 stages: CPU time (user + sys, all threads) per item (one run)",
-                Measure.Ns(ours.Cpu / N),
-                Measure.Ns(baseline.Cpu / N),
+                $"Breakdown, 1M chain {label}: CPU time (user + sys, all threads) per item; context switches per 1000 items, voluntary (parks) / involuntary (preempted) (one run)",
+                $"{Measure.Ns(ours.Cpu / N)}; {ours.Voluntary * 1000.0 / N:F1} / {ours.Involuntary * 1000.0 / N:F1}",
+                $"{Measure.Ns(baseline.Cpu / N)}; {baseline.Voluntary * 1000.0 / N:F1} / {baseline.Involuntary * 1000.0 / N:F1}",
                 Measure.Ratio(baseline.Cpu / ours.Cpu),
-                "-",
-                "-");
-            yield return new Row(
-                "Breakdown, 3 stages: context switches per 1000 items, voluntary (parks) / involuntary (preempted) (one run)",
-                $"{ours.Voluntary * 1000.0 / N:F1} / {ours.Involuntary * 1000.0 / N:F1}",
-                $"{baseline.Voluntary * 1000.0 / N:F1} / {baseline.Involuntary * 1000.0 / N:F1}",
-                "-",
                 "-",
                 "-");
         }
