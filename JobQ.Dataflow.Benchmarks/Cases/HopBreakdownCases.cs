@@ -31,6 +31,19 @@ internal static class HopBreakdownCases
                 "-");
         }
 
+        // The fixed cost of one run (start the stages, ramp up, drain, stop), warm process: 1,000 items, 3 stages.
+        var (oursSmall, baselineSmall) = Measure.Alternate(
+            20,
+            () => Measure.Seconds(() => Chains.Ours(1000)),
+            () => Measure.Seconds(() => Chains.Dataflow(1000)));
+        yield return new Row(
+            "Breakdown: fixed cost of one run, 1,000 items through 3 stages, warm process (wall time, median of 20)",
+            Measure.Time(oursSmall),
+            Measure.Time(baselineSmall),
+            Measure.Ratio(baselineSmall / oursSmall),
+            "-",
+            "-");
+
         if (!ProcessUsage.Available)
         {
             yield break;
