@@ -63,15 +63,7 @@ internal static class HopBreakdownCases
         }
     }
 
-    private static (double Cpu, long Voluntary, long Involuntary) Usage(Action run)
-    {
-        var before = ProcessUsage.Read();
-        run();
-        var after = ProcessUsage.Read();
-        return (after.CpuSeconds - before.CpuSeconds,
-            after.VoluntarySwitches - before.VoluntarySwitches,
-            after.InvoluntarySwitches - before.InvoluntarySwitches);
-    }
+    private static (double Cpu, long Voluntary, long Involuntary) Usage(Action run) => ProcessUsage.Measure(run);
 
     private static long Ours(int n, int stages)
     {

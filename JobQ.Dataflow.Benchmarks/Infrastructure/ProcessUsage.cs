@@ -21,6 +21,17 @@ internal static partial class ProcessUsage
         return (cpu, usage.VoluntarySwitches, usage.InvoluntarySwitches);
     }
 
+    /// <summary>CPU seconds and voluntary / involuntary context switches of the process during <paramref name="run"/>.</summary>
+    public static (double Cpu, long Voluntary, long Involuntary) Measure(Action run)
+    {
+        var before = Read();
+        run();
+        var after = Read();
+        return (after.CpuSeconds - before.CpuSeconds,
+            after.VoluntarySwitches - before.VoluntarySwitches,
+            after.InvoluntarySwitches - before.InvoluntarySwitches);
+    }
+
     [LibraryImport("libc", EntryPoint = "getrusage")]
     private static partial int GetRusage(int who, out Rusage usage);
 
