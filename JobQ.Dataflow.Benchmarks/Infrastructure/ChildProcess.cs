@@ -18,6 +18,7 @@ internal static class ChildProcess
         ["sleep-ours"] = BlockingCases.OursChild,
         ["sleep-dataflow"] = BlockingCases.DataflowChild,
         ["memory"] = MemoryCases.Child,
+        ["cold-chain"] = ColdChain,
     };
 
     /// <summary>Launches this executable with <c>--child</c> and returns the number the child printed.</summary>
@@ -56,6 +57,23 @@ internal static class ChildProcess
         var value = Children[args[0]](args[1..]);
         Console.WriteLine(ResultPrefix + value.ToString("R", CultureInfo.InvariantCulture));
         return 0;
+    }
+
+    /// <summary>
+    /// Diagnostic only (not in the table): the 1M chain run several times from a cold process, each time printed on
+    /// stderr, to see the first runs' cost (JIT tiering) apart. Try it with DOTNET_TieredCompilation=0 to compare.
+    /// </summary>
+    private static double ColdChain(string[] args)
+    {
+        foreach (var warmUp in args.Skip(1))
+        {
+            // e.g. "ours-small" or "dataflow-small": what ran before the measured runs.
+            _ = warmUp == "dataflow-small" ? Chains.Dataflow(100_000, 4, ordered: true) : Chains.Ours(100_000, 4, keepOrder: true);
+        }
+
+        var times = Enumerable.Range(0, Int(args[0])).Select(_ => Measure.Seconds(() => Chains.Ours(1_000_000))).ToArray();
+        Console.Error.WriteLine($"      cold-chain 1M runs: [{string.Join(", ", times.Select(t => t.ToString("F3", CultureInfo.InvariantCulture)))}] s");
+        return times[0];
     }
 
     public static int Int(string text) => int.Parse(text, CultureInfo.InvariantCulture);
