@@ -71,9 +71,37 @@ internal static class ChildProcess
             _ = warmUp == "dataflow-small" ? Chains.Dataflow(100_000, 4, ordered: true) : Chains.Ours(100_000, 4, keepOrder: true);
         }
 
-        var times = Enumerable.Range(0, Int(args[0])).Select(_ => Measure.Seconds(() => Chains.Ours(1_000_000))).ToArray();
+        var times = Enumerable.Range(0, Int(args[0])).Select(_ => Measure.Seconds(WatchedChain)).ToArray();
         Console.Error.WriteLine($"      cold-chain 1M runs: [{string.Join(", ", times.Select(t => t.ToString("F3", CultureInfo.InvariantCulture)))}] s");
         return times[0];
+    }
+
+    // The 1M chain with a watcher: every 100 ms, items in so far and the process's CPU time, printed if the run is
+    // slow, to tell a stalled engine (CPU spent, no items) from a starved process (neither moves).
+    private static void WatchedChain()
+    {
+        var probe = new Probe();
+        var sum = new Summer();
+        var trace = new List<string>();
+        var start = System.Diagnostics.Stopwatch.GetTimestamp();
+        using var done = new ManualResetEventSlim();
+        var watcher = new Thread(() =>
+        {
+            while (!done.Wait(100))
+            {
+                var (cpu, voluntary, involuntary) = ProcessUsage.Read();
+                trace.Add(string.Create(CultureInfo.InvariantCulture, $"{System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds:F0} ms: in {JobQueue.Stat(probe).In}, cpu {cpu:F3} s, switches {voluntary}/{involuntary}"));
+            }
+        });
+        watcher.Start();
+        JobQueue.Run(Enumerable.Range(0, 1_000_000), Chains.OursWorkers(1, sum), probe: probe);
+        done.Set();
+        watcher.Join();
+        Chains.Check(sum.Total, 1_000_000);
+        if (System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds > 0.5)
+        {
+            Console.Error.WriteLine("      slow run: " + string.Join("; ", trace));
+        }
     }
 
     public static int Int(string text) => int.Parse(text, CultureInfo.InvariantCulture);
