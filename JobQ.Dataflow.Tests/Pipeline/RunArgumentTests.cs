@@ -155,7 +155,7 @@ public sealed class RunArgumentTests
 
         var ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => JobQueue.Run(input, Workers.Of<int>().Then(Identity), timeout: TimeSpan.FromMilliseconds(-5)));
 
-        Assert.Contains("Timeout", ex.Message);
+        Assert.AreEqual("timeout", ex.ParamName);
         Assert.AreEqual(0, input.Enumerations);
     }
 
