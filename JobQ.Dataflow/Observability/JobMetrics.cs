@@ -14,28 +14,63 @@ internal static class JobMetrics
     public const string MeterName = "JobQ.Dataflow";
 
     private static readonly ConcurrentDictionary<PipelineRuntime, byte> Live = new();
-    private static readonly Meter Meter = new(MeterName);
 
-    /// <summary>Worker call durations in seconds, per stage; recorded only while <see cref="Instrument.Enabled"/>.</summary>
-    public static readonly Histogram<double> CallDuration = Meter.CreateHistogram<double>(
-        "jobq.stage.call.duration", "s", "Duration of worker calls per stage.");
+    // Set when the instruments exist. Creating the first Meter of a process costs about 25 ms (it loads and starts the
+    // metrics infrastructure), which would delay a fresh process's first worker call; so the first use of the library
+    // creates it on the thread pool. Observable instruments lose nothing (they read cumulative counters); the duration
+    // histogram starts recording once the meter exists.
+    private static volatile Histogram<double>? s_callDuration;
+    private static int s_initializing;
 
-    static JobMetrics()
+    /// <summary>Gets the call-duration histogram, or null while the meter is still being created.</summary>
+    public static Histogram<double>? CallDuration => s_callDuration;
+
+    private static void CreateInstruments()
     {
-        Meter.CreateObservableCounter("jobq.stage.items.started", () => Observe(s => s.In), "{item}", "Worker calls started per stage.");
-        Meter.CreateObservableCounter("jobq.stage.items.finished", () => Observe(s => s.Out), "{item}", "Worker calls finished per stage, whatever their outcome.");
-        Meter.CreateObservableCounter("jobq.stage.items.failed", () => Observe(s => s.Failed), "{item}", "Worker or dispatcher calls that failed per stage.");
-        Meter.CreateObservableCounter("jobq.stage.items.dropped", () => Observe(s => s.Dropped), "{item}", "Calls that passed nothing on (EmptyRst) per stage.");
-        Meter.CreateObservableUpDownCounter("jobq.stage.calls.in_progress", () => Observe(s => s.Doing), "{call}", "Worker calls in progress per stage.");
-        Meter.CreateObservableUpDownCounter("jobq.stage.queue.size", () => Observe(s => (long)s.Input.Size), "{item}", "Items waiting in each stage's input queue.");
-        Meter.CreateObservableUpDownCounter("jobq.stage.workers", () => Observe(s => (long)s.WorkerCount), "{worker}", "Current worker count per stage.");
+        var meter = new Meter(MeterName);
+        meter.CreateObservableCounter("jobq.stage.items.started", () => Observe(s => s.In), "{item}", "Worker calls started per stage.");
+        meter.CreateObservableCounter("jobq.stage.items.finished", () => Observe(s => s.Out), "{item}", "Worker calls finished per stage, whatever their outcome.");
+        meter.CreateObservableCounter("jobq.stage.items.failed", () => Observe(s => s.Failed), "{item}", "Worker or dispatcher calls that failed per stage.");
+        meter.CreateObservableCounter("jobq.stage.items.dropped", () => Observe(s => s.Dropped), "{item}", "Calls that passed nothing on (EmptyRst) per stage.");
+        meter.CreateObservableUpDownCounter("jobq.stage.calls.in_progress", () => Observe(s => s.Doing), "{call}", "Worker calls in progress per stage.");
+        meter.CreateObservableUpDownCounter("jobq.stage.queue.size", () => Observe(s => (long)s.Input.Size), "{item}", "Items waiting in each stage's input queue.");
+        meter.CreateObservableUpDownCounter("jobq.stage.workers", () => Observe(s => (long)s.WorkerCount), "{worker}", "Current worker count per stage.");
+        s_callDuration = meter.CreateHistogram<double>("jobq.stage.call.duration", "s", "Duration of worker calls per stage.");
+    }
+
+    /// <summary>Creates the instruments once, off the caller's path; waits for them when <paramref name="wait"/> is set (tests).</summary>
+    public static void EnsureCreated(bool wait = false)
+    {
+        if (Interlocked.Exchange(ref s_initializing, 1) == 0)
+        {
+            if (wait)
+            {
+                CreateInstruments();
+            }
+            else
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(static _ => CreateInstruments(), null);
+            }
+        }
+
+        if (wait)
+        {
+            SpinWait.SpinUntil(static () => s_callDuration is not null, TimeSpan.FromSeconds(10));
+        }
     }
 
     /// <summary>Makes the tags of one stage once, so that recording a duration allocates nothing.</summary>
     public static KeyValuePair<string, object?>[] StageTags(string pipeline, string stage)
         => [new("jobq.pipeline", pipeline), new("jobq.stage", stage)];
 
-    public static void Register(PipelineRuntime runtime) => Live.TryAdd(runtime, 0);
+    public static void Register(PipelineRuntime runtime)
+    {
+        Live.TryAdd(runtime, 0);
+        if (Volatile.Read(ref s_initializing) == 0)
+        {
+            EnsureCreated();
+        }
+    }
 
     public static void Unregister(PipelineRuntime runtime) => Live.TryRemove(runtime, out _);
 

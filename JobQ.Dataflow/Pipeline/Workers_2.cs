@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using System.Runtime.CompilerServices;
 using JobQ.Dataflow.Internal;
 
@@ -22,9 +21,11 @@ public sealed class Workers<TIn, TOut>
 {
     internal static readonly Workers<TIn, TOut> Empty = new([]);
 
-    internal Workers(ImmutableArray<StageSpec> stages) => Stages = stages;
+    // A plain array, never mutated once built: each Then copies it one longer, which costs nothing that matters at
+    // build time and keeps System.Collections.Immutable off a fresh process's start-up path.
+    internal Workers(StageSpec[] stages) => Stages = stages;
 
-    internal ImmutableArray<StageSpec> Stages { get; }
+    internal StageSpec[] Stages { get; }
 
     /// <summary>Gets the number of stages.</summary>
     public int Count => Stages.Length;
@@ -231,12 +232,13 @@ public sealed class Workers<TIn, TOut>
     public Workers<TIn, TOut> WithResilience(Polly.ResiliencePipeline resilience)
     {
         ArgumentNullException.ThrowIfNull(resilience);
-        if (Stages.IsEmpty)
+        if (Stages.Length == 0)
         {
             throw new InvalidOperationException("WithResilience applies to the last stage added; add a stage with Then first.");
         }
 
-        return new Workers<TIn, TOut>(Stages.SetItem(Stages.Length - 1, Stages[^1].WithResilience(resilience)));
+        StageSpec[] stages = [.. Stages[..^1], Stages[^1].WithResilience(resilience)];
+        return new Workers<TIn, TOut>(stages);
     }
 
     private Workers<TIn, TNext> Append<TNext>(
@@ -257,7 +259,7 @@ public sealed class Workers<TIn, TOut>
         }
 
         var spec = new StageSpec<TOut, TNext>(stageName, threads, worker, factory, dispatcher);
-        return new Workers<TIn, TNext>(Stages.Add(spec));
+        return new Workers<TIn, TNext>([.. Stages, spec]);
     }
 
     private static string DescribeDelegate(Delegate? worker, int index)

@@ -159,7 +159,8 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
                     }
 
                     var item = _inputs[i];
-                    var timed = JobMetrics.CallDuration.Enabled;
+                    var histogram = JobMetrics.CallDuration;
+                    var timed = histogram is { Enabled: true };
                     var callStart = timed ? Stopwatch.GetTimestamp() : 0;
                     Volatile.Write(ref _counters.Started, _counters.Started + 1);
                     try
@@ -195,7 +196,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
                     Volatile.Write(ref _counters.Finished, _counters.Finished + 1);
                     if (timed)
                     {
-                        JobMetrics.CallDuration.Record(Stopwatch.GetElapsedTime(callStart).TotalSeconds, _stage.Context.MetricTags);
+                        histogram!.Record(Stopwatch.GetElapsedTime(callStart).TotalSeconds, _stage.Context.MetricTags);
                     }
 
                     if (_outCount != 0 && (_outCount >= _maxRun || _output!.HasWaitingReaders))
