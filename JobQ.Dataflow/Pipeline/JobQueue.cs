@@ -168,6 +168,50 @@ public static class JobQueue
         return PipelineBlock.Create(workers, validated);
     }
 
+    /// <summary>
+    /// Makes a speed-limit block for any Dataflow graph: items pass through unchanged, paced to the limit, with no
+    /// thread blocked while they wait. It is <see cref="CreateBlock{TIn, TOut}"/> of a one-stage worker list, so it
+    /// has the same options, stats (through <see cref="JobOptions.Probe"/>) and Dataflow conventions.
+    /// </summary>
+    /// <typeparam name="T">The type of the items.</typeparam>
+    /// <param name="limit">The limit, from <see cref="LimitJobSpeed(double, int)"/> or <see cref="LimitJobSpeed(Func{double}, int)"/>.</param>
+    /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
+    /// <returns>The block, already running.</returns>
+    public static IPropagatorBlock<T, T> CreateSpeedLimitBlock<T>(SpeedLimit limit, JobOptions? options = null)
+        => CreateBlock(Workers.Of<T>().Then(limit), options);
+
+    /// <summary>
+    /// Makes a partitioned block for any Dataflow graph: item goes to partition <c>dispatcher(item) mod partitions</c>
+    /// (never negative); each partition processes its items one at a time in arrival order, partitions run at once,
+    /// and outputs leave in input order. It is <see cref="CreateBlock{TIn, TOut}"/> of a one-stage worker list.
+    /// </summary>
+    /// <typeparam name="TIn">The type of the items the block accepts.</typeparam>
+    /// <typeparam name="TOut">The type of the worker's results.</typeparam>
+    /// <param name="worker">The worker; sync, so each partition gets a dedicated thread.</param>
+    /// <param name="partitions">The number of partitions; positive.</param>
+    /// <param name="dispatcher">Maps an item to its partition key.</param>
+    /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
+    /// <returns>The block, already running.</returns>
+    public static IPropagatorBlock<TIn, TOut> CreatePartitionedBlock<TIn, TOut>(Func<TIn, TOut> worker, int partitions, Func<TIn, int> dispatcher, JobOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(dispatcher);
+        return CreateBlock(Workers.Of<TIn>().Then(worker, partitions, dispatcher), options);
+    }
+
+    /// <summary>Makes a partitioned block whose worker is async; see <see cref="CreatePartitionedBlock{TIn, TOut}(Func{TIn, TOut}, int, Func{TIn, int}, JobOptions?)"/>.</summary>
+    /// <typeparam name="TIn">The type of the items the block accepts.</typeparam>
+    /// <typeparam name="TOut">The type of the worker's results.</typeparam>
+    /// <param name="worker">The worker; it receives the block's cancellation token (cancelled when the block faults).</param>
+    /// <param name="partitions">The number of partitions; positive.</param>
+    /// <param name="dispatcher">Maps an item to its partition key.</param>
+    /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
+    /// <returns>The block, already running.</returns>
+    public static IPropagatorBlock<TIn, TOut> CreatePartitionedBlock<TIn, TOut>(Func<TIn, CancellationToken, Task<TOut>> worker, int partitions, Func<TIn, int> dispatcher, JobOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(dispatcher);
+        return CreateBlock(Workers.Of<TIn>().Then(worker, partitions, dispatcher), options);
+    }
+
     /// <summary>Returns a snapshot of the statistics a run writes into <paramref name="probe"/> (jobq's <c>stat</c>).</summary>
     /// <param name="probe">The probe given to the run.</param>
     /// <returns>The snapshot; empty if no run has used the probe yet.</returns>
