@@ -28,11 +28,11 @@ public sealed class JobManagerSetThreadNumTests
 
             Assert.AreEqual(4, manager.Stat().Stages[0].WorkerCount);
             Poll.Until(() => manager.Stat().Stages[0].Doing == 4, "four calls are in progress");
-            Assert.AreEqual(4, spy.Current);
+            Poll.Until(() => spy.Current == 4, "the worker itself sees 4 calls in progress");
 
             manager.SetThreadNum(Worker(spy, async), 7);
             Poll.Until(() => manager.Stat().Stages[0].Doing == 7, "seven calls are in progress");
-            Assert.AreEqual(7, spy.Current);
+            Poll.Until(() => spy.Current == 7, "the worker itself sees 7 calls in progress");
             Assert.AreEqual(7, spy.MaxConcurrency, "More calls ran at once than the stage has workers.");
             Assert.AreEqual(7, spy.Entered);
 
@@ -68,7 +68,7 @@ public sealed class JobManagerSetThreadNumTests
             Assert.AreEqual(2, manager.Stat().Stages[0].WorkerCount);
 
             // No call is interrupted: the five held calls are still in progress.
-            Assert.AreEqual(5, spy.Current);
+            Poll.Until(() => spy.Current == 5, "the worker itself sees 5 calls in progress");
 
             // Three calls finish; their workers are surplus and stop instead of taking another item.
             gate.Release(3);
@@ -256,7 +256,7 @@ public sealed class JobManagerSetThreadNumTests
             manager.SetThreadNum(new Func<int, int>(new WorkerSpy().Work), 4); // unknown: quiet too, as in jobq
 
             Assert.AreEqual(1, manager.Stat().Stages[0].WorkerCount);
-            Assert.AreEqual(1, spy.Current);
+            Poll.Until(() => spy.Current == 1, "the worker itself sees 1 calls in progress");
             gate.Open();
             Assert.IsTrue(join.Wait(Gate.Bound));
             Assert.AreEqual(1, spy.MaxConcurrency);
@@ -373,7 +373,7 @@ public sealed class JobManagerSetThreadNumTests
             manager.SetThreadNum(spy.Work, 1);
             manager.SetThreadNum(spy.Work, 3);
             Assert.AreEqual(3, manager.Stat().Stages[0].WorkerCount);
-            Assert.AreEqual(4, spy.Current);
+            Poll.Until(() => spy.Current == 4, "the worker itself sees 4 calls in progress");
 
             // One call finishes: its worker is the one surplus worker and stops.
             gate.Release(1);
@@ -418,7 +418,7 @@ public sealed class JobManagerSetThreadNumTests
             manager.SetThreadNum(spy.Work, 2);
 
             Assert.AreEqual(2, manager.Stat().Stages[0].WorkerCount);
-            Assert.AreEqual(2, spy.Current);
+            Poll.Until(() => spy.Current == 2, "the worker itself sees 2 calls in progress");
             gate.Open();
             Assert.IsTrue(manager.JoinAsync().Wait(Gate.Bound));
             Assert.AreEqual(2, spy.MaxConcurrency);
