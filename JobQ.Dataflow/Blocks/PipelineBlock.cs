@@ -113,6 +113,13 @@ internal static class PipelineBlock
             failure = target.Completion.Exception;
         }
 
+        if (runtime.Token.IsCancellationRequested)
+        {
+            // Decline further offers before the block's Completion reports the fault, so that nobody who saw the
+            // fault can still get an item accepted (the input pump does the same, but may run later).
+            ((IDataflowBlock)target).Fault(failure ?? new OperationCanceledException("The pipeline block was stopped."));
+        }
+
         if (failure is not null)
         {
             ((IDataflowBlock)source).Fault(failure);

@@ -19,6 +19,12 @@ internal sealed class Feeder<T>
     private readonly T[] _buffer;
     private int _count;
 
+    // Items are passed on in runs of _flushAt, which starts at one and doubles while the input proves cheap (under
+    // CheapTicks per item), so an enumerator that blocks early never holds items back, and a fast one is batched.
+    private static readonly long CheapTicks = Math.Max(1, System.Diagnostics.Stopwatch.Frequency / 100_000);
+    private int _flushAt = 1;
+    private long _runStart;
+
     private Feeder(ItemQueue<T> queue, PipelineRuntime runtime)
     {
         _queue = queue;
@@ -133,8 +139,20 @@ internal sealed class Feeder<T>
     /// <summary>Buffers an item; true when the buffer should be passed on now.</summary>
     private bool Append(T item)
     {
+        if (_count == 0)
+        {
+            _runStart = System.Diagnostics.Stopwatch.GetTimestamp();
+        }
+
         _buffer[_count++] = item;
-        return _count == _buffer.Length || _queue.HasWaitingReaders || _count >= _queue.FreeSpace;
+        if (_count < _flushAt && !_queue.HasWaitingReaders && _count < _queue.FreeSpace)
+        {
+            return false;
+        }
+
+        var perItem = (System.Diagnostics.Stopwatch.GetTimestamp() - _runStart) / _count;
+        _flushAt = perItem > CheapTicks ? 1 : _count == _flushAt ? Math.Min(_flushAt * 2, _buffer.Length) : _flushAt;
+        return true;
     }
 
     private void Clear()
