@@ -5,10 +5,10 @@ namespace JobQ.Dataflow.Internal;
 /// <summary>Every log line the library writes, source-generated so that nothing is formatted when the level is off.</summary>
 internal static partial class Log
 {
-    [LoggerMessage(EventId = 1, Level = LogLevel.Error, Message = "Worker of stage '{Stage}' failed on item {Item}; the item is dropped and the stage goes on.")]
+    [LoggerMessage(EventId = 1, Level = LogLevel.Error, Message = "Worker of stage '{Stage}' failed on item {Item}.")]
     public static partial void WorkerFailed(ILogger logger, string stage, object? item, Exception exception);
 
-    [LoggerMessage(EventId = 2, Level = LogLevel.Error, Message = "Dispatcher of stage '{Stage}' failed on item {Item}; the item is dropped and the stage goes on.")]
+    [LoggerMessage(EventId = 2, Level = LogLevel.Error, Message = "Dispatcher of stage '{Stage}' failed on item {Item}.")]
     public static partial void DispatcherFailed(ILogger logger, string stage, object? item, Exception exception);
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Error, Message = "The input sequence failed; the run stops reading input, lets the items in flight finish, and rethrows.")]

@@ -161,7 +161,8 @@ public static class JobQueue
     /// <returns>The block, already running.</returns>
     /// <remarks>It follows Dataflow's conventions: <c>Complete()</c> drains then completes; <c>Fault()</c> stops it;
     /// completion and faults propagate over links made with <c>PropagateCompletion</c>; offers are postponed while
-    /// the input buffer is full. A worker's exception is logged and drops its item; it never faults the block.</remarks>
+    /// the input buffer is full. A worker's exception is handled by <see cref="JobOptions.ErrorPolicy"/>: logged and
+    /// dropped by default; only <see cref="ErrorPolicy.FailFast"/> faults the block.</remarks>
     public static IPropagatorBlock<TIn, TOut> CreateBlock<TIn, TOut>(Workers<TIn, TOut> workers, JobOptions? options = null)
     {
         var validated = Pipeline<TIn, TOut>.Validate(workers, options, nameof(workers), nameof(options));
