@@ -57,9 +57,6 @@ internal sealed class ItemQueue<T>
     /// <summary>Gets whether some reader is waiting for items: a hint that an output worth flushing now.</summary>
     public bool HasWaitingReaders => _readers.Count > 0;
 
-    /// <summary>Gets whether <see cref="Abort"/> was called.</summary>
-    public bool IsAborted => Volatile.Read(ref _aborted);
-
     /// <summary>
     /// Takes up to <paramref name="destination"/>.Length items, and no more than a <paramref name="divisor"/>-th
     /// of what is queued (rounded up), blocking while the queue is empty.

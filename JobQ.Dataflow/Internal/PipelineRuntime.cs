@@ -89,6 +89,12 @@ internal sealed class PipelineRuntime
             TaskScheduler.Default);
     }
 
+    /// <summary>Starts the run's timeout (jobq's <c>timeout</c>) on the run's clock; null when there is none.</summary>
+    public ITimer? StartTimeout(TimeSpan? timeout)
+        => timeout is { } due
+            ? TimeProvider.CreateTimer(static state => ((PipelineRuntime)state!).Stop(StopReason.Timeout), this, due, Timeout.InfiniteTimeSpan)
+            : null;
+
     /// <summary>Stops the pipeline unless it already finished or stopped: no worker takes a new item, nothing more is passed on.</summary>
     /// <returns>Whether this call stopped it.</returns>
     public bool Stop(StopReason reason)

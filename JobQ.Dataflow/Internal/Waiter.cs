@@ -9,9 +9,6 @@ internal abstract class Waiter
     /// <summary>Intrusive link for <see cref="WaiterList"/>; guarded by the lock of the list's owner.</summary>
     internal Waiter? Next;
 
-    /// <summary>Whether the waiter is in a list; guarded by the lock of the list's owner.</summary>
-    internal bool Listed;
-
     /// <summary>Arms the waiter before it is listed; called under the lock that lists it.</summary>
     public abstract void Prepare();
 

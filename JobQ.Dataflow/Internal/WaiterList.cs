@@ -12,7 +12,6 @@ internal sealed class WaiterList
     public void Enqueue(Waiter waiter)
     {
         waiter.Next = null;
-        waiter.Listed = true;
         if (_tail is null)
         {
             _head = waiter;
@@ -41,7 +40,6 @@ internal sealed class WaiterList
         }
 
         waiter.Next = null;
-        waiter.Listed = false;
         Count--;
         return waiter;
     }
@@ -72,7 +70,6 @@ internal sealed class WaiterList
             }
 
             w.Next = null;
-            w.Listed = false;
             Count--;
             return true;
         }
@@ -84,11 +81,6 @@ internal sealed class WaiterList
     public Waiter? DequeueAll()
     {
         var head = _head;
-        for (var w = head; w is not null; w = w.Next)
-        {
-            w.Listed = false;
-        }
-
         _head = _tail = null;
         Count = 0;
         return head;

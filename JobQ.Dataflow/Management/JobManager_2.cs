@@ -27,7 +27,6 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
 
     private readonly Pipeline<TIn, TOut> _pipeline;
     private readonly PipelineRuntime _runtime;
-    private readonly TimeProvider _timeProvider;
     private readonly object _joinLock = new();
     private readonly TaskCompletionSource _putsDrained = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -59,7 +58,6 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
     private JobManager(Workers<TIn, TOut> workers, JobOptions options, string optionsParam)
     {
         var validated = Pipeline<TIn, TOut>.Validate(workers, options, nameof(workers), optionsParam);
-        _timeProvider = validated.TimeProvider!;
         _pipeline = Pipeline<TIn, TOut>.Build(workers, validated, collectOutput: false);
         _runtime = _pipeline.Runtime;
         validated.Probe?.Attach(_runtime);
@@ -223,9 +221,7 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
 
     private async Task<bool> JoinCoreAsync(TimeSpan? timeout)
     {
-        using var timer = timeout is { } t
-            ? _timeProvider.CreateTimer(static state => ((PipelineRuntime)state!).Stop(StopReason.Timeout), _runtime, t, Timeout.InfiniteTimeSpan)
-            : null;
+        using var timer = _runtime.StartTimeout(timeout);
 
         if (Interlocked.CompareExchange(ref _state, Joining, Open) == Open && Volatile.Read(ref _activePuts) == 0)
         {

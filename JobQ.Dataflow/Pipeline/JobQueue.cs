@@ -261,7 +261,7 @@ public static class JobQueue
         options.Probe?.Attach(runtime);
         runtime.Start();
         var feeder = startFeeder(pipeline.Input, runtime);
-        using var timer = StartTimer(options, runtime);
+        using var timer = runtime.StartTimeout(options.Timeout);
         using var registration = cancellationToken.UnsafeRegister(static state => ((PipelineRuntime)state!).Stop(StopReason.Canceled), runtime);
         try
         {
@@ -284,11 +284,6 @@ public static class JobQueue
             await runtime.Finished.ConfigureAwait(false);
         }
     }
-
-    private static ITimer? StartTimer(JobOptions options, PipelineRuntime runtime)
-        => options.Timeout is { } timeout
-            ? options.TimeProvider!.CreateTimer(static state => ((PipelineRuntime)state!).Stop(StopReason.Timeout), runtime, timeout, Timeout.InfiniteTimeSpan)
-            : null;
 
     private static void ThrowIfFailed<TIn>(PipelineRuntime runtime, Feeder<TIn> feeder, CancellationToken cancellationToken)
     {
@@ -321,7 +316,7 @@ public static class JobQueue
         runtime.Start();
         var feeder = startFeeder(pipeline.Input, runtime);
 
-        using var timer = StartTimer(options, runtime);
+        using var timer = runtime.StartTimeout(options.Timeout);
         using var registration = cancellationToken.UnsafeRegister(static state => ((PipelineRuntime)state!).Stop(StopReason.Canceled), runtime);
 
         await runtime.Finished.ConfigureAwait(false);

@@ -21,9 +21,6 @@ internal abstract class StageSpec(string name, int threads, Delegate? userDelega
     /// <summary>Builds the stage's runtime, writing its outputs into <paramref name="output"/> (an <c>ItemQueue&lt;TOut&gt;</c>, or null to discard).</summary>
     public abstract StageRuntime Create(PipelineRuntime pipeline, int index, object? output);
 
-    /// <summary>Gets the stage's input queue type's element type, for build-time checks.</summary>
-    public abstract Type InputType { get; }
-
     /// <summary>Gets whether the stage's calls are wrapped in a resilience pipeline of their own.</summary>
     public abstract bool HasResilience { get; }
 
@@ -41,8 +38,6 @@ internal sealed class StageSpec<TIn, TOut>(
     Polly.ResiliencePipeline? resilience = null)
     : StageSpec(name, threads, userDelegate, dispatcher is not null)
 {
-    public override Type InputType => typeof(TIn);
-
     public override bool HasResilience => resilience is not null;
 
     public override StageSpec WithResilience(Polly.ResiliencePipeline resilience)
