@@ -17,9 +17,12 @@ namespace JobQ.Dataflow.Internal;
 /// <para>Counters are written by the lane's own thread only (plain volatile writes, no interlocked operations on
 /// the per-item path) and read by stats from any thread.</para>
 /// </remarks>
-internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
+internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>, IBorrowableLane<TIn>
 {
     private static readonly long TargetRunTicks = Math.Max(1, Stopwatch.Frequency / 10_000);
+
+    // Outputs for a cheap next stage that this lane runs inline wait for the end of the run, or at most about this long.
+    private static readonly long FlushAfterTicks = Math.Max(1, Stopwatch.Frequency / 20_000);
 
     private readonly WorkerStage<TIn, TOut> _stage;
     private readonly StageWorker<TIn, TOut> _worker;
@@ -29,6 +32,10 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
     private readonly SyncWaiter? _syncWaiter;
     private readonly AsyncWaiter? _asyncWaiter;
     private readonly Waiter _waiter;
+
+    // The waiter of the thread running the lane now: its own, or that of the lane it was lent to (see RunLent).
+    private Waiter _activeWaiter;
+    private SyncWaiter? _activeSyncWaiter;
     private readonly CancellationToken _token;
     private readonly int _maxRun;
 
@@ -42,6 +49,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
     private int _runEnd;
     private int _limit;
     private int _claimed;
+    private TIn[] _runInputs = [];
 
     private LaneCounters _counters;
     private TIn[] _inputs = new TIn[1];
@@ -67,6 +75,10 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
         {
             _waiter = _syncWaiter = new SyncWaiter();
         }
+
+        _waiter.Owner = this;
+        _activeWaiter = _waiter;
+        _activeSyncWaiter = _syncWaiter;
 
         _outputs = output is null ? [] : ArrayPool<TOut>.Shared.Rent(_maxRun);
     }
@@ -98,12 +110,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
 
     public void RunOnThread()
     {
-        var loop = RunAsync();
-        if (!loop.IsCompleted)
-        {
-            // Cannot happen for a sync lane; kept so that a mistake would block this thread rather than lose work.
-            loop.AsTask().GetAwaiter().GetResult();
-        }
+        Complete(RunAsync());
     }
 
     public async ValueTask RunAsync()
@@ -129,90 +136,14 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
                     break;
                 }
 
-                BeginRun(n);
-
-                // A lane that became surplus while it waited gives the whole run back before starting any of it.
-                if (_stage.IsSurplus && TryGiveBack(0))
+                if (_async)
                 {
-                    EndRun();
-                    continue;
+                    await ProcessAsyncRunAsync(_inputs, n).ConfigureAwait(false);
                 }
-
-                var start = Stopwatch.GetTimestamp();
-                for (var i = 0; i < n; i++)
+                else
                 {
-                    if (_token.IsCancellationRequested)
-                    {
-                        break;
-                    }
-
-                    // A surplus lane stops after the item it is on: the rest of its run goes back to the queue.
-                    if (i > 0 && _stage.IsSurplus && TryGiveBack(i))
-                    {
-                        break;
-                    }
-
-                    Volatile.Write(ref _claimed, i + 1);
-                    if (i >= Volatile.Read(ref _limit) && !MayContinue(i))
-                    {
-                        break; // The rest of the run was taken over by another lane.
-                    }
-
-                    var item = _inputs[i];
-                    var histogram = JobMetrics.CallDuration;
-                    var timed = histogram is { Enabled: true };
-                    var callStart = timed ? Stopwatch.GetTimestamp() : 0;
-                    Volatile.Write(ref _counters.Started, _counters.Started + 1);
-                    try
-                    {
-                        if (_async)
-                        {
-                            await _worker.InvokeAsync(item, this, _token).ConfigureAwait(false);
-                        }
-                        else
-                        {
-                            _worker.Invoke(item, this);
-                        }
-                    }
-                    catch (Exception exception) when (!(exception is OperationCanceledException && _token.IsCancellationRequested))
-                    {
-                        // (A call ended by the run's own stop is not the item's failure.)
-                        Volatile.Write(ref _counters.Failed, _counters.Failed + 1);
-                        var handled = _stage.Context.HandleFailureAsync(exception, item, dispatcher: false);
-                        if (_async)
-                        {
-                            await handled.ConfigureAwait(false);
-                        }
-                        else if (!handled.IsCompleted)
-                        {
-                            handled.AsTask().GetAwaiter().GetResult();
-                        }
-                    }
-                    catch (OperationCanceledException)
-                    {
-                        // The run was stopped while this call was in progress.
-                    }
-
-                    Volatile.Write(ref _counters.Finished, _counters.Finished + 1);
-                    if (timed)
-                    {
-                        histogram!.Record(Stopwatch.GetElapsedTime(callStart).TotalSeconds, _stage.Context.MetricTags);
-                    }
-
-                    if (_outCount != 0 && (_outCount >= _maxRun || _output!.HasWaitingReaders))
-                    {
-                        await FlushAsync(force: false).ConfigureAwait(false);
-                    }
+                    ProcessSyncRun(_inputs, n);
                 }
-
-                var extent = EndRun();
-                if (RuntimeHelpers.IsReferenceOrContainsReferences<TIn>())
-                {
-                    Array.Clear(_inputs, 0, n);
-                }
-
-                await FinishRunAsync(extent).ConfigureAwait(false);
-                Adapt(n, Stopwatch.GetTimestamp() - start);
             }
         }
         catch (Exception exception)
@@ -228,6 +159,203 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
             }
 
             _stage.LaneExited(this);
+        }
+    }
+
+    /// <summary>Runs one run on a sync lane: calls the worker on each item, passes the outputs on, sizes the next run.</summary>
+    /// <remarks>The same steps as <see cref="ProcessAsyncRunAsync"/>, without awaits, so the per-item loop stays in registers.</remarks>
+    private void ProcessSyncRun(TIn[] inputs, int n)
+    {
+        if (!BeginRunUnlessGivenBack(inputs, n))
+        {
+            return;
+        }
+
+        var start = Stopwatch.GetTimestamp();
+        for (var i = 0; i < n && MayStart(i); i++)
+        {
+            var item = inputs[i];
+            var callStart = OnCallStarting();
+            try
+            {
+                _worker.Invoke(item, this);
+            }
+            catch (Exception exception) when (!IsStopCancellation(exception))
+            {
+                Complete(OnCallFailedAsync(exception, item));
+            }
+            catch (OperationCanceledException)
+            {
+                // The run was stopped while this call was in progress.
+            }
+
+            OnCallFinished(callStart);
+            if (ShouldFlush(i, start))
+            {
+                Complete(FlushAsync(force: false, inline: true));
+            }
+        }
+
+        _stage.RecordCost(n, Stopwatch.GetTimestamp() - start);
+        Complete(FinishRunAsync(EndRunAndClear(inputs, n)));
+        Adapt(n, Stopwatch.GetTimestamp() - start);
+    }
+
+    /// <summary>Runs one run on an async lane; see <see cref="ProcessSyncRun"/>.</summary>
+    private async ValueTask ProcessAsyncRunAsync(TIn[] inputs, int n)
+    {
+        if (!BeginRunUnlessGivenBack(inputs, n))
+        {
+            return;
+        }
+
+        var start = Stopwatch.GetTimestamp();
+        for (var i = 0; i < n && MayStart(i); i++)
+        {
+            var item = inputs[i];
+            var callStart = OnCallStarting();
+            try
+            {
+                await _worker.InvokeAsync(item, this, _token).ConfigureAwait(false);
+            }
+            catch (Exception exception) when (!IsStopCancellation(exception))
+            {
+                await OnCallFailedAsync(exception, item).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // The run was stopped while this call was in progress.
+            }
+
+            OnCallFinished(callStart);
+            if (ShouldFlush(i, start))
+            {
+                await FlushAsync(force: false, inline: true).ConfigureAwait(false);
+            }
+        }
+
+        _stage.RecordCost(n, Stopwatch.GetTimestamp() - start);
+        await FinishRunAsync(EndRunAndClear(inputs, n)).ConfigureAwait(false);
+        Adapt(n, Stopwatch.GetTimestamp() - start);
+    }
+
+    /// <summary>Begins a run; a lane that became surplus while it waited gives the whole run back instead (false).</summary>
+    private bool BeginRunUnlessGivenBack(TIn[] inputs, int n)
+    {
+        BeginRun(inputs, n);
+        if (_stage.IsSurplus && TryGiveBack(0))
+        {
+            EndRun();
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Whether item <paramref name="index"/> of the run may start: the run is not stopped, and the item was neither given back nor taken over.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool MayStart(int index)
+    {
+        if (_token.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        // A surplus lane stops after the item it is on: the rest of its run goes back to the queue.
+        if (index > 0 && _stage.IsSurplus && TryGiveBack(index))
+        {
+            return false;
+        }
+
+        // Claim the item; past the tripwire, another lane may have taken the rest of the run over (see TrySteal).
+        Volatile.Write(ref _claimed, index + 1);
+        return index < Volatile.Read(ref _limit) || MayContinue(index);
+    }
+
+    /// <summary>Counts a call as started; returns its start time when call durations are recorded, else 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private long OnCallStarting()
+    {
+        Volatile.Write(ref _counters.Started, _counters.Started + 1);
+        return JobMetrics.CallDuration is { Enabled: true } ? Stopwatch.GetTimestamp() : 0;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void OnCallFinished(long callStart)
+    {
+        Volatile.Write(ref _counters.Finished, _counters.Finished + 1);
+        if (callStart != 0)
+        {
+            JobMetrics.CallDuration!.Record(Stopwatch.GetElapsedTime(callStart).TotalSeconds, _stage.Context.MetricTags);
+        }
+    }
+
+    // A call ended by the run's own stop is not the item's failure.
+    private bool IsStopCancellation(Exception exception) => exception is OperationCanceledException && _token.IsCancellationRequested;
+
+    private ValueTask OnCallFailedAsync(Exception exception, TIn item)
+    {
+        Volatile.Write(ref _counters.Failed, _counters.Failed + 1);
+        return _stage.Context.HandleFailureAsync(exception, item, dispatcher: false);
+    }
+
+    /// <summary>Whether the outputs so far should be passed on before the run ends.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool ShouldFlush(int index, long runStart)
+        => _outCount != 0 && (_outCount >= _maxRun || (_output!.HasWaitingReaders && MustFlushForReader(index, runStart)));
+
+    /// <summary>Ends the run and clears a taken run's references; returns how many items stayed this lane's.</summary>
+    private int EndRunAndClear(TIn[] inputs, int n)
+    {
+        var extent = EndRun();
+        if (RuntimeHelpers.IsReferenceOrContainsReferences<TIn>() && ReferenceEquals(inputs, _inputs))
+        {
+            Array.Clear(_inputs, 0, n);
+        }
+
+        return extent;
+    }
+
+    /// <summary>Waits for a value task on a sync lane, where it has always completed already.</summary>
+    private static void Complete(ValueTask task)
+    {
+        if (task.IsCompleted)
+        {
+            task.GetAwaiter().GetResult();
+        }
+        else
+        {
+            // Cannot happen on a sync lane; kept so that a mistake would block rather than lose work.
+            task.AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    /// <summary>
+    /// Runs a run as this lane on the calling thread, the thread of a lane of the previous stage, while this lane's own
+    /// thread stays parked in its queue (which lent the lane, unlisted, so nothing else can run it meanwhile).
+    /// </summary>
+    public void RunLent(TIn[] items, int count, long sequence, SyncWaiter waiter)
+    {
+        var pipeline = _stage.Context.Pipeline;
+
+        // The calling thread counts as this lane's loop for the quiescence check: the lane's own thread is parked.
+        pipeline.LoopHandedOver();
+        _activeWaiter = _activeSyncWaiter = waiter;
+        _sequence = sequence;
+        try
+        {
+            ProcessSyncRun(items, count);
+        }
+        catch (Exception exception)
+        {
+            pipeline.Fail(exception, _stage.Context);
+        }
+        finally
+        {
+            _activeWaiter = _waiter;
+            _activeSyncWaiter = _syncWaiter;
+            _stage.Input.TakeBack(_waiter);
+            pipeline.LoopTakenBack();
         }
     }
 
@@ -247,7 +375,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
             }
             else
             {
-                FlushAsync(force: true).GetAwaiter().GetResult();
+                Complete(FlushAsync(force: true, inline: false));
             }
         }
 
@@ -263,7 +391,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
 
         if (_outCount == _outputs.Length)
         {
-            await FlushAsync(force: true).ConfigureAwait(false);
+            await FlushAsync(force: true, inline: false).ConfigureAwait(false);
         }
 
         _outputs[_outCount++] = item;
@@ -271,10 +399,11 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
 
     public void Drop() => Volatile.Write(ref _counters.Dropped, _counters.Dropped + 1);
 
-    private void BeginRun(int length)
+    private void BeginRun(TIn[] inputs, int length)
     {
         lock (_runLock)
         {
+            _runInputs = inputs;
             _runKey = _sequence;
             _runEnd = length;
             Volatile.Write(ref _limit, length);
@@ -318,7 +447,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
         lock (_runLock)
         {
             var end = _runEnd;
-            if (index >= end || !_stage.Input.ReturnRun(_runKey + index, _inputs.AsSpan(index, end - index)))
+            if (index >= end || !_stage.Input.ReturnRun(_runKey + index, _runInputs.AsSpan(index, end - index)))
             {
                 return false;
             }
@@ -386,7 +515,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
                 _inputs = new TIn[n];
             }
 
-            victim._inputs.AsSpan(from, n).CopyTo(_inputs);
+            victim._runInputs.AsSpan(from, n).CopyTo(_inputs);
             _sequence = victim._runKey + from;
             return n;
         }
@@ -414,11 +543,16 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
         }
     }
 
-    private ValueTask WriteAsync(TOut[] buffer, int count)
+    /// <summary>Passes outputs on; with <paramref name="inline"/> (never inside a worker call) a cheap next stage runs them on this thread.</summary>
+    private ValueTask WriteAsync(TOut[] buffer, int count, bool inline)
     {
         if (!_async)
         {
-            _output!.Write(buffer.AsSpan(0, count), _syncWaiter!);
+            if (!inline || _output!.Consumer is not { } consumer || !consumer.TryRunInline(buffer, count, _activeSyncWaiter!))
+            {
+                _output!.Write(buffer.AsSpan(0, count), _activeSyncWaiter!);
+            }
+
             return default;
         }
 
@@ -432,7 +566,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
     {
         if (!_async)
         {
-            _syncWaiter!.Wait();
+            _activeSyncWaiter!.Wait();
             return default;
         }
 
@@ -443,7 +577,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
     /// Passes the buffered outputs on if this lane may: always without keepOrder, only as the head with it.
     /// With <paramref name="force"/> (the buffer is full) a non-head lane waits to become the head.
     /// </summary>
-    private async ValueTask FlushAsync(bool force)
+    private async ValueTask FlushAsync(bool force, bool inline)
     {
         if (_outCount == 0)
         {
@@ -463,13 +597,13 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
                 return;
             }
 
-            while (_reorderer.WaitForHead(_sequence, _waiter))
+            while (_reorderer.WaitForHead(_sequence, _activeWaiter))
             {
                 await WaitAsync().ConfigureAwait(false);
             }
         }
 
-        await WriteAsync(_outputs, _outCount).ConfigureAwait(false);
+        await WriteAsync(_outputs, _outCount, inline).ConfigureAwait(false);
         ClearOutputs();
     }
 
@@ -477,7 +611,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
     {
         if (_reorderer is null)
         {
-            await FlushAsync(force: true).ConfigureAwait(false);
+            await FlushAsync(force: true, inline: true).ConfigureAwait(false);
             return;
         }
 
@@ -490,12 +624,12 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
         while (true)
         {
             var buffer = _outCount == 0 ? [] : _outputs;
-            switch (_reorderer.Finish(_sequence, extent, buffer, _outCount, _waiter))
+            switch (_reorderer.Finish(_sequence, extent, buffer, _outCount, _activeWaiter))
             {
                 case FinishResult.Head:
                     if (_outCount != 0)
                     {
-                        await WriteAsync(_outputs, _outCount).ConfigureAwait(false);
+                        await WriteAsync(_outputs, _outCount, inline: true).ConfigureAwait(false);
                         ClearOutputs();
                     }
 
@@ -504,7 +638,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
                     {
                         if (count != 0 && !_token.IsCancellationRequested)
                         {
-                            await WriteAsync(parked, count).ConfigureAwait(false);
+                            await WriteAsync(parked, count, inline: true).ConfigureAwait(false);
                         }
 
                         if (parked.Length != 0)
@@ -553,6 +687,15 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
         ArrayPool<TOut>.Shared.Return(_outputs, RuntimeHelpers.IsReferenceOrContainsReferences<TOut>());
         _outputs = grown;
     }
+
+    /// <summary>
+    /// Whether the outputs so far should go to a waiting reader now rather than at the end of the run: always, unless this
+    /// sync lane will run them inline (the next stage is cheap), where waking the reader for a part would cost more than
+    /// the items; then only once the run has gone on for <see cref="FlushAfterTicks"/> (the clock read every 16th item).
+    /// </summary>
+    private bool MustFlushForReader(int index, long runStart)
+        => _async || _output!.Consumer is not { } consumer || !consumer.IsCheap(_maxRun)
+            || ((index & 15) == 15 && Stopwatch.GetTimestamp() - runStart > FlushAfterTicks);
 
     /// <summary>Sizes the next run from the cost per item measured on this one.</summary>
     private void Adapt(int taken, long elapsed)
