@@ -142,8 +142,13 @@ internal sealed class PipelineRuntime
 
     public void LoopExited()
     {
-        Interlocked.Decrement(ref _live);
-        if (_stop.IsCancellationRequested)
+        if (Interlocked.Decrement(ref _live) == 0 && AllStagesCompleted())
+        {
+            // The last loop out finishes the run itself: the stage completions' continuation (which SetFinished also
+            // answers) would run on the thread pool, a hop that costs most in a fresh process.
+            SetFinished();
+        }
+        else if (_stop.IsCancellationRequested)
         {
             CheckQuiescent();
         }
@@ -183,6 +188,19 @@ internal sealed class PipelineRuntime
                 }
             }
         }
+    }
+
+    private bool AllStagesCompleted()
+    {
+        foreach (var stage in Stages)
+        {
+            if (!stage.Completion.IsCompleted)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private void CheckQuiescent()
