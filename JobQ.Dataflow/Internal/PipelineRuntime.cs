@@ -87,6 +87,9 @@ internal sealed class PipelineRuntime
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
+
+        // Only now, with every loop started: in a fresh process, creating the meter would otherwise compete with them.
+        JobMetrics.EnsureCreated();
     }
 
     /// <summary>Starts the run's timeout (jobq's <c>timeout</c>) on the run's clock; null when there is none.</summary>
