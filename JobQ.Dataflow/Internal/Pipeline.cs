@@ -26,7 +26,7 @@ internal sealed class Pipeline<TIn, TOut>
         object? next = output;
         for (var i = specs.Length - 1; i >= 0; i--)
         {
-            var spec = validatedOptions.Resilience is { } resilience && !specs[i].HasResilience && specs[i].UserDelegate is not null
+            var spec = validatedOptions.StageResilience is { } resilience && !specs[i].HasResilience && specs[i].UserDelegate is not null
                 ? specs[i].WithResilience(resilience)
                 : specs[i];
             stages[i] = spec.Create(runtime, i, next);

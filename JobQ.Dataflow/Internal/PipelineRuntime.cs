@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace JobQ.Dataflow.Internal;
 
@@ -25,10 +26,11 @@ internal sealed class PipelineRuntime
     private int _progressFailed;
     private int _finishing;
     private ITimer? _progressTimer;
+    private readonly JobOptions _options;
 
     public PipelineRuntime(JobOptions validatedOptions)
     {
-        Logger = validatedOptions.Logger!;
+        _options = validatedOptions;
         TimeProvider = validatedOptions.TimeProvider!;
         QueueSize = validatedOptions.QueueSize;
         KeepOrder = validatedOptions.KeepOrder;
@@ -43,7 +45,10 @@ internal sealed class PipelineRuntime
     /// <summary>Gets the pipeline's name, the <c>jobq.pipeline</c> tag of its metrics.</summary>
     public string Name { get; }
 
-    public ILogger Logger { get; }
+    /// <summary>Gets the run's logger; <see cref="NullLogger.Instance"/> when none was given.</summary>
+    /// <remarks>Resolved here, on first use, rather than when the options are validated: a run that logs nothing
+    /// then never loads the logging assembly, which a fresh process would pay for before its first worker call.</remarks>
+    public ILogger Logger => _options.Logger ?? NullLogger.Instance;
 
     public TimeProvider TimeProvider { get; }
 
@@ -87,6 +92,9 @@ internal sealed class PipelineRuntime
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
+
+        // Only now, with every loop started: in a fresh process, creating the meter would otherwise compete with them.
+        JobMetrics.EnsureCreated();
     }
 
     /// <summary>Starts the run's timeout (jobq's <c>timeout</c>) on the run's clock; null when there is none.</summary>
@@ -151,8 +159,13 @@ internal sealed class PipelineRuntime
 
     public void LoopExited()
     {
-        Interlocked.Decrement(ref _live);
-        if (_stop.IsCancellationRequested)
+        if (Interlocked.Decrement(ref _live) == 0 && AllStagesCompleted())
+        {
+            // The last loop out finishes the run itself: the stage completions' continuation (which SetFinished also
+            // answers) would run on the thread pool, a hop that costs most in a fresh process.
+            SetFinished();
+        }
+        else if (_stop.IsCancellationRequested)
         {
             CheckQuiescent();
         }
@@ -192,6 +205,19 @@ internal sealed class PipelineRuntime
                 }
             }
         }
+    }
+
+    private bool AllStagesCompleted()
+    {
+        foreach (var stage in Stages)
+        {
+            if (!stage.Completion.IsCompleted)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private void CheckQuiescent()

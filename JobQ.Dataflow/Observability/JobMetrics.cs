@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 
 namespace JobQ.Dataflow.Internal;
@@ -13,12 +12,14 @@ internal static class JobMetrics
 {
     public const string MeterName = "JobQ.Dataflow";
 
-    private static readonly ConcurrentDictionary<PipelineRuntime, byte> Live = new();
+    // The runs alive now, read when a listener collects. A plain list under a lock: registering happens once per run,
+    // and a generic collection over our own types would be compiled afresh on a fresh process's start-up path.
+    private static readonly List<PipelineRuntime> Live = [];
 
-    // Set when the instruments exist. Creating the first Meter of a process costs about 25 ms (it loads and starts the
-    // metrics infrastructure), which would delay a fresh process's first worker call; so the first use of the library
-    // creates it on the thread pool. Observable instruments lose nothing (they read cumulative counters); the duration
-    // histogram starts recording once the meter exists.
+    // Set when the instruments exist. Creating the first Meter of a process costs about 25 ms of CPU (it loads and
+    // starts the metrics infrastructure), which would delay a fresh process's first worker call; so the first run
+    // creates it on the thread pool once its loops are started (see EnsureCreated). Observable instruments lose
+    // nothing (they read cumulative counters); the duration histogram starts recording once the meter exists.
     private static volatile Histogram<double>? s_callDuration;
     private static int s_initializing;
 
@@ -38,7 +39,11 @@ internal static class JobMetrics
         s_callDuration = meter.CreateHistogram<double>("jobq.stage.call.duration", "s", "Duration of worker calls per stage.");
     }
 
-    /// <summary>Creates the instruments once, off the caller's path; waits for them when <paramref name="wait"/> is set (tests).</summary>
+    /// <summary>
+    /// Creates the instruments once, on the thread pool; waits for them when <paramref name="wait"/> is set (tests).
+    /// A run calls it once its loops are started, so that in a fresh process the meter's creation does not compete
+    /// with the start of the first run.
+    /// </summary>
     public static void EnsureCreated(bool wait = false)
     {
         if (Interlocked.Exchange(ref s_initializing, 1) == 0)
@@ -65,18 +70,29 @@ internal static class JobMetrics
 
     public static void Register(PipelineRuntime runtime)
     {
-        Live.TryAdd(runtime, 0);
-        if (Volatile.Read(ref s_initializing) == 0)
+        lock (Live)
         {
-            EnsureCreated();
+            Live.Add(runtime);
         }
     }
 
-    public static void Unregister(PipelineRuntime runtime) => Live.TryRemove(runtime, out _);
+    public static void Unregister(PipelineRuntime runtime)
+    {
+        lock (Live)
+        {
+            Live.Remove(runtime);
+        }
+    }
 
     private static IEnumerable<Measurement<long>> Observe(Func<StageStats, long> select)
     {
-        foreach (var runtime in Live.Keys)
+        PipelineRuntime[] live;
+        lock (Live)
+        {
+            live = [.. Live];
+        }
+
+        foreach (var runtime in live)
         {
             var stats = runtime.Snapshot();
             foreach (var stage in stats.Stages)

@@ -60,7 +60,15 @@ public sealed class JobOptions
     /// Gets or sets a Polly resilience pipeline that wraps every worker call of every stage that has none of its own
     /// (see <see cref="Workers{TIn, TOut}.WithResilience"/>). Default <see langword="null"/>: calls are not wrapped.
     /// </summary>
-    public Polly.ResiliencePipeline? Resilience { get; set; }
+    public Polly.ResiliencePipeline? Resilience
+    {
+        get => StageResilience?.Pipeline;
+        set => StageResilience = value is null ? null : new Internal.StageResilience(value);
+    }
+
+    /// <summary>Gets <see cref="Resilience"/> as the engine holds it; the engine reads this, so that a run without
+    /// resilience never loads Polly.</summary>
+    internal Internal.StageResilience? StageResilience { get; private set; }
 
     /// <summary>
     /// Gets or sets a receiver of <see cref="JobStats"/> snapshots, sent every <see cref="ProgressInterval"/> while the
@@ -89,19 +97,13 @@ public sealed class JobOptions
             throw new ArgumentOutOfRangeException(paramName, ProgressInterval, $"{nameof(ProgressInterval)} must be positive; it was {ProgressInterval}.");
         }
 
-        return new JobOptions
-        {
-            KeepOrder = KeepOrder,
-            Timeout = Timeout == System.Threading.Timeout.InfiniteTimeSpan ? null : Timeout,
-            QueueSize = QueueSize,
-            Probe = Probe,
-            Logger = Logger ?? NullLogger.Instance,
-            TimeProvider = TimeProvider ?? TimeProvider.System,
-            Name = Name,
-            ErrorPolicy = ErrorPolicy ?? Dataflow.ErrorPolicy.LogAndDrop,
-            Resilience = Resilience,
-            Progress = Progress,
-            ProgressInterval = ProgressInterval,
-        };
+        // A field-by-field copy, so that this method names no option of another assembly's type: compiling it then
+        // loads neither the logging abstractions nor Polly, which a run that uses neither need not pay for. The
+        // logger stays null when none was given (the run resolves it only if it logs).
+        var copy = (JobOptions)MemberwiseClone();
+        copy.Timeout = Timeout == System.Threading.Timeout.InfiniteTimeSpan ? null : Timeout;
+        copy.TimeProvider = TimeProvider ?? TimeProvider.System;
+        copy.ErrorPolicy = ErrorPolicy ?? Dataflow.ErrorPolicy.LogAndDrop;
+        return copy;
     }
 }

@@ -65,7 +65,26 @@ public static class JobQueue
     public static JobRunResult Run<TIn, TOut>(IEnumerable<TIn> input, Workers<TIn, TOut> workers, JobOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        return RunAsync(input, workers, options, CancellationToken.None).GetAwaiter().GetResult();
+        ArgumentNullException.ThrowIfNull(input);
+        var validated = Pipeline<TIn, TOut>.Validate(workers, options, nameof(workers), nameof(options));
+
+        // The same steps as ExecuteAsync, but blocking on the run's end directly: no async state machine to compile
+        // in a fresh process, and no hop through the thread pool between the last stage finishing and this returning.
+        var pipeline = Pipeline<TIn, TOut>.Build(workers, validated, collectOutput: false);
+        var runtime = pipeline.Runtime;
+        validated.Probe?.Attach(runtime);
+
+        // The input reader first: it compiles and reads while the lanes start, so the first item waits in the queue
+        // for the first lane rather than the other way round.
+        var feeder = Feeder<TIn>.Start(input, pipeline.Input, runtime);
+        runtime.Start();
+        using (runtime.StartTimeout(validated.Timeout))
+        {
+            runtime.Finished.Wait();
+        }
+
+        ThrowIfFailed(runtime, feeder.Error, CancellationToken.None);
+        return new JobRunResult(runtime.StopReason == StopReason.None, runtime.Snapshot());
     }
 
     /// <summary>The async twin of <see cref="Run{TIn, TOut}(IEnumerable{TIn}, Workers{TIn, TOut}, JobOptions)"/>.</summary>
@@ -259,8 +278,8 @@ public static class JobQueue
         var pipeline = Pipeline<TIn, TOut>.Build(workers, options, collectOutput: true);
         var runtime = pipeline.Runtime;
         options.Probe?.Attach(runtime);
-        runtime.Start();
         var feeder = startFeeder(pipeline.Input, runtime);
+        runtime.Start();
         using var timer = runtime.StartTimeout(options.Timeout);
         using var registration = cancellationToken.UnsafeRegister(static state => ((PipelineRuntime)state!).Stop(StopReason.Canceled), runtime);
         try
@@ -271,7 +290,7 @@ public static class JobQueue
             }
 
             await runtime.Finished.ConfigureAwait(false);
-            ThrowIfFailed(runtime, feeder, cancellationToken);
+            ThrowIfFailed(runtime, feeder.Error, cancellationToken);
             if (runtime.StopReason == StopReason.Timeout)
             {
                 throw new TimeoutException($"The run stopped when its timeout ({options.Timeout}) passed; the outputs so far were yielded.");
@@ -285,7 +304,7 @@ public static class JobQueue
         }
     }
 
-    private static void ThrowIfFailed<TIn>(PipelineRuntime runtime, Feeder<TIn> feeder, CancellationToken cancellationToken)
+    private static void ThrowIfFailed(PipelineRuntime runtime, Exception? inputError, CancellationToken cancellationToken)
     {
         if (runtime.Fault is { } fault)
         {
@@ -297,7 +316,7 @@ public static class JobQueue
             throw new OperationCanceledException(cancellationToken);
         }
 
-        if (feeder.Error is { } inputError)
+        if (inputError is not null)
         {
             ExceptionDispatchInfo.Throw(inputError);
         }
@@ -313,14 +332,14 @@ public static class JobQueue
         var pipeline = Pipeline<TIn, TOut>.Build(workers, options, collectOutput: false);
         var runtime = pipeline.Runtime;
         options.Probe?.Attach(runtime);
-        runtime.Start();
         var feeder = startFeeder(pipeline.Input, runtime);
+        runtime.Start();
 
         using var timer = runtime.StartTimeout(options.Timeout);
         using var registration = cancellationToken.UnsafeRegister(static state => ((PipelineRuntime)state!).Stop(StopReason.Canceled), runtime);
 
         await runtime.Finished.ConfigureAwait(false);
-        ThrowIfFailed(runtime, feeder, cancellationToken);
+        ThrowIfFailed(runtime, feeder.Error, cancellationToken);
         return new JobRunResult(runtime.StopReason == StopReason.None, runtime.Snapshot());
     }
 }

@@ -25,7 +25,7 @@ internal abstract class StageSpec(string name, int threads, Delegate? userDelega
     public abstract bool HasResilience { get; }
 
     /// <summary>Returns a copy of this stage whose every call runs inside <paramref name="resilience"/>.</summary>
-    public abstract StageSpec WithResilience(Polly.ResiliencePipeline resilience);
+    public abstract StageSpec WithResilience(StageResilience resilience);
 }
 
 /// <summary>A typed worker-list entry.</summary>
@@ -35,12 +35,12 @@ internal sealed class StageSpec<TIn, TOut>(
     Delegate? userDelegate,
     Func<StageContext, StageWorker<TIn, TOut>> workerFactory,
     Func<TIn, int>? dispatcher,
-    Polly.ResiliencePipeline? resilience = null)
+    StageResilience? resilience = null)
     : StageSpec(name, threads, userDelegate, dispatcher is not null)
 {
     public override bool HasResilience => resilience is not null;
 
-    public override StageSpec WithResilience(Polly.ResiliencePipeline resilience)
+    public override StageSpec WithResilience(StageResilience resilience)
         => new StageSpec<TIn, TOut>(Name, Threads, UserDelegate, workerFactory, dispatcher, resilience);
 
     public override StageRuntime Create(PipelineRuntime pipeline, int index, object? output)
@@ -49,7 +49,7 @@ internal sealed class StageSpec<TIn, TOut>(
         var worker = workerFactory(context);
         if (resilience is not null)
         {
-            worker = new ResilientWorker<TIn, TOut>(worker, resilience, context.Token);
+            worker = resilience.Wrap(worker, context.Token);
         }
 
         var outputQueue = (ItemQueue<TOut>?)output;

@@ -11,10 +11,5 @@ public static class Workers
     /// <summary>Starts an empty worker list whose first stage takes items of type <typeparamref name="T"/>.</summary>
     /// <typeparam name="T">The type of the input items.</typeparam>
     /// <returns>An empty worker list; add stages with <c>Then</c> and <c>ThenMany</c>.</returns>
-    public static Workers<T, T> Of<T>()
-    {
-        // Start creating the metrics meter now, in the background, so that it is ready before the first run needs it.
-        Internal.JobMetrics.EnsureCreated();
-        return Workers<T, T>.Empty;
-    }
+    public static Workers<T, T> Of<T>() => Workers<T, T>.Empty;
 }

@@ -237,7 +237,7 @@ public sealed class Workers<TIn, TOut>
             throw new InvalidOperationException("WithResilience applies to the last stage added; add a stage with Then first.");
         }
 
-        StageSpec[] stages = [.. Stages[..^1], Stages[^1].WithResilience(resilience)];
+        StageSpec[] stages = [.. Stages[..^1], Stages[^1].WithResilience(new StageResilience(resilience))];
         return new Workers<TIn, TOut>(stages);
     }
 
