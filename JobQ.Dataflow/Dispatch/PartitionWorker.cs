@@ -11,9 +11,6 @@ internal sealed class PartitionWorker<TIn, TOut>(StageWorker<TIn, TOut> inner) :
 
     public override bool IsAsync => inner.IsAsync;
 
-    // A partition is fed by its dispatcher's router, never by a lane that could run it.
-    public override bool CanRunInline => false;
-
     public override void Invoke(TIn item, IOutput<Marked<TOut>> output)
     {
         try

@@ -12,9 +12,6 @@ internal sealed class ResilientWorker<TIn, TOut>(StageWorker<TIn, TOut> inner, R
 {
     public override bool IsAsync => inner.IsAsync;
 
-    // A retry may wait between attempts: never on another stage's thread.
-    public override bool CanRunInline => false;
-
     public override void Invoke(TIn item, IOutput<TOut> output)
     {
         var attempt = new AttemptOutput();

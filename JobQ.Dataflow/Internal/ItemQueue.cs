@@ -58,53 +58,6 @@ internal sealed class ItemQueue<T>
     public bool HasWaitingReaders => _readers.Count > 0;
 
     /// <summary>
-    /// Gets or sets the stage that reads this queue, when it can run a writer's run on the writer's own thread
-    /// (see <see cref="IInlineConsumer{T}"/>); null when it cannot.
-    /// </summary>
-    public IInlineConsumer<T>? Consumer { get; set; }
-
-    /// <summary>
-    /// Lends the longest-waiting idle reader lane to a writer that will process <paramref name="count"/> items itself,
-    /// instead of writing them here and waking that lane. Only when the queue is empty, so nothing queued is overtaken:
-    /// the items get the next keys, as if written and taken at once. The lane's own thread stays parked meanwhile.
-    /// </summary>
-    /// <returns>The lane, unlisted, or null when the queue is not empty, is ended, or has no idle lane.</returns>
-    public IBorrowableLane<T>? TryLendIdleReader(int count, out long sequence)
-    {
-        sequence = 0;
-        lock (_lock)
-        {
-            if (_aborted || _completed || _count != 0 || _returnedCount != 0 || _readers.Peek()?.Owner is not IBorrowableLane<T> lane)
-            {
-                return null;
-            }
-
-            _readers.Dequeue();
-            sequence = _takenItems;
-            _takenItems += count;
-            return lane;
-        }
-    }
-
-    /// <summary>
-    /// Takes back a lane lent by <see cref="TryLendIdleReader"/>: listed again as a waiting reader if nothing happened
-    /// meanwhile (its thread never woke), or woken to see the items, the end or the kick that came in the meantime.
-    /// </summary>
-    public void TakeBack(Waiter waiter)
-    {
-        lock (_lock)
-        {
-            if (!_aborted && !_completed && _count == 0 && _returnedCount == 0 && waiter.Epoch == _kickEpoch)
-            {
-                _readers.Enqueue(waiter);
-                return;
-            }
-        }
-
-        waiter.Signal();
-    }
-
-    /// <summary>
     /// Takes up to <paramref name="destination"/>.Length items, and no more than a <paramref name="divisor"/>-th
     /// of what is queued (rounded up), blocking while the queue is empty.
     /// </summary>
@@ -427,7 +380,6 @@ internal sealed class ItemQueue<T>
             }
 
             epoch = _kickEpoch;
-            waiter.Epoch = epoch;
             waiter.Prepare();
             _readers.Enqueue(waiter);
             return Waiting;

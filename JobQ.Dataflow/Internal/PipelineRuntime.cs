@@ -148,15 +148,6 @@ internal sealed class PipelineRuntime
 
     public void LoopStarted() => Interlocked.Increment(ref _live);
 
-    /// <summary>
-    /// A loop's thread goes to run a lane of the next stage, whose own loop (parked) stands for it meanwhile: it no longer
-    /// counts, so that a call in progress there is counted once for the quiescence check.
-    /// </summary>
-    public void LoopHandedOver() => LoopExited();
-
-    /// <summary>The thread of <see cref="LoopHandedOver"/> is back in its own loop.</summary>
-    public void LoopTakenBack() => LoopStarted();
-
     public void LoopExited()
     {
         if (Interlocked.Decrement(ref _live) == 0 && AllStagesCompleted())

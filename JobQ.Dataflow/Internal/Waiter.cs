@@ -9,12 +9,6 @@ internal abstract class Waiter
     /// <summary>Intrusive link for <see cref="WaiterList"/>; guarded by the lock of the list's owner.</summary>
     internal Waiter? Next;
 
-    /// <summary>The lane this waiter belongs to, if any: a queue lends an idle lane to a writer through it.</summary>
-    internal object? Owner;
-
-    /// <summary>The queue's kick epoch when the waiter was listed; guarded by the queue's lock.</summary>
-    internal int Epoch;
-
     /// <summary>Arms the waiter before it is listed; called under the lock that lists it.</summary>
     public abstract void Prepare();
 

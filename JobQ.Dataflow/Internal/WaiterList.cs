@@ -25,9 +25,6 @@ internal sealed class WaiterList
         Count++;
     }
 
-    /// <summary>Returns the first waiter without unlinking it.</summary>
-    public Waiter? Peek() => _head;
-
     public Waiter? Dequeue()
     {
         var waiter = _head;

@@ -9,12 +9,6 @@ internal abstract class StageWorker<TIn, TOut>
     /// <summary>Gets whether the worker is awaited (runs as an async lane) rather than called on a dedicated thread.</summary>
     public abstract bool IsAsync { get; }
 
-    /// <summary>
-    /// Gets whether a lane of the previous stage may run this worker on its own thread when the worker proves cheap
-    /// (see <see cref="IInlineConsumer{T}"/>): sync workers, unless a wrapper may make a call wait (retries).
-    /// </summary>
-    public virtual bool CanRunInline => !IsAsync;
-
     /// <summary>Calls a sync worker; runs on a dedicated thread.</summary>
     public virtual void Invoke(TIn item, IOutput<TOut> output) => throw new NotSupportedException();
 

@@ -17,12 +17,10 @@ namespace JobQ.Dataflow.Internal;
 /// <para>Counters are written by the lane's own thread only (plain volatile writes, no interlocked operations on
 /// the per-item path) and read by stats from any thread.</para>
 /// </remarks>
-internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>, IBorrowableLane<TIn>
+internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
 {
     private static readonly long TargetRunTicks = Math.Max(1, Stopwatch.Frequency / 10_000);
 
-    // Outputs for a cheap next stage that this lane runs inline wait for the end of the run, or at most about this long.
-    private static readonly long FlushAfterTicks = Math.Max(1, Stopwatch.Frequency / 20_000);
 
     private readonly WorkerStage<TIn, TOut> _stage;
     private readonly StageWorker<TIn, TOut> _worker;
@@ -32,10 +30,6 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>, IBorrowableLane<TIn
     private readonly SyncWaiter? _syncWaiter;
     private readonly AsyncWaiter? _asyncWaiter;
     private readonly Waiter _waiter;
-
-    // The waiter of the thread running the lane now: its own, or that of the lane it was lent to (see RunLent).
-    private Waiter _activeWaiter;
-    private SyncWaiter? _activeSyncWaiter;
     private readonly CancellationToken _token;
     private readonly int _maxRun;
 
@@ -49,7 +43,6 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>, IBorrowableLane<TIn
     private int _runEnd;
     private int _limit;
     private int _claimed;
-    private TIn[] _runInputs = [];
 
     private LaneCounters _counters;
     private TIn[] _inputs = new TIn[1];
@@ -75,10 +68,6 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>, IBorrowableLane<TIn
         {
             _waiter = _syncWaiter = new SyncWaiter();
         }
-
-        _waiter.Owner = this;
-        _activeWaiter = _waiter;
-        _activeSyncWaiter = _syncWaiter;
 
         _outputs = output is null ? [] : ArrayPool<TOut>.Shared.Rent(_maxRun);
     }
@@ -138,11 +127,11 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>, IBorrowableLane<TIn
 
                 if (_async)
                 {
-                    await ProcessAsyncRunAsync(_inputs, n).ConfigureAwait(false);
+                    await ProcessAsyncRunAsync(n).ConfigureAwait(false);
                 }
                 else
                 {
-                    ProcessSyncRun(_inputs, n);
+                    ProcessSyncRun(n);
                 }
             }
         }
@@ -164,9 +153,9 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>, IBorrowableLane<TIn
 
     /// <summary>Runs one run on a sync lane: calls the worker on each item, passes the outputs on, sizes the next run.</summary>
     /// <remarks>The same steps as <see cref="ProcessAsyncRunAsync"/>, without awaits, so the per-item loop stays in registers.</remarks>
-    private void ProcessSyncRun(TIn[] inputs, int n)
+    private void ProcessSyncRun(int n)
     {
-        if (!BeginRunUnlessGivenBack(inputs, n))
+        if (!BeginRunUnlessGivenBack(n))
         {
             return;
         }
@@ -174,7 +163,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>, IBorrowableLane<TIn
         var start = Stopwatch.GetTimestamp();
         for (var i = 0; i < n && MayStart(i); i++)
         {
-            var item = inputs[i];
+            var item = _inputs[i];
             var callStart = OnCallStarting();
             try
             {
@@ -190,21 +179,20 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>, IBorrowableLane<TIn
             }
 
             OnCallFinished(callStart);
-            if (ShouldFlush(i, start))
+            if (ShouldFlush())
             {
-                Complete(FlushAsync(force: false, inline: true));
+                Complete(FlushAsync(force: false));
             }
         }
 
-        _stage.RecordCost(n, Stopwatch.GetTimestamp() - start);
-        Complete(FinishRunAsync(EndRunAndClear(inputs, n)));
+        Complete(FinishRunAsync(EndRunAndClear(n)));
         Adapt(n, Stopwatch.GetTimestamp() - start);
     }
 
     /// <summary>Runs one run on an async lane; see <see cref="ProcessSyncRun"/>.</summary>
-    private async ValueTask ProcessAsyncRunAsync(TIn[] inputs, int n)
+    private async ValueTask ProcessAsyncRunAsync(int n)
     {
-        if (!BeginRunUnlessGivenBack(inputs, n))
+        if (!BeginRunUnlessGivenBack(n))
         {
             return;
         }
@@ -212,7 +200,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>, IBorrowableLane<TIn
         var start = Stopwatch.GetTimestamp();
         for (var i = 0; i < n && MayStart(i); i++)
         {
-            var item = inputs[i];
+            var item = _inputs[i];
             var callStart = OnCallStarting();
             try
             {
@@ -228,21 +216,20 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>, IBorrowableLane<TIn
             }
 
             OnCallFinished(callStart);
-            if (ShouldFlush(i, start))
+            if (ShouldFlush())
             {
-                await FlushAsync(force: false, inline: true).ConfigureAwait(false);
+                await FlushAsync(force: false).ConfigureAwait(false);
             }
         }
 
-        _stage.RecordCost(n, Stopwatch.GetTimestamp() - start);
-        await FinishRunAsync(EndRunAndClear(inputs, n)).ConfigureAwait(false);
+        await FinishRunAsync(EndRunAndClear(n)).ConfigureAwait(false);
         Adapt(n, Stopwatch.GetTimestamp() - start);
     }
 
     /// <summary>Begins a run; a lane that became surplus while it waited gives the whole run back instead (false).</summary>
-    private bool BeginRunUnlessGivenBack(TIn[] inputs, int n)
+    private bool BeginRunUnlessGivenBack(int n)
     {
-        BeginRun(inputs, n);
+        BeginRun(n);
         if (_stage.IsSurplus && TryGiveBack(0))
         {
             EndRun();
@@ -299,16 +286,15 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>, IBorrowableLane<TIn
         return _stage.Context.HandleFailureAsync(exception, item, dispatcher: false);
     }
 
-    /// <summary>Whether the outputs so far should be passed on before the run ends.</summary>
+    /// <summary>Whether the outputs so far should be passed on before the run ends: the buffer is full, or a reader waits for them.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool ShouldFlush(int index, long runStart)
-        => _outCount != 0 && (_outCount >= _maxRun || (_output!.HasWaitingReaders && MustFlushForReader(index, runStart)));
+    private bool ShouldFlush() => _outCount != 0 && (_outCount >= _maxRun || _output!.HasWaitingReaders);
 
-    /// <summary>Ends the run and clears a taken run's references; returns how many items stayed this lane's.</summary>
-    private int EndRunAndClear(TIn[] inputs, int n)
+    /// <summary>Ends the run and clears its references; returns how many items stayed this lane's.</summary>
+    private int EndRunAndClear(int n)
     {
         var extent = EndRun();
-        if (RuntimeHelpers.IsReferenceOrContainsReferences<TIn>() && ReferenceEquals(inputs, _inputs))
+        if (RuntimeHelpers.IsReferenceOrContainsReferences<TIn>())
         {
             Array.Clear(_inputs, 0, n);
         }
@@ -330,35 +316,6 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>, IBorrowableLane<TIn
         }
     }
 
-    /// <summary>
-    /// Runs a run as this lane on the calling thread, the thread of a lane of the previous stage, while this lane's own
-    /// thread stays parked in its queue (which lent the lane, unlisted, so nothing else can run it meanwhile).
-    /// </summary>
-    public void RunLent(TIn[] items, int count, long sequence, SyncWaiter waiter)
-    {
-        var pipeline = _stage.Context.Pipeline;
-
-        // The calling thread counts as this lane's loop for the quiescence check: the lane's own thread is parked.
-        pipeline.LoopHandedOver();
-        _activeWaiter = _activeSyncWaiter = waiter;
-        _sequence = sequence;
-        try
-        {
-            ProcessSyncRun(items, count);
-        }
-        catch (Exception exception)
-        {
-            pipeline.Fail(exception, _stage.Context);
-        }
-        finally
-        {
-            _activeWaiter = _waiter;
-            _activeSyncWaiter = _syncWaiter;
-            _stage.Input.TakeBack(_waiter);
-            pipeline.LoopTakenBack();
-        }
-    }
-
     public void Add(TOut item)
     {
         if (_output is null)
@@ -375,7 +332,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>, IBorrowableLane<TIn
             }
             else
             {
-                Complete(FlushAsync(force: true, inline: false));
+                Complete(FlushAsync(force: true));
             }
         }
 
@@ -391,7 +348,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>, IBorrowableLane<TIn
 
         if (_outCount == _outputs.Length)
         {
-            await FlushAsync(force: true, inline: false).ConfigureAwait(false);
+            await FlushAsync(force: true).ConfigureAwait(false);
         }
 
         _outputs[_outCount++] = item;
@@ -399,11 +356,10 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>, IBorrowableLane<TIn
 
     public void Drop() => Volatile.Write(ref _counters.Dropped, _counters.Dropped + 1);
 
-    private void BeginRun(TIn[] inputs, int length)
+    private void BeginRun(int length)
     {
         lock (_runLock)
         {
-            _runInputs = inputs;
             _runKey = _sequence;
             _runEnd = length;
             Volatile.Write(ref _limit, length);
@@ -447,7 +403,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>, IBorrowableLane<TIn
         lock (_runLock)
         {
             var end = _runEnd;
-            if (index >= end || !_stage.Input.ReturnRun(_runKey + index, _runInputs.AsSpan(index, end - index)))
+            if (index >= end || !_stage.Input.ReturnRun(_runKey + index, _inputs.AsSpan(index, end - index)))
             {
                 return false;
             }
@@ -515,7 +471,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>, IBorrowableLane<TIn
                 _inputs = new TIn[n];
             }
 
-            victim._runInputs.AsSpan(from, n).CopyTo(_inputs);
+            victim._inputs.AsSpan(from, n).CopyTo(_inputs);
             _sequence = victim._runKey + from;
             return n;
         }
@@ -543,16 +499,11 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>, IBorrowableLane<TIn
         }
     }
 
-    /// <summary>Passes outputs on; with <paramref name="inline"/> (never inside a worker call) a cheap next stage runs them on this thread.</summary>
-    private ValueTask WriteAsync(TOut[] buffer, int count, bool inline)
+    private ValueTask WriteAsync(TOut[] buffer, int count)
     {
         if (!_async)
         {
-            if (!inline || _output!.Consumer is not { } consumer || !consumer.TryRunInline(buffer, count, _activeSyncWaiter!))
-            {
-                _output!.Write(buffer.AsSpan(0, count), _activeSyncWaiter!);
-            }
-
+            _output!.Write(buffer.AsSpan(0, count), _syncWaiter!);
             return default;
         }
 
@@ -566,7 +517,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>, IBorrowableLane<TIn
     {
         if (!_async)
         {
-            _activeSyncWaiter!.Wait();
+            _syncWaiter!.Wait();
             return default;
         }
 
@@ -577,7 +528,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>, IBorrowableLane<TIn
     /// Passes the buffered outputs on if this lane may: always without keepOrder, only as the head with it.
     /// With <paramref name="force"/> (the buffer is full) a non-head lane waits to become the head.
     /// </summary>
-    private async ValueTask FlushAsync(bool force, bool inline)
+    private async ValueTask FlushAsync(bool force)
     {
         if (_outCount == 0)
         {
@@ -597,13 +548,13 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>, IBorrowableLane<TIn
                 return;
             }
 
-            while (_reorderer.WaitForHead(_sequence, _activeWaiter))
+            while (_reorderer.WaitForHead(_sequence, _waiter))
             {
                 await WaitAsync().ConfigureAwait(false);
             }
         }
 
-        await WriteAsync(_outputs, _outCount, inline).ConfigureAwait(false);
+        await WriteAsync(_outputs, _outCount).ConfigureAwait(false);
         ClearOutputs();
     }
 
@@ -611,7 +562,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>, IBorrowableLane<TIn
     {
         if (_reorderer is null)
         {
-            await FlushAsync(force: true, inline: true).ConfigureAwait(false);
+            await FlushAsync(force: true).ConfigureAwait(false);
             return;
         }
 
@@ -624,12 +575,12 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>, IBorrowableLane<TIn
         while (true)
         {
             var buffer = _outCount == 0 ? [] : _outputs;
-            switch (_reorderer.Finish(_sequence, extent, buffer, _outCount, _activeWaiter))
+            switch (_reorderer.Finish(_sequence, extent, buffer, _outCount, _waiter))
             {
                 case FinishResult.Head:
                     if (_outCount != 0)
                     {
-                        await WriteAsync(_outputs, _outCount, inline: true).ConfigureAwait(false);
+                        await WriteAsync(_outputs, _outCount).ConfigureAwait(false);
                         ClearOutputs();
                     }
 
@@ -638,7 +589,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>, IBorrowableLane<TIn
                     {
                         if (count != 0 && !_token.IsCancellationRequested)
                         {
-                            await WriteAsync(parked, count, inline: true).ConfigureAwait(false);
+                            await WriteAsync(parked, count).ConfigureAwait(false);
                         }
 
                         if (parked.Length != 0)
@@ -687,15 +638,6 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>, IBorrowableLane<TIn
         ArrayPool<TOut>.Shared.Return(_outputs, RuntimeHelpers.IsReferenceOrContainsReferences<TOut>());
         _outputs = grown;
     }
-
-    /// <summary>
-    /// Whether the outputs so far should go to a waiting reader now rather than at the end of the run: always, unless this
-    /// sync lane will run them inline (the next stage is cheap), where waking the reader for a part would cost more than
-    /// the items; then only once the run has gone on for <see cref="FlushAfterTicks"/> (the clock read every 16th item).
-    /// </summary>
-    private bool MustFlushForReader(int index, long runStart)
-        => _async || _output!.Consumer is not { } consumer || !consumer.IsCheap(_maxRun)
-            || ((index & 15) == 15 && Stopwatch.GetTimestamp() - runStart > FlushAfterTicks);
 
     /// <summary>Sizes the next run from the cost per item measured on this one.</summary>
     private void Adapt(int taken, long elapsed)

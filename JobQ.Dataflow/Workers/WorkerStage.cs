@@ -13,12 +13,8 @@ namespace JobQ.Dataflow.Internal;
 /// item they are on). Both fields and <see cref="_lanes"/> are guarded by <see cref="_lock"/>; lanes read
 /// them without the lock as a hint and confirm under it.
 /// </remarks>
-internal sealed class WorkerStage<TIn, TOut> : StageRuntime, IInlineConsumer<TIn>
+internal sealed class WorkerStage<TIn, TOut> : StageRuntime
 {
-    // A run may go inline (on the previous stage's thread) when it is expected to take at most this long: less than
-    // waking a parked thread costs, so the previous stage loses almost nothing of its own time.
-    private static readonly long InlineBudgetTicks = Math.Max(1, System.Diagnostics.Stopwatch.Frequency / 50_000);
-
     private readonly object _lock = new();
     private readonly StageWorker<TIn, TOut> _worker;
     private readonly ItemQueue<TOut>? _output;
@@ -34,9 +30,6 @@ internal sealed class WorkerStage<TIn, TOut> : StageRuntime, IInlineConsumer<TIn
     private bool _finished;
     private LaneCounters _retired;
 
-    // Measured cost per call of this stage's worker (ticks), from the calls of whole runs; unknown until a run is measured.
-    private long _costPerItem = long.MaxValue;
-
     public WorkerStage(StageContext context, StageWorker<TIn, TOut> worker, int threads, bool keepOrder, ItemQueue<TOut>? output)
         : base(context)
     {
@@ -46,10 +39,6 @@ internal sealed class WorkerStage<TIn, TOut> : StageRuntime, IInlineConsumer<TIn
         Input = new ItemQueue<TIn>(context.QueueSize);
         Reorderer = keepOrder && output is not null ? new Reorderer<TOut>(context.QueueSize) : null;
         _keepOrder = keepOrder;
-        if (worker.CanRunInline)
-        {
-            Input.Consumer = this;
-        }
     }
 
     public ItemQueue<TIn> Input { get; }
@@ -135,33 +124,6 @@ internal sealed class WorkerStage<TIn, TOut> : StageRuntime, IInlineConsumer<TIn
                 }
             });
         }
-    }
-
-    public bool IsCheap(int count) => Volatile.Read(ref _costPerItem) <= InlineBudgetTicks / Math.Max(1, count);
-
-    public bool TryRunInline(TIn[] items, int count, SyncWaiter waiter)
-    {
-        if (!IsCheap(count) || IsSurplus || Context.Token.IsCancellationRequested)
-        {
-            return false;
-        }
-
-        var lane = Input.TryLendIdleReader(count, out var sequence);
-        if (lane is null)
-        {
-            return false;
-        }
-
-        lane.RunLent(items, count, sequence, waiter);
-        return true;
-    }
-
-    /// <summary>Records the calls of a run: a rise counts at once, a fall is smoothed, so a slow worker stops running inline fast.</summary>
-    public void RecordCost(int taken, long elapsed)
-    {
-        var measured = Math.Max(1, elapsed / Math.Max(1, taken));
-        var known = Volatile.Read(ref _costPerItem);
-        Volatile.Write(ref _costPerItem, measured >= known || known == long.MaxValue ? measured : known - ((known - measured) / 4));
     }
 
     /// <summary>Gets whether more lanes run than wanted (a racy hint, confirmed by <see cref="TryRetire"/>).</summary>
