@@ -25,20 +25,42 @@ internal static class Measure
         return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
     }
 
-    /// <summary>Runs <paramref name="ours"/> and <paramref name="baseline"/> alternately and returns the median of each.</summary>
+    /// <summary>
+    /// Runs <paramref name="ours"/> and <paramref name="baseline"/> alternately and returns the median of each, after a
+    /// warm-up of each: at least 3 discarded runs and half a second, so that tiered compilation has promoted the hot
+    /// code of both (the framework's Dataflow ships precompiled; a library's code starts at tier 0). Every sample starts
+    /// on a settled process (see <see cref="Settle"/>), so neither side pays for what the other left running.
+    /// </summary>
     public static (double Ours, double Baseline) Alternate(int repetitions, Func<double> ours, Func<double> baseline)
     {
         var a = new List<double>();
         var b = new List<double>();
+        var warm = Stopwatch.StartNew();
+        for (var i = 0; i < 10 && (i < 3 || warm.Elapsed < TimeSpan.FromSeconds(0.5)); i++)
+        {
+            ours();
+            baseline();
+        }
+
         for (var i = 0; i < repetitions; i++)
         {
+            Settle();
             a.Add(ours());
+            Settle();
             b.Add(baseline());
         }
 
         // The spread goes to stderr with the progress, so a noisy machine shows.
         Console.Error.WriteLine(Invariant($"      samples ours [{string.Join(", ", a.Select(x => x.ToString("G4", CultureInfo.InvariantCulture)))}] baseline [{string.Join(", ", b.Select(x => x.ToString("G4", CultureInfo.InvariantCulture)))}]"));
         return (Median(a), Median(b));
+    }
+
+    /// <summary>Collects garbage and lets the thread pool's idle workers stop spinning before the next sample.</summary>
+    public static void Settle()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        Thread.Sleep(50);
     }
 
     public static double Repeat(int repetitions, Func<double> run)
