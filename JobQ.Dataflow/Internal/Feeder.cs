@@ -23,7 +23,6 @@ internal sealed class Feeder<T>
     // CheapTicks per item), so an enumerator that blocks early never holds items back, and a fast one is batched.
     private static readonly long CheapTicks = Math.Max(1, System.Diagnostics.Stopwatch.Frequency / 100_000);
     private int _flushAt = 1;
-    private static readonly long HoldTicks = Math.Max(1, System.Diagnostics.Stopwatch.Frequency / 20_000);
     private long _runStart;
 
     private Feeder(ItemQueue<T> queue, PipelineRuntime runtime)
@@ -146,7 +145,7 @@ internal sealed class Feeder<T>
         }
 
         _buffer[_count++] = item;
-        if (_count < _flushAt && _count < _queue.FreeSpace && (!_queue.HasWaitingReaders || MayHoldForReader()))
+        if (_count < _flushAt && !_queue.HasWaitingReaders && _count < _queue.FreeSpace)
         {
             return false;
         }
@@ -155,14 +154,6 @@ internal sealed class Feeder<T>
         _flushAt = perItem > CheapTicks ? 1 : _count == _flushAt ? Math.Min(_flushAt * 2, _buffer.Length) : _flushAt;
         return true;
     }
-
-    /// <summary>
-    /// A reader waits, but the input has proved cheap: waking the reader for every item would cost it more than the
-    /// items do, so they gather into a run unless the run has already taken <see cref="HoldTicks"/> (the clock read every
-    /// 16 items). A slow input (<c>_flushAt</c> back to 1) passes each item on at once.
-    /// </summary>
-    private bool MayHoldForReader()
-        => (_count & 15) != 0 || System.Diagnostics.Stopwatch.GetTimestamp() - _runStart < HoldTicks;
 
     private void Clear()
     {

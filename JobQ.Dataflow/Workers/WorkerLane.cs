@@ -21,7 +21,6 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
 {
     private static readonly long TargetRunTicks = Math.Max(1, Stopwatch.Frequency / 10_000);
 
-
     private readonly WorkerStage<TIn, TOut> _stage;
     private readonly StageWorker<TIn, TOut> _worker;
     private readonly ItemQueue<TOut>? _output;
