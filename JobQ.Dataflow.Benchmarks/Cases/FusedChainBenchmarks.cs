@@ -50,8 +50,11 @@ public class FusedChainBenchmarks
             var akka = new List<double>();
             for (var i = 0; i < QuickRepetitions; i++)
             {
+                Measure.Settle();
                 ours.Add(Measure.Seconds(() => bench.Ours()));
+                Measure.Settle();
                 dataflow.Add(Measure.Seconds(() => bench.Dataflow()));
+                Measure.Settle();
                 akka.Add(Measure.Seconds(() => bench.Akka()));
             }
 

@@ -12,7 +12,7 @@ namespace JobQ.Dataflow.Benchmarks.Infrastructure;
 /// </summary>
 internal static class QuickRunner
 {
-    public const int Repetitions = 5;
+    public const int Repetitions = 7;
 
     private static readonly (string Name, Func<IEnumerable<Row>> Run)[] Cases =
     [
