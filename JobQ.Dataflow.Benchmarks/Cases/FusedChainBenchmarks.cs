@@ -13,7 +13,7 @@ public class FusedChainBenchmarks
     private const int N = 10_000_000;
 
     // Per-item Dataflow takes several seconds for 10 M items; three repetitions keep the quick mode short.
-    private const int QuickRepetitions = 3;
+    private const int QuickRepetitions = 5;
 
     private ActorSystem? _system;
     private IMaterializer? _materializer;
