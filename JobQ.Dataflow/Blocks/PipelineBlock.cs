@@ -21,7 +21,6 @@ internal static class PipelineBlock
         var bounded = new DataflowBlockOptions { BoundedCapacity = options.QueueSize };
         var target = new BufferBlock<TIn>(bounded);
         var source = new BufferBlock<TOut>(bounded);
-        options.Probe?.Attach(runtime);
         runtime.Start();
         runtime.LoopStarted();
         _ = Task.Run(() => PumpInAsync(target, pipeline));

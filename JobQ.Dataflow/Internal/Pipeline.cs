@@ -16,7 +16,7 @@ internal sealed class Pipeline<TIn, TOut>
 
     public ItemQueue<TOut>? Output { get; }
 
-    /// <summary>Builds every stage, last first, so that each writes into the next one's input queue.</summary>
+    /// <summary>Builds every stage, last first, so that each writes into the next one's input queue, and attaches the probe.</summary>
     public static Pipeline<TIn, TOut> Build(Workers<TIn, TOut> workers, JobOptions validatedOptions, bool collectOutput)
     {
         var runtime = new PipelineRuntime(validatedOptions);
@@ -40,7 +40,20 @@ internal sealed class Pipeline<TIn, TOut>
             runtime.OnStop = () => output.Abort();
         }
 
+        validatedOptions.Probe?.Attach(runtime);
         return new Pipeline<TIn, TOut>(runtime, (ItemQueue<TIn>)next!, output);
+    }
+
+    /// <summary>
+    /// Starts a run that reads an input: the input reader first (it compiles and reads while the lanes start, so the
+    /// first item waits in the queue for the first lane rather than the other way round), then every stage.
+    /// </summary>
+    /// <returns>The input reader, whose <see cref="Feeder{T}.Error"/> the run rethrows.</returns>
+    public Feeder<TIn> Start(Func<ItemQueue<TIn>, PipelineRuntime, Feeder<TIn>> startFeeder)
+    {
+        var feeder = startFeeder(Input, Runtime);
+        Runtime.Start();
+        return feeder;
     }
 
     /// <summary>Validates a worker list and options at the public door, before any work starts.</summary>

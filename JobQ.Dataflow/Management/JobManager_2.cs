@@ -60,7 +60,6 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
         var validated = Pipeline<TIn, TOut>.Validate(workers, options, nameof(workers), optionsParam);
         _pipeline = Pipeline<TIn, TOut>.Build(workers, validated, collectOutput: false);
         _runtime = _pipeline.Runtime;
-        validated.Probe?.Attach(_runtime);
         _runtime.Start();
     }
 

@@ -72,12 +72,7 @@ public static class JobQueue
         // in a fresh process, and no hop through the thread pool between the last stage finishing and this returning.
         var pipeline = Pipeline<TIn, TOut>.Build(workers, validated, collectOutput: false);
         var runtime = pipeline.Runtime;
-        validated.Probe?.Attach(runtime);
-
-        // The input reader first: it compiles and reads while the lanes start, so the first item waits in the queue
-        // for the first lane rather than the other way round.
-        var feeder = Feeder<TIn>.Start(input, pipeline.Input, runtime);
-        runtime.Start();
+        var feeder = pipeline.Start((queue, run) => Feeder<TIn>.Start(input, queue, run));
         using (runtime.StartTimeout(validated.Timeout))
         {
             runtime.Finished.Wait();
@@ -277,9 +272,7 @@ public static class JobQueue
         cancellationToken.ThrowIfCancellationRequested();
         var pipeline = Pipeline<TIn, TOut>.Build(workers, options, collectOutput: true);
         var runtime = pipeline.Runtime;
-        options.Probe?.Attach(runtime);
-        var feeder = startFeeder(pipeline.Input, runtime);
-        runtime.Start();
+        var feeder = pipeline.Start(startFeeder);
         using var timer = runtime.StartTimeout(options.Timeout);
         using var registration = cancellationToken.UnsafeRegister(static state => ((PipelineRuntime)state!).Stop(StopReason.Canceled), runtime);
         try
@@ -331,9 +324,7 @@ public static class JobQueue
         cancellationToken.ThrowIfCancellationRequested();
         var pipeline = Pipeline<TIn, TOut>.Build(workers, options, collectOutput: false);
         var runtime = pipeline.Runtime;
-        options.Probe?.Attach(runtime);
-        var feeder = startFeeder(pipeline.Input, runtime);
-        runtime.Start();
+        var feeder = pipeline.Start(startFeeder);
 
         using var timer = runtime.StartTimeout(options.Timeout);
         using var registration = cancellationToken.UnsafeRegister(static state => ((PipelineRuntime)state!).Stop(StopReason.Canceled), runtime);
