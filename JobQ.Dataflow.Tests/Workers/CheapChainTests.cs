@@ -34,7 +34,7 @@ public sealed class CheapChainTests
                 Interlocked.Decrement(ref inCall);
             });
 
-        var result = JobQueue.Run(Enumerable.Range(0, Items), workers);
+        var result = JobQueue.Run(Enumerable.Range(0, Items), workers, new JobOptions { Timeout = Bound });
 
         Assert.IsTrue(result.Completed);
         Assert.AreEqual(1, most);
@@ -47,8 +47,9 @@ public sealed class CheapChainTests
         var seen = new List<int>(Items);
         var workers = Workers.Of<int>().Then(x => x + 1).Then(x => x - 1).Then((int x) => seen.Add(x));
 
-        JobQueue.Run(Enumerable.Range(0, Items), workers);
+        var result = JobQueue.Run(Enumerable.Range(0, Items), workers, new JobOptions { Timeout = Bound });
 
+        Assert.IsTrue(result.Completed);
         CollectionAssert.AreEqual(Enumerable.Range(0, Items).ToList(), seen);
     }
 
@@ -58,8 +59,9 @@ public sealed class CheapChainTests
         var seen = new List<int>(Items);
         var workers = Workers.Of<int>().Then(x => x + 1).Then(x => x - 1, threads: 4).Then((int x) => seen.Add(x));
 
-        JobQueue.Run(Enumerable.Range(0, Items), workers, keepOrder: true);
+        var result = JobQueue.Run(Enumerable.Range(0, Items), workers, new JobOptions { KeepOrder = true, Timeout = Bound });
 
+        Assert.IsTrue(result.Completed);
         CollectionAssert.AreEqual(Enumerable.Range(0, Items).ToList(), seen);
     }
 
@@ -73,7 +75,7 @@ public sealed class CheapChainTests
             .Then(x => x % 1000 == 0 ? throw new InvalidOperationException($"item {x}") : x)
             .Then((int x) => { arrived++; });
 
-        var result = JobQueue.Run(Enumerable.Range(0, Items), workers, new JobOptions { Probe = probe, ErrorPolicy = ErrorPolicy.Handle(_ => { }) });
+        var result = JobQueue.Run(Enumerable.Range(0, Items), workers, new JobOptions { Probe = probe, ErrorPolicy = ErrorPolicy.Handle(_ => { }), Timeout = Bound });
 
         var stats = JobQueue.Stat(probe);
         Assert.IsTrue(result.Completed);
