@@ -86,13 +86,6 @@ internal sealed class PipelineRuntime
             _progressTimer = TimeProvider.CreateTimer(static state => ((PipelineRuntime)state!).ReportProgress(), this, _progressInterval, _progressInterval);
         }
 
-        _ = Task.WhenAll(Stages.Select(s => s.Completion)).ContinueWith(
-            static (_, state) => ((PipelineRuntime)state!).SetFinished(),
-            this,
-            CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously,
-            TaskScheduler.Default);
-
         // Only now, with every loop started: in a fresh process, creating the meter would otherwise compete with them.
         JobMetrics.EnsureCreated();
     }
@@ -152,8 +145,10 @@ internal sealed class PipelineRuntime
     {
         if (Interlocked.Decrement(ref _live) == 0 && AllStagesCompleted())
         {
-            // The last loop out finishes the run itself: the stage completions' continuation (which SetFinished also
-            // answers) would run on the thread pool, a hop that costs most in a fresh process.
+            // The last loop out finishes the run itself. A stage completes only on its own last loop's way out, before
+            // that loop's LoopExited, so the loop that brings the count to zero sees every completion. (A continuation
+            // on the stage completions would instead hop through the thread pool, which in a fresh process means
+            // starting the pool at the very end of the run.)
             SetFinished();
         }
         else if (_stop.IsCancellationRequested)
