@@ -21,7 +21,6 @@ internal sealed class DispatchStage<TIn, TOut> : StageRuntime
     private readonly WorkerStage<TIn, Marked<TOut>>[] _partitions;
     private readonly ItemQueue<Marked<TOut>>[] _partitionOutputs;
     private readonly ItemQueue<int> _routeLog;
-    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _dispatcherFailures;
 
     public DispatchStage(StageContext context, StageWorker<TIn, TOut> worker, int partitions, Func<TIn, int> dispatcher, ItemQueue<TOut>? output)
@@ -46,8 +45,6 @@ internal sealed class DispatchStage<TIn, TOut> : StageRuntime
     public ItemQueue<TIn> Input { get; }
 
     public override object InputQueue => Input;
-
-    public override Task Completion => _completion.Task;
 
     public override long Doing
     {
@@ -273,7 +270,7 @@ internal sealed class DispatchStage<TIn, TOut> : StageRuntime
             if (!token.IsCancellationRequested)
             {
                 _output?.Complete();
-                _completion.TrySetResult();
+                MarkCompleted();
             }
 
             Context.Pipeline.LoopExited();

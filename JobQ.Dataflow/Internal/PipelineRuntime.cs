@@ -197,7 +197,7 @@ internal sealed class PipelineRuntime
     {
         foreach (var stage in Stages)
         {
-            if (!stage.Completion.IsCompleted)
+            if (!stage.IsCompleted)
             {
                 return false;
             }

@@ -3,6 +3,8 @@ namespace JobQ.Dataflow.Internal;
 /// <summary>The running form of one stage, as the pipeline sees it whatever its types.</summary>
 internal abstract class StageRuntime(StageContext context)
 {
+    private bool _completed;
+
     public StageContext Context { get; } = context;
 
     public string Name => Context.Name;
@@ -13,8 +15,8 @@ internal abstract class StageRuntime(StageContext context)
     /// <summary>Gets the stage's input queue, an <c>ItemQueue&lt;TIn&gt;</c>.</summary>
     public abstract object InputQueue { get; }
 
-    /// <summary>Completes when every lane of the stage has exited and its output queue was completed.</summary>
-    public abstract Task Completion { get; }
+    /// <summary>Gets whether every lane of the stage has exited and its output queue was completed.</summary>
+    public bool IsCompleted => Volatile.Read(ref _completed);
 
     /// <summary>Gets the number of worker calls in progress now.</summary>
     public abstract long Doing { get; }
@@ -23,6 +25,10 @@ internal abstract class StageRuntime(StageContext context)
 
     /// <summary>Stops the stage's queues and reorderer so every waiting lane returns.</summary>
     public abstract void Abort();
+
+    /// <summary>Marks the stage completed; its last loop calls it after completing the output queue and before it
+    /// leaves the pipeline's loop count, so the loop that brings that count to zero sees it.</summary>
+    protected void MarkCompleted() => Volatile.Write(ref _completed, true);
 
     /// <summary>Changes the number of workers; see <c>JobManager.SetThreadNum</c>.</summary>
     public abstract void SetWorkerCount(int count);

@@ -18,7 +18,6 @@ internal sealed class WorkerStage<TIn, TOut> : StageRuntime
     private readonly object _lock = new();
     private readonly StageWorker<TIn, TOut> _worker;
     private readonly ItemQueue<TOut>? _output;
-    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<WorkerLane<TIn, TOut>> _lanes = [];
     private readonly bool _keepOrder;
 
@@ -46,8 +45,6 @@ internal sealed class WorkerStage<TIn, TOut> : StageRuntime
     public Reorderer<TOut>? Reorderer { get; }
 
     public override object InputQueue => Input;
-
-    public override Task Completion => _completion.Task;
 
     /// <summary>Gets the wanted number of lanes: the fair-share divisor for takes.</summary>
     public int TargetWorkers => Volatile.Read(ref _target);
@@ -182,7 +179,7 @@ internal sealed class WorkerStage<TIn, TOut> : StageRuntime
         if (last)
         {
             _output?.Complete();
-            _completion.TrySetResult();
+            MarkCompleted();
         }
 
         Context.Pipeline.LoopExited();
