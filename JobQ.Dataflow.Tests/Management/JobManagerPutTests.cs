@@ -71,6 +71,88 @@ public sealed class JobManagerPutTests
     }
 
     [TestMethod]
+    public void Put_WhileTheWorkerIsBusy_ItemIsCountedQueuedAndReachesTheWorkerWithoutJoin()
+    {
+        // Puts are moved into the first queue a run at a time; an item put while the only worker is busy must still
+        // show in the queue's size and reach the worker as soon as it is free, with no later put or Join to push it.
+        var gate = new Gate();
+        var spy = new WorkerSpy(gate);
+        using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work));
+        try
+        {
+            manager.Put(0);
+            Poll.Until(() => spy.Current == 1, "the worker holds item 0");
+            manager.Put(1);
+            manager.Put(2);
+
+            Assert.AreEqual(2, manager.Stat().Stages[0].Input.Size);
+
+            gate.Open();
+            Poll.Until(() => spy.Completed == 3, "items 1 and 2 processed without Join");
+            CollectionAssert.AreEqual(new[] { 0, 1, 2 }, spy.Seen.ToArray());
+            Assert.AreEqual(0, manager.Stat().Stages[0].Input.Size);
+            Assert.IsTrue(manager.Join());
+        }
+        finally
+        {
+            gate.Open();
+        }
+    }
+
+    [TestMethod]
+    public async Task PutAsync_AfterPutsFromTheSameThread_KeepsTheirOrder()
+    {
+        var gate = new Gate();
+        var spy = new WorkerSpy(gate);
+        await using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work));
+        try
+        {
+            manager.Put(0);
+            Poll.Until(() => spy.Current == 1, "the worker holds item 0");
+            manager.Put(1);
+            await manager.PutAsync(2).AsTask().WaitAsync(Gate.Bound);
+            manager.Put(3);
+            await manager.PutAsync(4).AsTask().WaitAsync(Gate.Bound);
+
+            gate.Open();
+            Assert.IsTrue(await manager.JoinAsync().WaitAsync(Gate.Bound));
+            CollectionAssert.AreEqual(new[] { 0, 1, 2, 3, 4 }, spy.Seen.ToArray());
+        }
+        finally
+        {
+            gate.Open();
+        }
+    }
+
+    [TestMethod]
+    public async Task Put_ManyThreadsWhileWorkersIdleAndBusy_EveryItemProcessedOnceWithoutJoin()
+    {
+        // Producers that pause between puts leave items waiting to be moved into the queue; idle workers must fetch
+        // them. Every item must arrive before Join is called.
+        const int Producers = 4, PerProducer = 2_000;
+        var seen = new ConcurrentDictionary<int, int>();
+        using var manager = JobManager.Create(
+            Workers.Of<int>().Then((int i) => { seen.AddOrUpdate(i, 1, (_, n) => n + 1); }, threads: 2),
+            queueSize: 64);
+        var producers = Enumerable.Range(0, Producers).Select(p => Task.Run(() =>
+        {
+            for (var i = 0; i < PerProducer; i++)
+            {
+                manager.Put((p * PerProducer) + i);
+                if (i % 97 == 0)
+                {
+                    Thread.Yield();
+                }
+            }
+        })).ToArray();
+
+        await Task.WhenAll(producers).WaitAsync(Gate.Bound);
+        Poll.Until(() => seen.Count == Producers * PerProducer, "every item processed before Join");
+        Assert.IsTrue(manager.Join());
+        Assert.IsTrue(seen.Values.All(n => n == 1), "an item was processed twice");
+    }
+
+    [TestMethod]
     public async Task PutAsync_FirstQueueFull_AwaitsRoomWithoutBlocking()
     {
         var gate = new Gate();

@@ -39,6 +39,9 @@ internal sealed class ItemQueue<T>
     private readonly List<ReturnedRun> _returned = [];
     private int _returnedCount;
 
+    // Items put one at a time that have not moved in yet (JobManager's first queue only); counted as queued.
+    private StagedInput<T>? _staging;
+
     public ItemQueue(int capacity)
     {
         _capacity = capacity;
@@ -49,7 +52,7 @@ internal sealed class ItemQueue<T>
     public int Capacity => _capacity;
 
     /// <summary>Gets the number of items in the queue (a racy snapshot).</summary>
-    public int Count => Volatile.Read(ref _count) + Volatile.Read(ref _returnedCount);
+    public int Count => Volatile.Read(ref _count) + Volatile.Read(ref _returnedCount) + (_staging?.Count ?? 0);
 
     /// <summary>Gets the room left (a racy snapshot).</summary>
     public int FreeSpace => _capacity - Volatile.Read(ref _count);
@@ -79,6 +82,7 @@ internal sealed class ItemQueue<T>
                 return result;
             }
 
+            FlushStaged();
             waiter.Wait();
         }
     }
@@ -96,6 +100,7 @@ internal sealed class ItemQueue<T>
                 return (result, sequence);
             }
 
+            FlushStaged();
             await waiter.WaitAsync().ConfigureAwait(false);
         }
     }
@@ -169,49 +174,65 @@ internal sealed class ItemQueue<T>
         return written;
     }
 
-    /// <summary>Writes one item, blocking while the queue is full; allocation-free for a single put.</summary>
-    public bool WriteOne(T item, SyncWaiter waiter) => Write(new ReadOnlySpan<T>(in item), waiter) == 1;
+    /// <summary>Routes single-item puts through <paramref name="staging"/>, which from now on makes every write.</summary>
+    public void AttachStaging(StagedInput<T> staging) => _staging = staging;
 
     /// <summary>
-    /// Writes one item, awaiting room. A cancelled wait writes nothing and throws
-    /// <see cref="OperationCanceledException"/>; allocates a waiter only when the queue is full.
+    /// 1 if the queue has room; else 0, with <paramref name="waiter"/> (if any) listed to be woken when room is freed;
+    /// −1 if the queue was aborted.
     /// </summary>
-    /// <returns>Whether the item was written (false when the queue was aborted).</returns>
-    public async ValueTask<bool> WriteOneAsync(T item, CancellationToken cancellationToken)
+    /// <exception cref="InvalidOperationException">The queue was completed.</exception>
+    public int ListenForRoom(Waiter? waiter)
     {
-        AsyncWaiter? waiter = null;
-        while (true)
+        lock (_lock)
         {
-            var result = TryWriteOne(item, waiter, out var wake);
+            if (_aborted)
+            {
+                return -1;
+            }
+
+            if (_completed)
+            {
+                throw new InvalidOperationException("Write after the queue was completed.");
+            }
+
+            if (_count < _capacity)
+            {
+                return 1;
+            }
+
+            if (waiter is not null)
+            {
+                waiter.Prepare();
+                _writers.Enqueue(waiter);
+            }
+
+            return 0;
+        }
+    }
+
+    /// <summary>
+    /// Awaits the room <paramref name="waiter"/> was listed for. A cancelled wait throws
+    /// <see cref="OperationCanceledException"/>, passing on any room it had been given to the next writer.
+    /// </summary>
+    public async ValueTask WaitForRoomAsync(AsyncWaiter waiter, CancellationToken cancellationToken)
+    {
+        using (cancellationToken.UnsafeRegister(static state => CancelWrite(((ItemQueue<T>, Waiter))state!), (this, (Waiter)waiter)))
+        {
+            await waiter.WaitAsync().ConfigureAwait(false);
+        }
+
+        if (cancellationToken.IsCancellationRequested)
+        {
+            Waiter? wake;
+            lock (_lock)
+            {
+                // If a take already chose this waiter to fill freed room, pass that room to the next writer.
+                wake = _count < _capacity ? _writers.Dequeue() : null;
+            }
+
             wake?.Signal();
-            if (result != 0)
-            {
-                return result > 0;
-            }
-
-            if (waiter is null)
-            {
-                // Full: retry with a waiter, which this time is listed if the queue is still full.
-                waiter = new AsyncWaiter();
-                continue;
-            }
-
-            using (cancellationToken.UnsafeRegister(static state => CancelWrite(((ItemQueue<T>, Waiter))state!), (this, (Waiter)waiter)))
-            {
-                await waiter.WaitAsync().ConfigureAwait(false);
-            }
-
-            if (cancellationToken.IsCancellationRequested)
-            {
-                lock (_lock)
-                {
-                    // If a take already chose this waiter to fill freed room, pass that room to the next writer.
-                    wake = _count < _capacity ? _writers.Dequeue() : null;
-                }
-
-                wake?.Signal();
-                throw new OperationCanceledException(cancellationToken);
-            }
+            throw new OperationCanceledException(cancellationToken);
         }
     }
 
@@ -243,6 +264,8 @@ internal sealed class ItemQueue<T>
     /// <summary>No more writes: readers drain what is queued, then see the end.</summary>
     public void Complete()
     {
+        // Staged items fit in the room left, so this never blocks.
+        _staging?.Flush();
         Waiter? chain;
         lock (_lock)
         {
@@ -279,6 +302,12 @@ internal sealed class ItemQueue<T>
 
         WaiterList.SignalChain(readers);
         WaiterList.SignalChain(writers);
+        if (_staging is { } staging)
+        {
+            discarded += staging.Count;
+            staging.Clear();
+        }
+
         return discarded;
     }
 
@@ -297,7 +326,14 @@ internal sealed class ItemQueue<T>
 
     private const int Waiting = -2;
 
-    private int TryWriteOne(T item, Waiter? waiter, out Waiter? wake) => TryWrite(new ReadOnlySpan<T>(in item), waiter, out wake);
+    /// <summary>
+    /// Called by a reader already listed as waiting: moves in what single-item puts left staged, so that none of it
+    /// waits for a next put (see <see cref="StagedInput{T}"/> for why listing first makes this race-free).
+    /// </summary>
+    private void FlushStaged()
+    {
+        _staging?.Flush();
+    }
 
     private static void CancelWrite((ItemQueue<T> Queue, Waiter Waiter) state)
     {
@@ -387,7 +423,11 @@ internal sealed class ItemQueue<T>
     }
 
     // Returns the number written (> 0), 0 when full (the waiter, if any, is listed to wait for room), -1 when aborted.
-    private int TryWrite(ReadOnlySpan<T> items, Waiter? waiter, out Waiter? wake)
+    /// <summary>
+    /// Writes what fits without waiting: the count written (0 when full, with <paramref name="waiter"/> listed), −1 if
+    /// aborted. <paramref name="wake"/> is a waiter to signal once the caller holds no lock.
+    /// </summary>
+    public int TryWrite(ReadOnlySpan<T> items, Waiter? waiter, out Waiter? wake)
     {
         wake = null;
         lock (_lock)

@@ -26,6 +26,7 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
     private static SyncWaiter? t_putWaiter;
 
     private readonly Pipeline<TIn, TOut> _pipeline;
+    private readonly StagedInput<TIn> _input;
     private readonly PipelineRuntime _runtime;
     private readonly object _joinLock = new();
     private readonly TaskCompletionSource _putsDrained = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -60,6 +61,7 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
         var validated = Pipeline<TIn, TOut>.Validate(workers, options, nameof(workers), optionsParam);
         _pipeline = Pipeline<TIn, TOut>.Build(workers, validated, collectOutput: false);
         _runtime = _pipeline.Runtime;
+        _input = new StagedInput<TIn>(_pipeline.Input, _runtime.MaxRun);
         _runtime.Start();
     }
 
@@ -72,7 +74,7 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
         EnterPut();
         try
         {
-            if (!_pipeline.Input.WriteOne(item, t_putWaiter ??= new SyncWaiter()))
+            if (!_input.Put(item, t_putWaiter ??= new SyncWaiter()))
             {
                 ThrowStopped();
             }
@@ -95,7 +97,7 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
         EnterPut();
         try
         {
-            var written = await _pipeline.Input.WriteOneAsync(item, cancellationToken).ConfigureAwait(false);
+            var written = await _input.PutAsync(item, cancellationToken).ConfigureAwait(false);
             if (!written)
             {
                 ThrowStopped();
