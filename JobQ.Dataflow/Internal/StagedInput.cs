@@ -20,6 +20,9 @@ namespace JobQ.Dataflow.Internal;
 /// </remarks>
 internal sealed class StagedInput<T>
 {
+    [ThreadStatic]
+    private static SyncWaiter? t_waiter;
+
     private readonly ItemQueue<T> _queue;
     private readonly object _lock = new();
     private readonly T[] _items;
@@ -39,14 +42,22 @@ internal sealed class StagedInput<T>
     /// <summary>Puts an item, blocking while the queue is full.</summary>
     /// <returns>False if the queue was aborted (the run stopped); the item was not put.</returns>
     /// <exception cref="InvalidOperationException">The queue was completed.</exception>
-    public bool Put(T item, SyncWaiter waiter)
+    public bool Put(T item)
     {
+        SyncWaiter? waiter = null;
         while (true)
         {
             var result = TryPut(item, waiter);
             if (result != 0)
             {
                 return result > 0;
+            }
+
+            if (waiter is null)
+            {
+                // Full: retry with this thread's waiter, which this time is listed if the queue is still full.
+                waiter = t_waiter ??= new SyncWaiter();
+                continue;
             }
 
             waiter.Wait();

@@ -22,9 +22,6 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
     private const int Joining = 1;
     private const int Disposed = 2;
 
-    [ThreadStatic]
-    private static SyncWaiter? t_putWaiter;
-
     private readonly Pipeline<TIn, TOut> _pipeline;
     private readonly StagedInput<TIn> _input;
     private readonly PipelineRuntime _runtime;
@@ -74,7 +71,7 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
         EnterPut();
         try
         {
-            if (!_input.Put(item, t_putWaiter ??= new SyncWaiter()))
+            if (!_input.Put(item))
             {
                 ThrowStopped();
             }
