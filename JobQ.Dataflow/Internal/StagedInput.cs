@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 
 namespace JobQ.Dataflow.Internal;
@@ -142,6 +143,7 @@ internal sealed class StagedInput<T>
     private bool MoveLocked(out Waiter? wake)
     {
         var written = _queue.TryWrite(_items.AsSpan(0, _count), null, out wake);
+        Debug.Assert(written < 0 || written == _count, "Staged items always fit in the queue's room (every write goes through here).");
         ClearLocked();
         return written >= 0;
     }
