@@ -186,28 +186,7 @@ internal sealed class ItemQueue<T>
     {
         lock (_lock)
         {
-            if (_aborted)
-            {
-                return -1;
-            }
-
-            if (_completed)
-            {
-                throw new InvalidOperationException("Write after the queue was completed.");
-            }
-
-            if (_count < _capacity)
-            {
-                return 1;
-            }
-
-            if (waiter is not null)
-            {
-                waiter.Prepare();
-                _writers.Enqueue(waiter);
-            }
-
-            return 0;
+            return Math.Sign(RoomLocked(waiter));
         }
     }
 
@@ -422,7 +401,6 @@ internal sealed class ItemQueue<T>
         }
     }
 
-    // Returns the number written (> 0), 0 when full (the waiter, if any, is listed to wait for room), -1 when aborted.
     /// <summary>
     /// Writes what fits without waiting: the count written (0 when full, with <paramref name="waiter"/> listed), −1 if
     /// aborted. <paramref name="wake"/> is a waiter to signal once the caller holds no lock.
@@ -432,26 +410,10 @@ internal sealed class ItemQueue<T>
         wake = null;
         lock (_lock)
         {
-            if (_aborted)
+            var free = RoomLocked(waiter);
+            if (free <= 0)
             {
-                return -1;
-            }
-
-            if (_completed)
-            {
-                throw new InvalidOperationException("Write after the queue was completed.");
-            }
-
-            var free = _capacity - _count;
-            if (free == 0)
-            {
-                if (waiter is not null)
-                {
-                    waiter.Prepare();
-                    _writers.Enqueue(waiter);
-                }
-
-                return 0;
+                return free;
             }
 
             var n = Math.Min(free, items.Length);
@@ -489,6 +451,29 @@ internal sealed class ItemQueue<T>
 
         _head = (_head + n) % _buffer.Length;
         Volatile.Write(ref _count, _count - n);
+    }
+
+    // Called under _lock: the room left; 0 when full, with the waiter (if any) listed for room; -1 when aborted.
+    private int RoomLocked(Waiter? waiter)
+    {
+        if (_aborted)
+        {
+            return -1;
+        }
+
+        if (_completed)
+        {
+            throw new InvalidOperationException("Write after the queue was completed.");
+        }
+
+        var free = _capacity - _count;
+        if (free == 0 && waiter is not null)
+        {
+            waiter.Prepare();
+            _writers.Enqueue(waiter);
+        }
+
+        return free;
     }
 
     private void CopyIn(ReadOnlySpan<T> items)
