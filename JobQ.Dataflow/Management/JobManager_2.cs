@@ -121,11 +121,7 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
     /// <returns><see langword="true"/> if everything finished; <see langword="false"/> if the timeout passed first.</returns>
     public Task<bool> JoinAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
-        if (timeout is { } t && t < TimeSpan.Zero && t != Timeout.InfiniteTimeSpan)
-        {
-            throw new ArgumentOutOfRangeException(nameof(timeout), t, $"Join: timeout must be non-negative or null; it was {t}.");
-        }
-
+        JobOptions.ThrowIfInvalidTimeout(timeout, nameof(timeout), "Join: timeout");
         Task<bool> join;
         lock (_joinLock)
         {

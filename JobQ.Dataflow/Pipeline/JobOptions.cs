@@ -80,6 +80,15 @@ public sealed class JobOptions
     /// <summary>Gets or sets how often <see cref="Progress"/> receives a snapshot. Default 1 second; must be positive.</summary>
     public TimeSpan ProgressInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>Rejects a negative timeout other than <see cref="System.Threading.Timeout.InfiniteTimeSpan"/> (which means none).</summary>
+    internal static void ThrowIfInvalidTimeout(TimeSpan? timeout, string paramName, string what)
+    {
+        if (timeout is { } t && t < TimeSpan.Zero && t != System.Threading.Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(paramName, t, $"{what} must be non-negative or null; it was {t}.");
+        }
+    }
+
     internal JobOptions Validated(string paramName)
     {
         if (QueueSize <= 0)
@@ -87,10 +96,7 @@ public sealed class JobOptions
             throw new ArgumentOutOfRangeException(paramName, QueueSize, $"{nameof(QueueSize)} must be positive; it was {QueueSize}.");
         }
 
-        if (Timeout is { } timeout && timeout < TimeSpan.Zero && timeout != System.Threading.Timeout.InfiniteTimeSpan)
-        {
-            throw new ArgumentOutOfRangeException(paramName, timeout, $"{nameof(Timeout)} must be non-negative or null; it was {timeout}.");
-        }
+        ThrowIfInvalidTimeout(Timeout, paramName, nameof(Timeout));
 
         if (ProgressInterval <= TimeSpan.Zero)
         {

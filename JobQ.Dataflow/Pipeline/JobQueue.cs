@@ -47,11 +47,7 @@ public static class JobQueue
         TimeSpan? timeout = null,
         Probe? probe = null)
     {
-        if (timeout is { } t && t < TimeSpan.Zero && t != Timeout.InfiniteTimeSpan)
-        {
-            throw new ArgumentOutOfRangeException(nameof(timeout), t, $"Run: timeout must be non-negative or null; it was {t}.");
-        }
-
+        JobOptions.ThrowIfInvalidTimeout(timeout, nameof(timeout), "Run: timeout");
         return Run(input, workers, new JobOptions { KeepOrder = keepOrder, Timeout = timeout, Probe = probe });
     }
 
