@@ -91,8 +91,8 @@ public sealed class JobManagerBadUseTests
             manager.Put(i);
         }
 
-        Assert.IsTrue(manager.Join());
-        Assert.IsTrue(manager.Join());
+        Assert.IsTrue(manager.Join(Gate.Bound));
+        Assert.IsTrue(manager.Join(Gate.Bound));
         Assert.IsTrue(manager.Join(TimeSpan.Zero));
         Assert.AreEqual(10, spy.Completed);
     }

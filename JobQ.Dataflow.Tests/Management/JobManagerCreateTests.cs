@@ -34,6 +34,6 @@ public sealed class JobManagerCreateTests
         Assert.IsNotNull(stats.Stages[0].Coordinator);
         Assert.AreEqual(8, stats.Stages[0].Input.Capacity);
         Assert.AreEqual(2, stats.Stages[0].WorkerCount);
-        Assert.IsTrue(manager.Join());
+        Assert.IsTrue(manager.Join(Gate.Bound));
     }
 }

@@ -124,7 +124,7 @@ public sealed class JobManagerDisposeTests
         var spy = new WorkerSpy();
         var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work));
         manager.Put(1);
-        Assert.IsTrue(manager.Join());
+        Assert.IsTrue(manager.Join(Gate.Bound));
 
         manager.Dispose();
         manager.Dispose();

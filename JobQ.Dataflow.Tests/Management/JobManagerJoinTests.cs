@@ -180,7 +180,7 @@ public sealed class JobManagerJoinTests
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => manager.Join(TimeSpan.FromSeconds(-1)));
 
         manager.Put(1);
-        Assert.IsTrue(manager.Join());
+        Assert.IsTrue(manager.Join(Gate.Bound));
         Assert.AreEqual(1, spy.Completed);
     }
 }

@@ -16,7 +16,7 @@ public sealed class JobManagerPutTests
             manager.Put(i);
         }
 
-        Assert.IsTrue(manager.Join());
+        Assert.IsTrue(manager.Join(Gate.Bound));
         CollectionAssert.AreEqual(new[] { 0, 1, 2 }, echo.Seen.ToArray());
         var stats = manager.Stat();
         Assert.AreEqual(3, stats.In);
@@ -36,7 +36,7 @@ public sealed class JobManagerPutTests
             manager.Put(i);
         }
 
-        Assert.IsTrue(manager.Join());
+        Assert.IsTrue(manager.Join(Gate.Bound));
         Assert.HasCount(1_000, last);
         Assert.IsTrue(Enumerable.Range(0, 1_000).All(i => last.TryGetValue(i * 2, out var n) && n == 1));
     }
@@ -61,7 +61,7 @@ public sealed class JobManagerPutTests
 
             gate.Open();
             Assert.IsTrue(blocked.Wait(Gate.Bound), "Put did not return once the queue had room.");
-            Assert.IsTrue(manager.Join());
+            Assert.IsTrue(manager.Join(Gate.Bound));
             CollectionAssert.AreEqual(new[] { 0, 1, 2 }, spy.Seen.ToArray());
         }
         finally
@@ -91,7 +91,7 @@ public sealed class JobManagerPutTests
             Poll.Until(() => spy.Completed == 3, "items 1 and 2 processed without Join");
             CollectionAssert.AreEqual(new[] { 0, 1, 2 }, spy.Seen.ToArray());
             Assert.AreEqual(0, manager.Stat().Stages[0].Input.Size);
-            Assert.IsTrue(manager.Join());
+            Assert.IsTrue(manager.Join(Gate.Bound));
         }
         finally
         {
@@ -148,7 +148,7 @@ public sealed class JobManagerPutTests
 
         await Task.WhenAll(producers).WaitAsync(Gate.Bound);
         Poll.Until(() => seen.Count == Producers * PerProducer, "every item processed before Join");
-        Assert.IsTrue(manager.Join());
+        Assert.IsTrue(manager.Join(Gate.Bound));
         Assert.IsTrue(seen.Values.All(n => n == 1), "an item was processed twice");
     }
 

@@ -183,7 +183,7 @@ public sealed class JobManagerSetThreadNumTests
             manager.Put(i);
         }
 
-        Assert.IsTrue(manager.Join());
+        Assert.IsTrue(manager.Join(Gate.Bound));
         Assert.AreEqual(10, spy.Completed);
         Assert.AreEqual(0, other.Entered);
     }
@@ -204,7 +204,7 @@ public sealed class JobManagerSetThreadNumTests
             manager.Put(i);
         }
 
-        Assert.IsTrue(manager.Join());
+        Assert.IsTrue(manager.Join(Gate.Bound));
         Assert.AreEqual(30, spy.Completed);
     }
 
@@ -222,7 +222,7 @@ public sealed class JobManagerSetThreadNumTests
         Assert.AreEqual("threads", error.ParamName);
         Assert.AreEqual(2, manager.Stat().Stages[0].WorkerCount);
         manager.Put(1);
-        Assert.IsTrue(manager.Join());
+        Assert.IsTrue(manager.Join(Gate.Bound));
         Assert.AreEqual(1, spy.Completed);
     }
 
@@ -282,7 +282,7 @@ public sealed class JobManagerSetThreadNumTests
         Assert.AreEqual(3, manager.Stat().Stages[0].WorkerCount);
         Assert.AreEqual(2, manager.Stat().Stages[1].WorkerCount);
         manager.Put(1);
-        Assert.IsTrue(manager.Join());
+        Assert.IsTrue(manager.Join(Gate.Bound));
     }
 
     [TestMethod]
@@ -296,7 +296,7 @@ public sealed class JobManagerSetThreadNumTests
         Assert.AreEqual(2, manager.Stat().Stages[0].WorkerCount);
         var before = Volatile.Read(ref s_staticCalls);
         manager.Put(1);
-        Assert.IsTrue(manager.Join());
+        Assert.IsTrue(manager.Join(Gate.Bound));
         Assert.AreEqual(before + 1, Volatile.Read(ref s_staticCalls));
     }
 

@@ -32,7 +32,7 @@ public sealed class JobManagerStatTests
             manager.Put(i);
         }
 
-        Assert.IsTrue(manager.Join());
+        Assert.IsTrue(manager.Join(Gate.Bound));
         manager.SetThreadNum(spy.Work, 6); // after Join: ignored
         var stats = manager.Stat();
         Assert.AreEqual(2, stats.Stages[0].WorkerCount);
@@ -56,7 +56,7 @@ public sealed class JobManagerStatTests
             manager.Put(i);
         }
 
-        Assert.IsTrue(manager.Join());
+        Assert.IsTrue(manager.Join(Gate.Bound));
         var fromManager = manager.Stat();
         var fromProbe = JobQueue.Stat(probe);
         Assert.AreEqual(fromManager.In, fromProbe.In);

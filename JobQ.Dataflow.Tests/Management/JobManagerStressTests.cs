@@ -392,7 +392,7 @@ public sealed class JobManagerStressTests(TestContext testContext)
 
             if (join)
             {
-                Assert.IsTrue(manager.Join());
+                Assert.IsTrue(manager.Join(Gate.Bound));
             }
         }
 
