@@ -38,8 +38,8 @@ public class ChainBenchmarks
             Measure.Ratio(ours),
             Measure.Ratio(baseline),
             "-",
-            "ours <= 1.20x",
-            Measure.Met(ours <= 1.2));
+            "- (issue 6's 1.20x is on 10M below)",
+            "-");
 
         var oursBytes = BytesPerItem(() => Chains.Ours(N));
         var baselineBytes = BytesPerItem(() => Chains.Dataflow(N));
@@ -64,8 +64,8 @@ public class ChainBenchmarks
             Measure.Rate(N / ours),
             Measure.Rate(N / baseline),
             Measure.Ratio(ratio),
-            ">= 7x (issue 6); >= 1.0x (issue 2)",
-            $"7x: {Measure.Met(ratio >= 7)}; 1x: {Measure.Met(ratio >= 1)}");
+            ">= 1.0x (issue 2); issue 6's 7x is on 10M below",
+            Measure.Met(ratio >= 1));
         return (row, ours, baseline);
     }
 

@@ -5,14 +5,17 @@ using JobQ.Dataflow.Benchmarks.Infrastructure;
 
 namespace JobQ.Dataflow.Benchmarks.Cases;
 
-/// <summary>10 M ints through three single-threaded stages: ours, hand-written Dataflow and fused Akka.Streams.</summary>
+/// <summary>
+/// 10 M ints through add1 -> multi2 -> sum (issue 6's targets): three single-threaded stages against hand-written
+/// Dataflow and fused Akka.Streams, then the middle stage on threads 4 against Dataflow.
+/// </summary>
 [MemoryDiagnoser]
 [ShortRunJob]
 public class FusedChainBenchmarks
 {
     private const int N = 10_000_000;
 
-    // Per-item Dataflow takes several seconds for 10 M items; three repetitions keep the quick mode short.
+    // Per-item Dataflow takes several seconds for 10 M items; five repetitions keep the quick mode short.
     private const int QuickRepetitions = 5;
 
     private ActorSystem? _system;
@@ -75,11 +78,46 @@ public class FusedChainBenchmarks
                     Measure.Ratio(oursRate / akkaRate),
                     "lead (> 1.0x)",
                     Measure.Met(oursRate > akkaRate)),
+                .. MiddleThreads4(),
             ];
         }
         finally
         {
             bench.Cleanup();
         }
+    }
+
+    /// <summary>The issue's second target: the same 10 M chain with the middle stage on threads 4, unordered and keepOrder.</summary>
+    private static IEnumerable<Row> MiddleThreads4()
+    {
+        var (unordered, unorderedBaseline) = Compare(keepOrder: false);
+        var (ordered, orderedBaseline) = Compare(keepOrder: true);
+        return
+        [
+            Row("unordered", unordered, unorderedBaseline),
+            Row("keepOrder", ordered, orderedBaseline),
+            new Row(
+                $"10M chain, middle threads 4: keepOrder cost (time keepOrder / unordered, medians of {QuickRepetitions})",
+                Measure.Ratio(ordered / unordered),
+                Measure.Ratio(orderedBaseline / unorderedBaseline),
+                "-",
+                "ours <= 1.20x",
+                Measure.Met(ordered / unordered <= 1.2)),
+        ];
+
+        // One warm-up run each: the same code ran already in the 1M rows, and one 10M run is long enough to tier up.
+        static (double Ours, double Baseline) Compare(bool keepOrder) => Measure.Alternate(
+            QuickRepetitions,
+            () => Measure.Seconds(() => Chains.Ours(N, 4, keepOrder)),
+            () => Measure.Seconds(() => Chains.Dataflow(N, 4, keepOrder)),
+            warmUps: 1);
+
+        static Row Row(string label, double ours, double baseline) => new(
+            $"10M add1 -> multi2 -> sum, middle threads 4, {label}, vs Dataflow (items/s, median of {QuickRepetitions})",
+            Measure.Rate(N / ours),
+            Measure.Rate(N / baseline),
+            Measure.Ratio(baseline / ours),
+            ">= 7x",
+            Measure.Met(baseline / ours >= 7));
     }
 }

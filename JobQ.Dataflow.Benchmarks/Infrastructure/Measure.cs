@@ -27,16 +27,17 @@ internal static class Measure
 
     /// <summary>
     /// Runs <paramref name="ours"/> and <paramref name="baseline"/> alternately and returns the median of each, after a
-    /// warm-up of each: at least 3 discarded runs and half a second, so that tiered compilation has promoted the hot
-    /// code of both (the framework's Dataflow ships precompiled; a library's code starts at tier 0). Every sample starts
-    /// on a settled process (see <see cref="Settle"/>), so neither side pays for what the other left running.
+    /// warm-up of each: at least <paramref name="warmUps"/> discarded runs and half a second, so that tiered compilation
+    /// has promoted the hot code of both (the framework's Dataflow ships precompiled; a library's code starts at tier 0).
+    /// Every sample starts on a settled process (see <see cref="Settle"/>), so neither side pays for what the other left
+    /// running.
     /// </summary>
-    public static (double Ours, double Baseline) Alternate(int repetitions, Func<double> ours, Func<double> baseline)
+    public static (double Ours, double Baseline) Alternate(int repetitions, Func<double> ours, Func<double> baseline, int warmUps = 3)
     {
         var a = new List<double>();
         var b = new List<double>();
         var warm = Stopwatch.StartNew();
-        for (var i = 0; i < 10 && (i < 3 || warm.Elapsed < TimeSpan.FromSeconds(0.5)); i++)
+        for (var i = 0; i < 10 && (i < warmUps || warm.Elapsed < TimeSpan.FromSeconds(0.5)); i++)
         {
             ours();
             baseline();
