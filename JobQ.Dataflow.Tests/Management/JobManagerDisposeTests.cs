@@ -28,7 +28,7 @@ public sealed class JobManagerDisposeTests
         }
 
         Poll.Until(() => spy.Completed == 2, "the held calls finished");
-        Poll.Until(() => spy.Threads.All(t => !t.IsAlive) && next.Threads.All(t => !t.IsAlive), "every worker thread exited");
+        Poll.Until(() => spy.Threads.All(Support.LaneThreads.IsDone) && next.Threads.All(Support.LaneThreads.IsDone), "every worker thread was done (exited or idle)");
         Assert.AreEqual(2, spy.Entered, "A call started after Dispose.");
         Assert.AreEqual(0, next.Entered, "An output was passed on after Dispose.");
         Assert.IsFalse(manager.Join(), "Join after Dispose reports that not everything finished.");

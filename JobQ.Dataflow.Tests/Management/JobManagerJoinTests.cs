@@ -57,7 +57,7 @@ public sealed class JobManagerJoinTests
 
         // After the timeout each worker finishes its current item and takes no new one; nothing is passed on.
         Poll.Until(() => spy.Completed == 2 && manager.Stat().Doing == 0, "the held calls finished");
-        Poll.Until(() => spy.Threads.All(t => !t.IsAlive), "the worker threads exited");
+        Poll.Until(() => spy.Threads.All(Support.LaneThreads.IsDone), "the worker threads were done (exited or idle)");
         Assert.AreEqual(2, spy.Entered);
         Assert.AreEqual(0, next.Entered);
         Assert.AreEqual(2, manager.Stat().Stages[0].Out);

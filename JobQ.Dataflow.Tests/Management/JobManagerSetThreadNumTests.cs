@@ -105,7 +105,7 @@ public sealed class JobManagerSetThreadNumTests
         CollectionAssert.AreEqual(new[] { true, true, true, true }, worker.Met.ToArray(), "The barrier of four did not complete: fewer than four calls ran at once.");
         Assert.HasCount(4, worker.Threads);
         Assert.AreEqual(0, worker.CallsOnThreadPool, "Sync workers must run on dedicated threads.");
-        Poll.Until(() => worker.Threads.All(t => !t.IsAlive), "the worker threads exited after Join");
+        Poll.Until(() => worker.Threads.All(Support.LaneThreads.IsDone), "the worker threads were done (exited or idle) after Join");
     }
 
     [TestMethod]
@@ -126,7 +126,7 @@ public sealed class JobManagerSetThreadNumTests
         manager.SetThreadNum(worker.Meet, 1);
 
         Assert.AreEqual(1, manager.Stat().Stages[0].WorkerCount);
-        Poll.Until(() => worker.Threads.Count(t => t.IsAlive) == 1, "three of the four worker threads exited");
+        Poll.Until(() => worker.Threads.Count(t => !Support.LaneThreads.IsDone(t)) == 1, "three of the four worker threads were done");
 
         barrier.RemoveParticipants(3);
         manager.Put(4);

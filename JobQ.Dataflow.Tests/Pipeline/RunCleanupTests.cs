@@ -4,8 +4,9 @@ using JobQ.Dataflow.Tests.Support;
 namespace JobQ.Dataflow.Tests.Pipeline;
 
 /// <summary>
-/// Nothing is left running after Run returns: sync worker threads and the input thread exit, except a call
-/// still inside user code after a timeout, whose thread exits as soon as the call returns.
+/// Nothing is left running after Run returns: sync worker threads and the input thread are done (exited, or idle
+/// until a next run reuses them), except a call still inside user code after a timeout, whose thread is done as soon
+/// as the call returns.
 /// </summary>
 [TestClass]
 public sealed class RunCleanupTests
@@ -35,7 +36,7 @@ public sealed class RunCleanupTests
 
         Assert.IsTrue(result.Completed);
         Assert.IsGreaterThanOrEqualTo(2, threads.Count);
-        Bounded.Until(() => threads.Values.All(t => !t.IsAlive), "every worker and input thread to exit after Run returned");
+        Bounded.Until(() => threads.Values.All(LaneThreads.IsDone), "every worker and input thread to be done (exited or idle) after Run returned");
     }
 
     [TestMethod]
@@ -69,10 +70,10 @@ public sealed class RunCleanupTests
 
         Assert.IsTrue(result.TimedOut);
         Assert.IsNotNull(held);
-        Assert.IsTrue(held.IsAlive, "the held call is still inside user code");
-        Bounded.Until(() => others.All(t => t == held || !t.IsAlive), "the idle lanes' threads to exit after the timeout");
+        Assert.IsFalse(LaneThreads.IsDone(held), "the held call is still inside user code");
+        Bounded.Until(() => others.All(t => t == held || LaneThreads.IsDone(t)), "the idle lanes' threads to be done after the timeout");
 
         gate.Open();
-        Bounded.Until(() => !held.IsAlive, "the held lane's thread to exit once its call returned");
+        Bounded.Until(() => LaneThreads.IsDone(held), "the held lane's thread to be done once its call returned");
     }
 }

@@ -36,7 +36,7 @@ public sealed class RunTimeoutTests
         // Well after Run returned: item 0's call finishes at 100 ms, and its output must be discarded.
         clock.Advance(TimeSpan.FromMilliseconds(200));
         Bounded.Until(() => JobQueue.Stat(probe).Stages[0].Out == 1, "item 0's call to return");
-        Bounded.Until(() => workerThreads.All(t => !t.IsAlive), "the worker's thread to exit, so nothing more can be passed on");
+        Bounded.Until(() => workerThreads.All(LaneThreads.IsDone), "the worker's thread to be done, so nothing more can be passed on");
         var stats = JobQueue.Stat(probe);
 
         CollectionAssert.AreEqual(new[] { 0 }, entered.ToArray());
@@ -71,7 +71,7 @@ public sealed class RunTimeoutTests
 
         clock.Advance(TimeSpan.FromMilliseconds(200)); // item 1's call returns at 200 ms
         Bounded.Until(() => JobQueue.Stat(probe).Stages[0].Out == 2, "item 1's call to return");
-        Bounded.Until(() => workerThreads.All(t => !t.IsAlive), "the worker's thread to exit, so nothing more can be passed on");
+        Bounded.Until(() => workerThreads.All(LaneThreads.IsDone), "the worker's thread to be done, so nothing more can be passed on");
 
         Assert.AreEqual(0, first);
         CollectionAssert.AreEqual(new[] { 0, 1 }, entered.ToArray());

@@ -39,16 +39,14 @@ internal sealed class Feeder<T>
     {
         var feeder = new Feeder<T>(queue, runtime);
         runtime.LoopStarted();
-        var thread = new Thread(static state =>
-        {
-            var (feeder, input) = ((Feeder<T>, IEnumerable<T>))state!;
-            feeder.Feed(input);
-        })
-        {
-            IsBackground = true,
-            Name = "JobQ input",
-        };
-        thread.Start((feeder, input));
+        DedicatedThreads.Shared.Start(
+            "JobQ input",
+            static state =>
+            {
+                var (feeder, input) = ((Feeder<T>, IEnumerable<T>))state!;
+                feeder.Feed(input);
+            },
+            (feeder, input));
         return feeder;
     }
 

@@ -246,12 +246,7 @@ internal sealed class WorkerStage<TIn, TOut> : StageRuntime
         }
         else
         {
-            var thread = new Thread(static state => ((WorkerLane<TIn, TOut>)state!).RunOnThread())
-            {
-                IsBackground = true,
-                Name = $"JobQ {Name} #{number}",
-            };
-            thread.Start(lane);
+            DedicatedThreads.Shared.Start($"JobQ {Name} #{number}", static state => ((WorkerLane<TIn, TOut>)state!).RunOnThread(), lane);
         }
     }
 }

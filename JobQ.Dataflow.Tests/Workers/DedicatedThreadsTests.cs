@@ -1,0 +1,139 @@
+using System.Runtime.CompilerServices;
+using JobQ.Dataflow.Internal;
+using JobQ.Dataflow.Tests.Support;
+
+// Not "...Tests.Workers": a namespace of that name would hide the JobQ.Dataflow.Workers class from every test.
+namespace JobQ.Dataflow.Tests.StageWorkers;
+
+/// <summary>
+/// The dedicated threads behind sync lanes and input readers: a thread whose work ended waits a while for the next
+/// one, so that back-to-back runs do not pay for creating threads, yet each piece of work still gets a thread of its
+/// own, under its starter's execution context, with its own name.
+/// </summary>
+[TestClass]
+public sealed class DedicatedThreadsTests
+{
+    private static readonly AsyncLocal<string?> Ambient = new();
+
+    [TestMethod]
+    public void Start_AfterAThreadWentIdle_ReusesIt()
+    {
+        var threads = new DedicatedThreads(TimeSpan.FromSeconds(30), maxIdle: 4);
+        var first = RunOnce(threads, "first");
+        Bounded.Until(() => threads.IdleCount == 1, "the first thread to park");
+
+        var second = RunOnce(threads, "second");
+
+        Assert.AreEqual(first.ThreadId, second.ThreadId, "the idle thread runs the next work");
+        Assert.AreEqual("second", second.Name, "a reused thread takes the new work's name");
+    }
+
+    [TestMethod]
+    public void Start_WhileEveryThreadIsBusy_StartsAnotherThread()
+    {
+        var threads = new DedicatedThreads(TimeSpan.FromSeconds(30), maxIdle: 4);
+        using var release = new ManualResetEventSlim();
+        using var bothRunning = new CountdownEvent(2);
+        var ids = new int[2];
+        for (var i = 0; i < 2; i++)
+        {
+            threads.Start("busy", static state =>
+            {
+                var (index, ids, bothRunning, release) = ((int, int[], CountdownEvent, ManualResetEventSlim))state!;
+                ids[index] = Environment.CurrentManagedThreadId;
+                bothRunning.Signal();
+                release.Wait(Bounded.Limit);
+            }, (i, ids, bothRunning, release));
+        }
+
+        var met = bothRunning.Wait(Bounded.Limit);
+        release.Set();
+
+        Assert.IsTrue(met, "two pieces of work run at once, each on its own thread");
+        Assert.AreNotEqual(ids[0], ids[1]);
+    }
+
+    [TestMethod]
+    public void Start_ReusedThread_RunsUnderEachStartersExecutionContext()
+    {
+        var threads = new DedicatedThreads(TimeSpan.FromSeconds(30), maxIdle: 4);
+        Ambient.Value = "caller";
+        var seen = RunOnce(threads, "with", () => Ambient.Value);
+        Bounded.Until(() => threads.IdleCount == 1, "the thread to park");
+        string? seenWithout;
+        using (ExecutionContext.SuppressFlow())
+        {
+            seenWithout = RunOnce(threads, "without", () => Ambient.Value).Value;
+        }
+
+        Ambient.Value = null;
+
+        Assert.AreEqual("caller", seen.Value, "the starter's async-locals flow into the work");
+        Assert.IsNull(seenWithout, "nothing of the previous work's context is left on the reused thread");
+    }
+
+    [TestMethod]
+    public void Start_WorkMadeItsThreadForeground_ThreadIsBackgroundAgainWhenReused()
+    {
+        var threads = new DedicatedThreads(TimeSpan.FromSeconds(30), maxIdle: 4);
+        RunOnce(threads, "first", () =>
+        {
+            Thread.CurrentThread.IsBackground = false;
+            return null;
+        });
+        Bounded.Until(() => threads.IdleCount == 1, "the thread to park");
+
+        var background = RunOnce(threads, "second", () => Thread.CurrentThread.IsBackground ? "yes" : "no");
+
+        Assert.AreEqual("yes", background.Value, "an idle thread never keeps the process alive");
+    }
+
+    [TestMethod]
+    public void Start_IdleLongerThanTheTimeout_ThreadExits()
+    {
+        var threads = new DedicatedThreads(TimeSpan.FromMilliseconds(20), maxIdle: 4);
+        var box = new StrongBox<Thread?>();
+        threads.Start("short", static state => Volatile.Write(ref ((StrongBox<Thread?>)state!).Value, Thread.CurrentThread), box);
+        Bounded.Until(() => Volatile.Read(ref box.Value) is not null, "the work to run");
+        var thread = box.Value!;
+
+        Assert.IsTrue(thread.Join(Bounded.Limit), "the idle thread exits after its timeout");
+        Assert.AreEqual(0, threads.IdleCount);
+    }
+
+    [TestMethod]
+    public void Start_MoreThreadsEndThanMayIdle_SurplusExits()
+    {
+        var threads = new DedicatedThreads(TimeSpan.FromSeconds(30), maxIdle: 1);
+        using var release = new ManualResetEventSlim();
+        using var allRunning = new CountdownEvent(3);
+        var started = new Thread[3];
+        for (var i = 0; i < 3; i++)
+        {
+            threads.Start("many", static state =>
+            {
+                var (index, started, allRunning, release) = ((int, Thread[], CountdownEvent, ManualResetEventSlim))state!;
+                started[index] = Thread.CurrentThread;
+                allRunning.Signal();
+                release.Wait(Bounded.Limit);
+            }, (i, started, allRunning, release));
+        }
+
+        Assert.IsTrue(allRunning.Wait(Bounded.Limit));
+        release.Set();
+
+        Bounded.Until(() => started.Count(t => !t.IsAlive) == 2, "two of the three threads to exit");
+        Assert.AreEqual(1, threads.IdleCount, "one thread waits for work, as allowed");
+    }
+
+    private static (int ThreadId, string? Name, string? Value) RunOnce(DedicatedThreads threads, string name, Func<string?>? probe = null)
+    {
+        var done = new TaskCompletionSource<(int, string?, string?)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        threads.Start(name, static state =>
+        {
+            var (done, probe) = ((TaskCompletionSource<(int, string?, string?)>, Func<string?>?))state!;
+            done.SetResult((Environment.CurrentManagedThreadId, Thread.CurrentThread.Name, probe?.Invoke()));
+        }, (done, probe));
+        return done.Task.WaitAsync(Bounded.Limit).GetAwaiter().GetResult();
+    }
+}
