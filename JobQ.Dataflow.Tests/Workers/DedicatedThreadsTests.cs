@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using JobQ.Dataflow.Internal;
 using JobQ.Dataflow.Tests.Support;
@@ -70,6 +71,26 @@ public sealed class DedicatedThreadsTests
 
         Assert.AreEqual("caller", seen.Value, "the starter's async-locals flow into the work");
         Assert.IsNull(seenWithout, "nothing of the previous work's context is left on the reused thread");
+    }
+
+    [TestMethod]
+    public void Start_WorkChangedItsCulture_ReusedThreadRunsTheNextWorkUnderTheStartersCulture()
+    {
+        var threads = new DedicatedThreads(TimeSpan.FromSeconds(30), maxIdle: 4);
+        var starterCulture = CultureInfo.CurrentCulture.Name;
+        var changed = starterCulture == "fr-FR" ? "de-DE" : "fr-FR";
+        var first = RunOnce(threads, "first", () =>
+        {
+            CultureInfo.CurrentCulture = CultureInfo.GetCultureInfo(changed);
+            return CultureInfo.CurrentCulture.Name;
+        });
+        Bounded.Until(() => threads.IdleCount == 1, "the thread to park");
+
+        var second = RunOnce(threads, "second", () => CultureInfo.CurrentCulture.Name);
+
+        Assert.AreEqual(changed, first.Value);
+        Assert.AreEqual(first.ThreadId, second.ThreadId);
+        Assert.AreEqual(starterCulture, second.Value, "a culture one worker set does not leak into the next run's work");
     }
 
     [TestMethod]
