@@ -74,23 +74,53 @@ public sealed class DedicatedThreadsTests
     }
 
     [TestMethod]
-    public void Start_WorkChangedItsCulture_ReusedThreadRunsTheNextWorkUnderTheStartersCulture()
+    public void Start_WorkChangedItsCulture_NextWorkRunsUnderItsStartersCulture()
     {
         var threads = new DedicatedThreads(TimeSpan.FromSeconds(30), maxIdle: 4);
         var starterCulture = CultureInfo.CurrentCulture.Name;
         var changed = starterCulture == "fr-FR" ? "de-DE" : "fr-FR";
+        Thread? firstThread = null;
         var first = RunOnce(threads, "first", () =>
         {
+            firstThread = Thread.CurrentThread;
             CultureInfo.CurrentCulture = CultureInfo.GetCultureInfo(changed);
             return CultureInfo.CurrentCulture.Name;
         });
-        Bounded.Until(() => threads.IdleCount == 1, "the thread to park");
+        Bounded.Until(() => threads.IdleCount == 1 || !firstThread!.IsAlive, "the first thread to park or exit");
 
         var second = RunOnce(threads, "second", () => CultureInfo.CurrentCulture.Name);
 
+        // Whether the thread was reused or retired (a work that changed its context may cost its thread), the next work
+        // runs under its own starter's culture.
         Assert.AreEqual(changed, first.Value);
-        Assert.AreEqual(first.ThreadId, second.ThreadId);
         Assert.AreEqual(starterCulture, second.Value, "a culture one worker set does not leak into the next run's work");
+    }
+
+    [TestMethod]
+    public void Start_FlowSuppressedWorkChangedItsCulture_NextWorkSeesAFreshThreadsCulture()
+    {
+        var threads = new DedicatedThreads(TimeSpan.FromSeconds(30), maxIdle: 4);
+        string? fresh = null;
+        var probe = new Thread(() => fresh = CultureInfo.CurrentCulture.Name);
+        probe.Start();
+        Assert.IsTrue(probe.Join(Bounded.Limit));
+        var changed = fresh == "fr-FR" ? "de-DE" : "fr-FR";
+        Thread? firstThread = null;
+        string? second;
+        using (ExecutionContext.SuppressFlow())
+        {
+            // Without a starter's context the work runs under the thread's own default one, which it then changes.
+            RunOnce(threads, "first", () =>
+            {
+                firstThread = Thread.CurrentThread;
+                CultureInfo.CurrentCulture = CultureInfo.GetCultureInfo(changed);
+                return null;
+            });
+            Bounded.Until(() => threads.IdleCount == 1 || !firstThread!.IsAlive, "the first thread to park or exit");
+            second = RunOnce(threads, "second", () => CultureInfo.CurrentCulture.Name).Value;
+        }
+
+        Assert.AreEqual(fresh, second, "what one work changed in its context does not reach the next work");
     }
 
     [TestMethod]

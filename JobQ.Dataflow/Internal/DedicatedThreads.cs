@@ -137,7 +137,21 @@ internal sealed class DedicatedThreads
                 }
 
                 first = false;
-                ExecutionContext.Run(Context ?? clean, static pooled => ((PooledThread)pooled!).RunWork(), this);
+                var context = Context ?? clean;
+                if (ReferenceEquals(context, clean))
+                {
+                    // The common case, the default context: run the work directly, and keep the thread only if the
+                    // work left that context as it found it.
+                    RunWork();
+                    if (!ReferenceEquals(ExecutionContext.Capture(), clean))
+                    {
+                        return;
+                    }
+                }
+                else
+                {
+                    ExecutionContext.Run(context, static pooled => ((PooledThread)pooled!).RunWork(), this);
+                }
 
                 // Raising a lowered priority back may be refused by the system; a new thread is cheaper than finding out.
                 if (thread.Priority != ThreadPriority.Normal)
