@@ -9,8 +9,10 @@ namespace JobQ.Dataflow.Internal;
 /// <para>Work is never queued: when no thread is idle a new one starts at once, so every piece of work has a thread
 /// of its own from its first moment, which is what blocking workers need.</para>
 /// <para>Each piece of work runs under its starter's execution context, as <see cref="Thread.Start()"/> would flow
-/// it (and under a clean one when the starter suppressed the flow), with its own thread name. A thread parks
-/// only if it is still a normal-priority thread, background again, and named as idle; otherwise it exits.</para>
+/// it (and under the default one when the starter had none or suppressed the flow), with its own thread name. Work
+/// under the default context runs directly; if it leaves that context changed (an async-local or the culture set
+/// without a context of its own), its thread exits rather than pass the change on. So does a thread whose priority
+/// the work changed. A thread that parks is background again and named as idle.</para>
 /// </remarks>
 internal sealed class DedicatedThreads
 {
