@@ -34,24 +34,11 @@ public sealed class DedicatedThreadsTests
     {
         var threads = new DedicatedThreads(TimeSpan.FromSeconds(30), maxIdle: 4);
         using var release = new ManualResetEventSlim();
-        using var bothRunning = new CountdownEvent(2);
-        var ids = new int[2];
-        for (var i = 0; i < 2; i++)
-        {
-            threads.Start("busy", static state =>
-            {
-                var (index, ids, bothRunning, release) = ((int, int[], CountdownEvent, ManualResetEventSlim))state!;
-                ids[index] = Environment.CurrentManagedThreadId;
-                bothRunning.Signal();
-                release.Wait(Bounded.Limit);
-            }, (i, ids, bothRunning, release));
-        }
 
-        var met = bothRunning.Wait(Bounded.Limit);
+        var held = StartHeld(threads, 2, release);
         release.Set();
 
-        Assert.IsTrue(met, "two pieces of work run at once, each on its own thread");
-        Assert.AreNotEqual(ids[0], ids[1]);
+        Assert.AreNotSame(held[0], held[1]);
     }
 
     [TestMethod]
@@ -157,11 +144,22 @@ public sealed class DedicatedThreadsTests
     {
         var threads = new DedicatedThreads(TimeSpan.FromSeconds(30), maxIdle: 1);
         using var release = new ManualResetEventSlim();
-        using var allRunning = new CountdownEvent(3);
-        var started = new Thread[3];
-        for (var i = 0; i < 3; i++)
+        var held = StartHeld(threads, 3, release);
+
+        release.Set();
+
+        Bounded.Until(() => held.Count(t => !t.IsAlive) == 2, "two of the three threads to exit");
+        Assert.AreEqual(1, threads.IdleCount, "one thread waits for work, as allowed");
+    }
+
+    /// <summary>Starts <paramref name="count"/> pieces of work that each wait for <paramref name="release"/>; returns their threads once all run.</summary>
+    private static Thread[] StartHeld(DedicatedThreads threads, int count, ManualResetEventSlim release)
+    {
+        using var allRunning = new CountdownEvent(count);
+        var started = new Thread[count];
+        for (var i = 0; i < count; i++)
         {
-            threads.Start("many", static state =>
+            threads.Start("held", static state =>
             {
                 var (index, started, allRunning, release) = ((int, Thread[], CountdownEvent, ManualResetEventSlim))state!;
                 started[index] = Thread.CurrentThread;
@@ -170,11 +168,13 @@ public sealed class DedicatedThreadsTests
             }, (i, started, allRunning, release));
         }
 
-        Assert.IsTrue(allRunning.Wait(Bounded.Limit));
-        release.Set();
+        if (!allRunning.Wait(Bounded.Limit))
+        {
+            release.Set();
+            Assert.Fail($"{count} pieces of work did not all run at once, each on a thread of its own.");
+        }
 
-        Bounded.Until(() => started.Count(t => !t.IsAlive) == 2, "two of the three threads to exit");
-        Assert.AreEqual(1, threads.IdleCount, "one thread waits for work, as allowed");
+        return started;
     }
 
     private static (int ThreadId, string? Name, string? Value) RunOnce(DedicatedThreads threads, string name, Func<string?>? probe = null)
