@@ -184,7 +184,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
             }
         }
 
-        Complete(FinishRunAsync(EndRunAndClear(n)));
+        Complete(FinishRun(EndRunAndClear(n)));
         Adapt(n, Stopwatch.GetTimestamp() - start);
     }
 
@@ -221,7 +221,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
             }
         }
 
-        await FinishRunAsync(EndRunAndClear(n)).ConfigureAwait(false);
+        await FinishRun(EndRunAndClear(n)).ConfigureAwait(false);
         Adapt(n, Stopwatch.GetTimestamp() - start);
     }
 
@@ -557,14 +557,17 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
         ClearOutputs();
     }
 
-    private async ValueTask FinishRunAsync(int extent)
-    {
-        if (_reorderer is null)
-        {
-            await FlushAsync(force: true).ConfigureAwait(false);
-            return;
-        }
+    /// <summary>
+    /// Passes the run's outputs on at its end: directly without keepOrder (nothing at all when there are none, as in a
+    /// last stage), through the reorderer with it. No async state machine unless there is something to pass on.
+    /// </summary>
+    private ValueTask FinishRun(int extent)
+        => _reorderer is { } reorderer ? FinishOrderedRunAsync(reorderer, extent)
+            : _outCount != 0 ? FlushAsync(force: true)
+            : default;
 
+    private async ValueTask FinishOrderedRunAsync(Reorderer<TOut> reorderer, int extent)
+    {
         if (_token.IsCancellationRequested)
         {
             ClearOutputs();
@@ -574,7 +577,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
         while (true)
         {
             var buffer = _outCount == 0 ? [] : _outputs;
-            switch (_reorderer.Finish(_sequence, extent, buffer, _outCount, _waiter))
+            switch (reorderer.Finish(_sequence, extent, buffer, _outCount, _waiter))
             {
                 case FinishResult.Head:
                     if (_outCount != 0)
@@ -584,7 +587,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
                     }
 
                     var sequence = _sequence;
-                    while (_reorderer.Advance(ref sequence, ref extent, out var parked, out var count))
+                    while (reorderer.Advance(ref sequence, ref extent, out var parked, out var count))
                     {
                         if (count != 0 && !_token.IsCancellationRequested)
                         {
