@@ -20,6 +20,9 @@ namespace JobQ.Dataflow;
 /// </example>
 public static class JobQueue
 {
+    // By then a run's threads have started, so the result's compilation (see Run) competes with nothing urgent.
+    private static readonly TimeSpan ResultWarmUpDelay = TimeSpan.FromMilliseconds(50);
+
     /// <summary>Gets the value a worker returns to pass nothing to the next stage (jobq's <c>EmptyRst</c>).</summary>
     /// <remarks>Return it from a worker declared to return <see cref="WorkerResult{T}"/>: <c>i % 2 == 0 ? JobQueue.EmptyRst : i</c>.</remarks>
     public static EmptyResult EmptyRst => default;
@@ -71,7 +74,13 @@ public static class JobQueue
         var feeder = pipeline.Start((queue, run) => Feeder<TIn>.Start(input, queue, run));
         using (runtime.StartTimeout(validated.Timeout))
         {
-            runtime.Finished.Wait();
+            // A run still going after a while has the code that builds its result compiled meanwhile, by one snapshot
+            // nobody sees; in a fresh process that would otherwise happen after the last call, delaying the return.
+            if (!runtime.Finished.Wait(ResultWarmUpDelay))
+            {
+                _ = runtime.Snapshot();
+                runtime.Finished.Wait();
+            }
         }
 
         ThrowIfFailed(runtime, feeder.Error, CancellationToken.None);
