@@ -276,6 +276,35 @@ public sealed class JobManagerPutTests
     }
 
     [TestMethod]
+    public async Task PutAsync_WaitingForRoomWhenJoinBegins_CompletesAndTheItemIsProcessed()
+    {
+        var gate = new Gate();
+        var spy = new WorkerSpy(gate);
+        await using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work), queueSize: 1);
+        try
+        {
+            manager.Put(0);
+            Poll.Until(() => spy.Current == 1, "the worker holds item 0");
+            manager.Put(1);
+
+            // The queue is full, so this put is waiting for room when it returns its task.
+            var waiting = manager.PutAsync(2).AsTask();
+            Assert.IsFalse(waiting.IsCompleted, "PutAsync completed while the first queue was full.");
+            var join = manager.JoinAsync();
+            Assert.IsFalse(join.IsCompleted);
+
+            gate.Open();
+            await waiting.WaitAsync(Gate.Bound);
+            Assert.IsTrue(await join.WaitAsync(Gate.Bound));
+            CollectionAssert.AreEqual(new[] { 0, 1, 2 }, spy.Seen.ToArray());
+        }
+        finally
+        {
+            gate.Open();
+        }
+    }
+
+    [TestMethod]
     public async Task Put_BlockedOnFullQueueWhenJoinTimesOut_ThrowsInvalidOperationAndQueuesNothing()
     {
         var time = new ObservableTimeProvider();
