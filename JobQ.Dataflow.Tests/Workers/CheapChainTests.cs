@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using JobQ.Dataflow.Tests.Support;
 using Microsoft.Extensions.Time.Testing;
 
 // Not "...Tests.Workers": a namespace of that name would hide the JobQ.Dataflow.Workers class from every test.
@@ -154,5 +155,95 @@ public sealed class CheapChainTests
         Assert.IsTrue(await manager.JoinAsync(Bound));
 
         Assert.AreEqual(0, seen.Count(c => c != 1), "Some items arrived twice or never.");
+    }
+
+    [TestMethod]
+    public async Task RunAsync_CallBlocksAmidCheapItemsAsInputEnds_OtherLaneProcessesTheRestOfItsRun()
+    {
+        const int Count = 100_000, Blocker = 99_000;
+        var probe = new Probe();
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var release = new ManualResetEventSlim();
+        var workers = Workers.Of<int>().Then(x => BlockOn(x, Blocker, entered, release), threads: 2).Then((int _) => { });
+
+        try
+        {
+            var run = JobQueue.RunAsync(Enumerable.Range(0, Count), workers, new JobOptions { Probe = probe });
+            await entered.Task.WaitAsync(Bound);
+
+            // The blocked lane took its item in a run of cheap ones; the lane left without input takes the rest over.
+            Bounded.Until(() => JobQueue.Stat(probe).Stages[0].Out == Count - 1, "every item but the blocked one is processed", () => Describe(probe));
+            Assert.AreEqual(1L, JobQueue.Stat(probe).Stages[0].Doing, "The blocked call is the one in progress.");
+
+            release.Set();
+            var result = await run.WaitAsync(Bound);
+            Assert.IsTrue(result.Completed);
+            Assert.AreEqual((long)Count, result.Stats.Stages[1].Out);
+        }
+        finally
+        {
+            release.Set();
+        }
+    }
+
+    [TestMethod]
+    public async Task JobManager_CallBlocksAmidCheapItemsWhileInputStaysOpen_StallWatchHandsTheRestToTheIdleLane()
+    {
+        const int Count = 100_000, Blocker = 99_000;
+        var time = new FakeTimeProvider();
+        var probe = new Probe();
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var release = new ManualResetEventSlim();
+        var workers = Workers.Of<int>().Then(x => BlockOn(x, Blocker, entered, release), threads: 2).Then((int _) => { });
+        using var manager = JobManager.Create(workers, new JobOptions { Probe = probe, TimeProvider = time });
+
+        try
+        {
+            await Task.Run(() =>
+            {
+                for (var i = 0; i < Count; i++)
+                {
+                    manager.Put(i);
+                }
+            }).WaitAsync(Bound);
+            await entered.Task.WaitAsync(Bound);
+
+            // The input stays open, so the other lane waits for more; the stall watch (on the fake clock) wakes it to
+            // take over what the blocked lane holds.
+            Bounded.Until(
+                () =>
+                {
+                    time.Advance(TimeSpan.FromMilliseconds(5));
+                    return JobQueue.Stat(probe).Stages[0].Out == Count - 1;
+                },
+                "every item but the blocked one is processed",
+                () => Describe(probe));
+            Assert.AreEqual(1L, JobQueue.Stat(probe).Stages[0].Doing, "The blocked call is the one in progress.");
+
+            release.Set();
+            Assert.IsTrue(await manager.JoinAsync(Bound));
+            Assert.AreEqual((long)Count, JobQueue.Stat(probe).Stages[1].Out);
+        }
+        finally
+        {
+            release.Set();
+        }
+    }
+
+    private static int BlockOn(int x, int blocker, TaskCompletionSource entered, ManualResetEventSlim release)
+    {
+        if (x == blocker)
+        {
+            entered.TrySetResult();
+            release.Wait(Bound);
+        }
+
+        return x;
+    }
+
+    private static string Describe(Probe probe)
+    {
+        var stage = JobQueue.Stat(probe).Stages[0];
+        return $"stage 0: in {stage.In}, out {stage.Out}, doing {stage.Doing}, queued {stage.Input.Size}";
     }
 }

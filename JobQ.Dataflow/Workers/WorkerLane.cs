@@ -43,6 +43,9 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
     private int _limit;
     private int _claimed;
 
+    // The calls started when the stall watch last looked (see CheckStall); guarded by _runLock.
+    private long _startedAtLastCheck = -1;
+
     private LaneCounters _counters;
     private TIn[] _inputs = new TIn[1];
     private TOut[] _outputs;
@@ -74,7 +77,10 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
     /// <summary>Gets or sets whether the lane left because the stage shrank; set under the stage's lock.</summary>
     public bool Retired { get; set; }
 
-    /// <summary>Gets or sets whether the lane starts by taking over part of a busy sibling's run (lanes added by growth).</summary>
+    /// <summary>
+    /// Gets or sets whether the lane's next take first tries to take over part of a busy sibling's run: lanes added by
+    /// growth, and lanes woken without items (a kick from a resize or from the stall watch).
+    /// </summary>
     public bool StealOnStart { get; set; }
 
     /// <summary>Gets a snapshot of the lane's counters, safe from any thread.</summary>
@@ -116,12 +122,20 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
 
                 if (n < 0)
                 {
+                    // Woken without items: the stage was resized, or a sibling is stalled on a run others could share.
+                    StealOnStart = true;
                     continue;
                 }
 
                 if (n == 0)
                 {
-                    break;
+                    // The input has ended. Before leaving, take over the untouched part of a sibling's run, which a
+                    // sibling blocked in a call would otherwise keep until that call returns.
+                    n = _stage.IsSurplus || _token.IsCancellationRequested ? 0 : TrySteal();
+                    if (n == 0)
+                    {
+                        break;
+                    }
                 }
 
                 if (_async)
@@ -364,6 +378,27 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
             Volatile.Write(ref _limit, length);
             Volatile.Write(ref _claimed, 0);
             _runActive = true;
+        }
+
+        if (length > 1)
+        {
+            _stage.WatchForStalls();
+        }
+    }
+
+    /// <summary>
+    /// For the stage's stall watch: whether the lane holds items of its run that no call has started yet, and whether
+    /// it also started no call since the previous check (it is blocked in a call, or waiting for room).
+    /// </summary>
+    public (bool Holding, bool Stalled) CheckStall()
+    {
+        var started = Volatile.Read(ref _counters.Started);
+        lock (_runLock)
+        {
+            var holding = _runActive && Volatile.Read(ref _claimed) < _runEnd;
+            var stalled = holding && started == _startedAtLastCheck;
+            _startedAtLastCheck = started;
+            return (holding, stalled);
         }
     }
 

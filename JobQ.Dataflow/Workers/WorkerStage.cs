@@ -8,10 +8,16 @@ namespace JobQ.Dataflow.Internal;
 /// lane per allowed concurrent call. Under keepOrder a <see cref="Reorderer{T}"/> puts outputs back in order.
 /// </summary>
 /// <remarks>
-/// Resizing: <see cref="_target"/> is the wanted lane count, <see cref="_live"/> the lanes running. Growing
+/// <para>Resizing: <see cref="_target"/> is the wanted lane count, <see cref="_live"/> the lanes running. Growing
 /// starts lanes before returning; shrinking lets surplus lanes retire at their next run boundary (after the
 /// item they are on). Both fields and <see cref="_lanes"/> are guarded by <see cref="_lock"/>; lanes read
-/// them without the lock as a hint and confirm under it.
+/// them without the lock as a hint and confirm under it.</para>
+/// <para>Stall watch: a lane that took a run of cheap items and then blocks in a call (or waits for room) would keep
+/// the rest of its run from idle siblings. While any lane holds items of a run that no call has started, a timer
+/// looks every <see cref="StallCheckPeriod"/>; a lane that started no call since the previous look is stalled, and the
+/// lanes waiting for input are woken to take over the second half of its untouched items (see
+/// <c>WorkerLane.TrySteal</c>), again at each look while it stays stalled. Slow workers take single items, so their
+/// runs never arm it.</para>
 /// </remarks>
 internal sealed class WorkerStage<TIn, TOut> : StageRuntime
 {
@@ -20,6 +26,13 @@ internal sealed class WorkerStage<TIn, TOut> : StageRuntime
     private readonly ItemQueue<TOut>? _output;
     private readonly List<WorkerLane<TIn, TOut>> _lanes = [];
     private readonly bool _keepOrder;
+
+    /// <summary>How often the stall watch looks while armed.</summary>
+    internal static readonly TimeSpan StallCheckPeriod = TimeSpan.FromMilliseconds(5);
+
+    // Guarded by _lock (created on first use, disposed when the stage finishes). 1 in _stallWatch while armed.
+    private ITimer? _stallTimer;
+    private int _stallWatch;
 
     // Guarded by _lock.
     private int _target;
@@ -156,6 +169,57 @@ internal sealed class WorkerStage<TIn, TOut> : StageRuntime
         }
     }
 
+    /// <summary>
+    /// Called by a lane that began a run of several items: arms the stall watch unless it is armed already (then this
+    /// costs two reads) or the stage has a single lane, with nobody to take over.
+    /// </summary>
+    public void WatchForStalls()
+    {
+        if (Volatile.Read(ref _stallWatch) != 0 || Volatile.Read(ref _target) < 2 || Interlocked.Exchange(ref _stallWatch, 1) != 0)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            if (_finished)
+            {
+                return;
+            }
+
+            _stallTimer ??= Context.Pipeline.TimeProvider.CreateTimer(
+                static stage => ((WorkerStage<TIn, TOut>)stage!).CheckStalls(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            _stallTimer.Change(StallCheckPeriod, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    /// <summary>One look of the stall watch (on a timer): wakes the waiting lanes if a lane is stalled; re-arms while any lane holds untouched items.</summary>
+    /// <remarks>
+    /// Disarming first, then reading each lane under its run lock, leaves no gap: a lane that begins a run after its
+    /// lock was read here sees the watch disarmed and arms it again.
+    /// </remarks>
+    private void CheckStalls()
+    {
+        Interlocked.Exchange(ref _stallWatch, 0);
+        bool holding = false, stalled = false;
+        foreach (var lane in LanesSnapshot())
+        {
+            var check = lane.CheckStall();
+            holding |= check.Holding;
+            stalled |= check.Stalled;
+        }
+
+        if (stalled && Input.HasWaitingReaders)
+        {
+            Input.Kick();
+        }
+
+        if (holding)
+        {
+            WatchForStalls();
+        }
+    }
+
     /// <summary>Called by a lane as its last act.</summary>
     public void LaneExited(WorkerLane<TIn, TOut> lane)
     {
@@ -173,6 +237,7 @@ internal sealed class WorkerStage<TIn, TOut> : StageRuntime
             if (last)
             {
                 _finished = true;
+                _stallTimer?.Dispose();
             }
         }
 
