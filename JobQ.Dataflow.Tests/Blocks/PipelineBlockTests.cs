@@ -68,6 +68,36 @@ public sealed class PipelineBlockTests
     }
 
     [TestMethod]
+    public async Task CreateBlock_FaultAfterComplete_FaultsCompletionWithoutProcessingTheBufferedItems()
+    {
+        // As with Dataflow's own execution blocks: Fault after Complete still stops the block and drops what it holds.
+        const int Items = 100;
+        var started = 0;
+        var firstCall = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var gate = new ManualResetEventSlim();
+        var block = JobQueue.CreateBlock(Workers.Of<int>().Then(x =>
+        {
+            Interlocked.Increment(ref started);
+            firstCall.TrySetResult();
+            gate.Wait(Bound);
+            return x;
+        }));
+        for (var i = 0; i < Items; i++)
+        {
+            Assert.IsTrue(await block.SendAsync(i).WaitAsync(Bound));
+        }
+
+        await firstCall.Task.WaitAsync(Bound);
+        block.Complete();
+        block.Fault(new InvalidOperationException("stop"));
+        gate.Set();
+
+        var error = await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => block.Completion.WaitAsync(Bound));
+        Assert.AreEqual("stop", error.Message);
+        Assert.AreEqual(1, Volatile.Read(ref started), "Only the call in progress when the block faulted ran.");
+    }
+
+    [TestMethod]
     public async Task CreateBlock_OutputNotConsumed_PostponesOffersAtCapacity()
     {
         var block = JobQueue.CreateBlock(Workers.Of<int>().Then(x => x), new JobOptions { QueueSize = 4 });

@@ -9,8 +9,9 @@ namespace JobQ.Dataflow.Internal;
 /// </summary>
 /// <remarks>
 /// <para><c>Complete()</c> drains: the input pump ends the engine's input once the target is empty, and the source
-/// completes after the last output was accepted. <c>Fault()</c> stops the engine and faults the source. Worker
-/// exceptions never fault the block: they are logged and the item dropped, as in a run.</para>
+/// completes after the last output was accepted. <c>Fault()</c> stops the engine and faults the source, also after
+/// <c>Complete()</c> (as Dataflow's execution blocks do; a <see cref="BufferBlock{T}"/> alone would ignore it then).
+/// Worker exceptions never fault the block: they are logged and the item dropped, as in a run.</para>
 /// </remarks>
 internal static class PipelineBlock
 {
@@ -26,7 +27,27 @@ internal static class PipelineBlock
         _ = Task.Run(() => PumpInAsync(target, pipeline));
         runtime.LoopStarted();
         _ = Task.Run(() => PumpOutAsync(target, source, pipeline));
-        return DataflowBlock.Encapsulate(target, source);
+        return DataflowBlock.Encapsulate(new Door<TIn>(target, runtime), source);
+    }
+
+    /// <summary>The block's target side: the bounded buffer, with a <c>Fault()</c> that stops the engine first.</summary>
+    private sealed class Door<TIn>(BufferBlock<TIn> buffer, PipelineRuntime runtime) : ITargetBlock<TIn>
+    {
+        public Task Completion => buffer.Completion;
+
+        public DataflowMessageStatus OfferMessage(DataflowMessageHeader messageHeader, TIn messageValue, ISourceBlock<TIn>? source, bool consumeToAccept)
+            => ((ITargetBlock<TIn>)buffer).OfferMessage(messageHeader, messageValue, source, consumeToAccept);
+
+        public void Complete() => buffer.Complete();
+
+        public void Fault(Exception exception)
+        {
+            ArgumentNullException.ThrowIfNull(exception);
+
+            // Recorded as the run's fault, which the output pump gives the block's Completion.
+            runtime.FailFast(exception);
+            ((IDataflowBlock)buffer).Fault(exception);
+        }
     }
 
     private static async Task PumpInAsync<TIn, TOut>(BufferBlock<TIn> target, Pipeline<TIn, TOut> pipeline)

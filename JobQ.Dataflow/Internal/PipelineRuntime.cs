@@ -132,7 +132,10 @@ internal sealed class PipelineRuntime
         Stop(StopReason.Faulted);
     }
 
-    /// <summary>Stops the run because the error policy says a worker failure is fatal; the run rethrows it.</summary>
+    /// <summary>
+    /// Stops the run with a fault it reports (a run rethrows it, a block's Completion carries it): a worker failure the
+    /// error policy calls fatal, or a pipeline block faulted from outside.
+    /// </summary>
     public void FailFast(Exception exception)
     {
         Interlocked.CompareExchange(ref _fault, exception, null);
