@@ -230,6 +230,35 @@ public sealed class CheapChainTests
         }
     }
 
+    [TestMethod]
+    public async Task Run_VeryCheapWorkerWhoseLaterCallsMeetAtABarrier_EveryPartyGetsALane()
+    {
+        // The worker is trivial long enough for its lanes to take greedily (whole runs, not fair shares); then four
+        // consecutive items must be in calls at the same time. Whichever lane took them, the others get them back.
+        const int Count = 200_000, First = 150_000, Parties = 4;
+        using var barrier = new Barrier(Parties);
+        var missed = 0;
+        var workers = Workers.Of<int>()
+            .Then(
+                x =>
+                {
+                    if (x is >= First and < First + Parties && !barrier.SignalAndWait(Bound))
+                    {
+                        Interlocked.Increment(ref missed);
+                    }
+
+                    return x;
+                },
+                threads: Parties)
+            .Then((int _) => { });
+
+        var result = await Task.Run(() => JobQueue.Run(Enumerable.Range(0, Count), workers)).WaitAsync(Bound * 2);
+
+        Assert.IsTrue(result.Completed);
+        Assert.AreEqual(0, missed, "Every party reached the barrier while the others waited there.");
+        Assert.AreEqual((long)Count, result.Stats.Stages[1].Out);
+    }
+
     private static int BlockOn(int x, int blocker, TaskCompletionSource entered, ManualResetEventSlim release)
     {
         if (x == blocker)

@@ -21,6 +21,9 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
 {
     private static readonly long TargetRunTicks = Math.Max(1, Stopwatch.Frequency / 10_000);
 
+    // A lane takes greedily once its runs are at their longest and this many items cost no more than TargetRunTicks.
+    private const int GreedyRunLength = 256;
+
     private readonly WorkerStage<TIn, TOut> _stage;
     private readonly StageWorker<TIn, TOut> _worker;
     private readonly ItemQueue<TOut>? _output;
@@ -52,6 +55,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
     private int _outCount;
     private long _sequence;
     private int _take = 1;
+    private bool _greedy;
 
     public WorkerLane(WorkerStage<TIn, TOut> stage, StageWorker<TIn, TOut> worker, ItemQueue<TOut>? output)
     {
@@ -511,6 +515,13 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
         }
     }
 
+    /// <summary>
+    /// Takes the next run: at most its fair share of what is queued, so that every lane of a stage gets work, except
+    /// when the worker has proved so cheap that a whole run costs about as much as handing items between threads
+    /// (runs at their longest, and about 0.4 µs per item or less): then the lane takes what it can, and its siblings stay
+    /// asleep instead of splitting the work into smaller runs. If such a lane then blocks in a call, the stall watch
+    /// hands the rest of its run to them.
+    /// </summary>
     private ValueTask<int> TakeAsync()
     {
         if (_inputs.Length < _take)
@@ -518,16 +529,17 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
             _inputs = new TIn[_take];
         }
 
+        var divisor = _greedy ? 1 : _stage.TargetWorkers;
         if (!_async)
         {
-            return new ValueTask<int>(_stage.Input.Take(_inputs.AsSpan(0, _take), _stage.TargetWorkers, _syncWaiter!, out _sequence));
+            return new ValueTask<int>(_stage.Input.Take(_inputs.AsSpan(0, _take), divisor, _syncWaiter!, out _sequence));
         }
 
-        return TakeSlowAsync();
+        return TakeSlowAsync(divisor);
 
-        async ValueTask<int> TakeSlowAsync()
+        async ValueTask<int> TakeSlowAsync(int divisor)
         {
-            var (count, sequence) = await _stage.Input.TakeAsync(_inputs.AsMemory(0, _take), _stage.TargetWorkers, _asyncWaiter!).ConfigureAwait(false);
+            var (count, sequence) = await _stage.Input.TakeAsync(_inputs.AsMemory(0, _take), divisor, _asyncWaiter!).ConfigureAwait(false);
             _sequence = sequence;
             return count;
         }
@@ -676,11 +688,12 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
         _outputs = grown;
     }
 
-    /// <summary>Sizes the next run from the cost per item measured on this one.</summary>
+    /// <summary>Sizes the next run from the cost per item measured on this one, and decides whether it may be greedy (see <see cref="TakeAsync"/>).</summary>
     private void Adapt(int taken, long elapsed)
     {
         var ideal = elapsed <= 0 ? _maxRun : (int)Math.Min(_maxRun, TargetRunTicks * taken / elapsed);
         var grown = taken == _take ? _take * 2 : _take;
         _take = Math.Clamp(Math.Min(ideal, grown), 1, _maxRun);
+        _greedy = _take == _maxRun && elapsed * GreedyRunLength <= TargetRunTicks * taken;
     }
 }
