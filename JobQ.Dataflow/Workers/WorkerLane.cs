@@ -35,21 +35,19 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
     private readonly CancellationToken _token;
     private readonly int _maxRun;
 
-    // Run splitting. The owner claims item i of its run by writing _claimed = i + 1 (a plain volatile store) and
-    // then checks i < _limit; a thief lowers _limit, issues a process-wide barrier, and then reads _claimed to learn
+    // Run splitting. The owner claims item i of its run by writing _hot.Claimed = i + 1 (a plain volatile store) and
+    // then checks i < _hot.Limit; a thief lowers _hot.Limit, issues a process-wide barrier, and then reads _hot.Claimed to learn
     // how far the owner got (see TrySteal). _runEnd is the authoritative end of the owner's run; it and the other
     // fields below are guarded by _runLock, which the owner takes once per run, and again only on the slow path.
     private readonly object _runLock = new();
     private bool _runActive;
     private long _runKey;
     private int _runEnd;
-    private int _limit;
-    private int _claimed;
+    private LaneHotFields _hot;
 
     // The calls started when the stall watch last looked (see CheckStall); guarded by _runLock.
     private long _startedAtLastCheck = -1;
 
-    private LaneCounters _counters;
     private TIn[] _inputs = new TIn[1];
     private TOut[] _outputs;
     private int _outCount;
@@ -93,18 +91,18 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
         get
         {
             // Finished before Started, so that a racing snapshot never shows a negative Doing.
-            var finished = Volatile.Read(ref _counters.Finished);
+            var finished = Volatile.Read(ref _hot.Counters.Finished);
             return new LaneCounters
             {
                 Finished = finished,
-                Started = Volatile.Read(ref _counters.Started),
-                Failed = Volatile.Read(ref _counters.Failed),
-                Dropped = Volatile.Read(ref _counters.Dropped),
+                Started = Volatile.Read(ref _hot.Counters.Started),
+                Failed = Volatile.Read(ref _hot.Counters.Failed),
+                Dropped = Volatile.Read(ref _hot.Counters.Dropped),
             };
         }
     }
 
-    public long Doing => Volatile.Read(ref _counters.Started) - Volatile.Read(ref _counters.Finished);
+    public long Doing => Volatile.Read(ref _hot.Counters.Started) - Volatile.Read(ref _hot.Counters.Finished);
 
     public void RunOnThread()
     {
@@ -272,22 +270,22 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
         }
 
         // Claim the item; past the tripwire, another lane may have taken the rest of the run over (see TrySteal).
-        Volatile.Write(ref _claimed, index + 1);
-        return index < Volatile.Read(ref _limit) || MayContinue(index);
+        Volatile.Write(ref _hot.Claimed, index + 1);
+        return index < Volatile.Read(ref _hot.Limit) || MayContinue(index);
     }
 
     /// <summary>Counts a call as started; returns its start time when call durations are recorded, else 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private long OnCallStarting()
     {
-        Volatile.Write(ref _counters.Started, _counters.Started + 1);
+        Volatile.Write(ref _hot.Counters.Started, _hot.Counters.Started + 1);
         return JobMetrics.CallDuration is { Enabled: true } ? Stopwatch.GetTimestamp() : 0;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void OnCallFinished(long callStart)
     {
-        Volatile.Write(ref _counters.Finished, _counters.Finished + 1);
+        Volatile.Write(ref _hot.Counters.Finished, _hot.Counters.Finished + 1);
         if (callStart != 0)
         {
             JobMetrics.CallDuration!.Record(Stopwatch.GetElapsedTime(callStart).TotalSeconds, _stage.Context.MetricTags);
@@ -299,7 +297,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
 
     private ValueTask OnCallFailedAsync(Exception exception, TIn item)
     {
-        Volatile.Write(ref _counters.Failed, _counters.Failed + 1);
+        Volatile.Write(ref _hot.Counters.Failed, _hot.Counters.Failed + 1);
         return _stage.Context.HandleFailureAsync(exception, item, dispatcher: false);
     }
 
@@ -371,7 +369,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
         _outputs[_outCount++] = item;
     }
 
-    public void Drop() => Volatile.Write(ref _counters.Dropped, _counters.Dropped + 1);
+    public void Drop() => Volatile.Write(ref _hot.Counters.Dropped, _hot.Counters.Dropped + 1);
 
     private void BeginRun(int length)
     {
@@ -379,8 +377,8 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
         {
             _runKey = _sequence;
             _runEnd = length;
-            Volatile.Write(ref _limit, length);
-            Volatile.Write(ref _claimed, 0);
+            Volatile.Write(ref _hot.Limit, length);
+            Volatile.Write(ref _hot.Claimed, 0);
             _runActive = true;
         }
 
@@ -396,10 +394,10 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
     /// </summary>
     public (bool Holding, bool Stalled) CheckStall()
     {
-        var started = Volatile.Read(ref _counters.Started);
+        var started = Volatile.Read(ref _hot.Counters.Started);
         lock (_runLock)
         {
-            var holding = _runActive && Volatile.Read(ref _claimed) < _runEnd;
+            var holding = _runActive && Volatile.Read(ref _hot.Claimed) < _runEnd;
             var stalled = holding && started == _startedAtLastCheck;
             _startedAtLastCheck = started;
             return (holding, stalled);
@@ -447,7 +445,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
             }
 
             _runEnd = index;
-            Volatile.Write(ref _limit, index);
+            Volatile.Write(ref _hot.Limit, index);
             return true;
         }
     }
@@ -458,7 +456,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
     /// </summary>
     /// <remarks>
     /// Protocol (an asymmetric Dekker handshake): the thief, holding the victim's run lock, lowers the victim's
-    /// <see cref="_limit"/> to <c>k</c>, runs a process-wide memory barrier, and reads <see cref="_claimed"/>. Any claim
+    /// <see cref="LaneHotFields.Limit"/> to <c>k</c>, runs a process-wide memory barrier, and reads <see cref="LaneHotFields.Claimed"/>. Any claim
     /// the victim made before the barrier is visible now, and any claim after it sees the new limit. So the victim
     /// processes exactly the items below <c>max(k, claimed)</c>, which becomes its run's end; the thief takes the rest,
     /// keyed by their offset, so keepOrder holds. The victim's per-item cost stays one store and one load.
@@ -469,7 +467,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
         var most = 0;
         foreach (var lane in _stage.LanesSnapshot())
         {
-            var unclaimed = Volatile.Read(ref lane._limit) - Volatile.Read(ref lane._claimed);
+            var unclaimed = Volatile.Read(ref lane._hot.Limit) - Volatile.Read(ref lane._hot.Claimed);
             if (!ReferenceEquals(lane, this) && unclaimed > most)
             {
                 most = unclaimed;
@@ -485,24 +483,24 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
         lock (victim._runLock)
         {
             var end = victim._runEnd;
-            var claimed = Volatile.Read(ref victim._claimed);
+            var claimed = Volatile.Read(ref victim._hot.Claimed);
             var split = Math.Max(1, claimed + ((end - claimed) / 2));
             if (!victim._runActive || split >= end)
             {
                 return 0;
             }
 
-            Volatile.Write(ref victim._limit, split);
+            Volatile.Write(ref victim._hot.Limit, split);
             Interlocked.MemoryBarrierProcessWide();
-            var from = Math.Max(split, Volatile.Read(ref victim._claimed));
+            var from = Math.Max(split, Volatile.Read(ref victim._hot.Claimed));
             if (from >= end)
             {
-                Volatile.Write(ref victim._limit, end);
+                Volatile.Write(ref victim._hot.Limit, end);
                 return 0;
             }
 
             victim._runEnd = from;
-            Volatile.Write(ref victim._limit, from);
+            Volatile.Write(ref victim._hot.Limit, from);
             var n = end - from;
             if (_inputs.Length < n)
             {
