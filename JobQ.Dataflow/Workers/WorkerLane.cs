@@ -36,17 +36,18 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
     private readonly int _maxRun;
 
     // Run splitting. The owner claims item i of its run by writing _hot.Claimed = i + 1 (a plain volatile store) and
-    // then checks i < _hot.Limit; a thief lowers _hot.Limit, issues a process-wide barrier, and then reads _hot.Claimed to learn
-    // how far the owner got (see TrySteal). _runEnd is the authoritative end of the owner's run; it and the other
-    // fields below are guarded by _runLock, which the owner takes once per run, and again only on the slow path.
+    // then checks i < _hot.Limit; a thief lowers _hot.Limit, issues a process-wide barrier, and then reads _hot.Claimed
+    // to learn how far the owner got (see TrySteal). _runEnd is the authoritative end of the owner's run. The fields
+    // from _runActive to _startedAtLastCheck (the calls started when the stall watch last looked, see CheckStall) are
+    // guarded by _runLock, which the owner takes once per run, and again only on the slow path.
     private readonly object _runLock = new();
     private bool _runActive;
     private long _runKey;
     private int _runEnd;
-    private LaneHotFields _hot;
-
-    // The calls started when the stall watch last looked (see CheckStall); guarded by _runLock.
     private long _startedAtLastCheck = -1;
+
+    // Written per item by the owner (and its tripwire by thieves), on a cache line of their own.
+    private LaneHotFields _hot;
 
     private TIn[] _inputs = new TIn[1];
     private TOut[] _outputs;

@@ -28,7 +28,7 @@ internal sealed class WorkerStage<TIn, TOut> : StageRuntime
     private readonly bool _keepOrder;
 
     /// <summary>How often the stall watch looks while armed.</summary>
-    internal static readonly TimeSpan StallCheckPeriod = TimeSpan.FromMilliseconds(5);
+    private static readonly TimeSpan StallCheckPeriod = TimeSpan.FromMilliseconds(5);
 
     // Guarded by _lock (created on first use, disposed when the stage finishes). 1 in _stallWatch while armed.
     private ITimer? _stallTimer;
