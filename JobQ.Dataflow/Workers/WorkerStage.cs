@@ -187,7 +187,9 @@ internal sealed class WorkerStage<TIn, TOut> : StageRuntime
                 return;
             }
 
-            _stallTimer ??= Context.Pipeline.TimeProvider.CreateTimer(
+            // On real time, not the run's TimeProvider: a stall is a call really blocking, and a user's clock paces only
+            // what users see (timeouts, progress, speed limits); tests that count the run's timers see no extra one.
+            _stallTimer ??= TimeProvider.System.CreateTimer(
                 static stage => ((WorkerStage<TIn, TOut>)stage!).CheckStalls(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             _stallTimer.Change(StallCheckPeriod, Timeout.InfiniteTimeSpan);
         }
