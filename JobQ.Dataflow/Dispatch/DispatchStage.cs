@@ -132,7 +132,7 @@ internal sealed class DispatchStage<TIn, TOut> : StageRuntime
         {
             while (true)
             {
-                var (n, _) = await Input.TakeAsync(items, 1, waiter).ConfigureAwait(false);
+                var (n, _) = await Input.TakeAsync(items, 1, waiter, Input.KickEpoch).ConfigureAwait(false);
                 if (n <= 0)
                 {
                     break;
@@ -217,7 +217,7 @@ internal sealed class DispatchStage<TIn, TOut> : StageRuntime
         {
             while (true)
             {
-                var (n, _) = await _routeLog.TakeAsync(routes, 1, waiter).ConfigureAwait(false);
+                var (n, _) = await _routeLog.TakeAsync(routes, 1, waiter, _routeLog.KickEpoch).ConfigureAwait(false);
                 if (n <= 0)
                 {
                     break;
@@ -231,7 +231,7 @@ internal sealed class DispatchStage<TIn, TOut> : StageRuntime
                         if (position[p] == filled[p])
                         {
                             local[p] ??= new Marked<TOut>[maxRun];
-                            (filled[p], _) = await _partitionOutputs[p].TakeAsync(local[p], 1, waiter).ConfigureAwait(false);
+                            (filled[p], _) = await _partitionOutputs[p].TakeAsync(local[p], 1, waiter, _partitionOutputs[p].KickEpoch).ConfigureAwait(false);
                             position[p] = 0;
                             if (filled[p] <= 0)
                             {

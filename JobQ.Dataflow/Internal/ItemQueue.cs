@@ -18,7 +18,7 @@ internal sealed class ItemQueue<T>
 {
     private const int InitialBufferSize = 16;
 
-    private readonly object _lock = new();
+    private readonly Lock _lock = new();
     private readonly int _capacity;
     private readonly WaiterList _readers = new();
     private readonly WaiterList _writers = new();
@@ -54,6 +54,18 @@ internal sealed class ItemQueue<T>
     /// <summary>Gets the number of items in the queue (a racy snapshot).</summary>
     public int Count => Volatile.Read(ref _count) + Volatile.Read(ref _returnedCount) + (_staging?.Count ?? 0);
 
+    /// <summary>Gets whether the queue holds nothing a reader could take now (a racy snapshot; staged items not counted).</summary>
+    public bool IsDry => Volatile.Read(ref _count) == 0 && Volatile.Read(ref _returnedCount) == 0;
+
+    /// <summary>
+    /// Gets the count of kicks so far. A reader reads it before it decides it still has work to do (a lane: before its
+    /// retire check) and passes it to its take, which returns −1 instead of waiting once a later kick came.
+    /// </summary>
+    public int KickEpoch => Volatile.Read(ref _kickEpoch);
+
+    /// <summary>Gets whether the queue was aborted (a racy snapshot).</summary>
+    public bool IsAborted => Volatile.Read(ref _aborted);
+
     /// <summary>Gets the room left (a racy snapshot).</summary>
     public int FreeSpace => _capacity - Volatile.Read(ref _count);
 
@@ -67,15 +79,16 @@ internal sealed class ItemQueue<T>
     /// <param name="destination">Where the run goes.</param>
     /// <param name="divisor">The number of lanes sharing the queue: each takes at most its fair share.</param>
     /// <param name="waiter">The caller's waiter.</param>
+    /// <param name="kickEpoch">The <see cref="KickEpoch"/> the caller read before it decided to take: a kick since then returns −1.</param>
     /// <param name="sequence">The run's key: the offset of its first item in the order items left the queue. A run of
     /// <c>n</c> items covers keys <c>[sequence, sequence + n)</c>, so a run split in two keeps its place in the order.</param>
-    /// <returns>The count taken; 0 when the queue is completed and empty or aborted; −1 after <see cref="Kick"/>.</returns>
-    public int Take(Span<T> destination, int divisor, SyncWaiter waiter, out long sequence)
+    /// <returns>The count taken; 0 when the queue is completed and empty or aborted; −1 after a <see cref="Kick"/> since <paramref name="kickEpoch"/>.</returns>
+    public int Take(Span<T> destination, int divisor, SyncWaiter waiter, int kickEpoch, out long sequence)
     {
-        var epoch = -1;
         while (true)
         {
-            var result = TryTake(destination, divisor, waiter, ref epoch, out sequence, out var wake);
+            _staging?.PullWhileDry();
+            var result = TryTake(destination, divisor, waiter, kickEpoch, out sequence, out var wake);
             wake?.Signal();
             if (result != Waiting)
             {
@@ -88,12 +101,11 @@ internal sealed class ItemQueue<T>
     }
 
     /// <summary>The async twin of <see cref="Take"/>.</summary>
-    public async ValueTask<(int Count, long Sequence)> TakeAsync(Memory<T> destination, int divisor, AsyncWaiter waiter)
+    public async ValueTask<(int Count, long Sequence)> TakeAsync(Memory<T> destination, int divisor, AsyncWaiter waiter, int kickEpoch)
     {
-        var epoch = -1;
         while (true)
         {
-            var result = TryTake(destination.Span, divisor, waiter, ref epoch, out var sequence, out var wake);
+            var result = TryTake(destination.Span, divisor, waiter, kickEpoch, out var sequence, out var wake);
             wake?.Signal();
             if (result != Waiting)
             {
@@ -112,7 +124,7 @@ internal sealed class ItemQueue<T>
         var waiter = new AsyncWaiter();
         while (true)
         {
-            var (count, _) = await TakeAsync(buffer, 1, waiter).ConfigureAwait(false);
+            var (count, _) = await TakeAsync(buffer, 1, waiter, KickEpoch).ConfigureAwait(false);
             if (count <= 0)
             {
                 yield break;
@@ -329,7 +341,7 @@ internal sealed class ItemQueue<T>
         }
     }
 
-    private int TryTake(Span<T> destination, int divisor, Waiter waiter, ref int epoch, out long sequence, out Waiter? wake)
+    private int TryTake(Span<T> destination, int divisor, Waiter waiter, int kickEpoch, out long sequence, out Waiter? wake)
     {
         wake = null;
         sequence = 0;
@@ -389,12 +401,11 @@ internal sealed class ItemQueue<T>
                 return 0;
             }
 
-            if (epoch != -1 && epoch != _kickEpoch)
+            if (kickEpoch != _kickEpoch)
             {
                 return -1;
             }
 
-            epoch = _kickEpoch;
             waiter.Prepare();
             _readers.Enqueue(waiter);
             return Waiting;

@@ -11,7 +11,8 @@ namespace JobQ.Dataflow.Internal;
 /// <remarks>
 /// <para>When items move on: at once while a reader of the queue waits (a put into an idle pipeline is not held);
 /// otherwise once as many are staged as the queue has room for, or a run whose length doubles while puts keep
-/// coming faster than readers take them.</para>
+/// coming faster than readers take them; and whenever a sync reader that ran dry, still spinning before it lists
+/// itself as waiting, finds items staged and moves them itself (<see cref="PullWhileDry"/>).</para>
 /// <para>No item waits for a next put: a reader that finds the queue empty lists itself as waiting, then takes this
 /// lock and moves what is staged (<see cref="ItemQueue{T}.Take"/>); a put stages its item and checks for waiting
 /// readers under the same lock. Whichever holds the lock second sees what the other wrote before taking it.</para>
@@ -21,11 +22,14 @@ namespace JobQ.Dataflow.Internal;
 /// </remarks>
 internal sealed class StagedInput<T>
 {
+    // How long a dry reader watches for staged items before it lists itself as waiting (see PullWhileDry).
+    private const int PullSpins = 20;
+
     [ThreadStatic]
     private static SyncWaiter? t_waiter;
 
     private readonly ItemQueue<T> _queue;
-    private readonly object _lock = new();
+    private readonly Lock _lock = new();
     private readonly T[] _items;
     private int _count;
     private int _flushAt = 1;
@@ -105,6 +109,36 @@ internal sealed class StagedInput<T>
         wake?.Signal();
     }
 
+    /// <summary>
+    /// Called by a sync reader that found the queue dry, before it lists itself as waiting: for a few
+    /// spins it watches for staged items and moves them in itself. While readers do this, puts only stage (a waiting
+    /// reader is not listed, so no put moves items for it), and each move carries what was staged meanwhile, instead
+    /// of the put and the reader handing every item over one at a time.
+    /// </summary>
+    public void PullWhileDry()
+    {
+        var spinner = default(SpinWait);
+        for (var i = 0; i < PullSpins && _queue.IsDry; i++)
+        {
+            if (Volatile.Read(ref _count) != 0)
+            {
+                Waiter? wake = null;
+                lock (_lock)
+                {
+                    if (_count != 0)
+                    {
+                        MoveLocked(out wake);
+                    }
+                }
+
+                wake?.Signal();
+                return;
+            }
+
+            spinner.SpinOnce(sleep1Threshold: -1);
+        }
+    }
+
     /// <summary>Drops the staged items (the queue was aborted).</summary>
     public void Clear()
     {
@@ -122,7 +156,9 @@ internal sealed class StagedInput<T>
         lock (_lock)
         {
             // Nothing is staged when the queue is full (the invariant), so the wait for room has nothing to hold back.
-            result = _count == 0 ? _queue.ListenForRoom(waiter) : 1;
+            // Room only grows while this lock is held (every write goes through here), so a racy look that finds room
+            // is enough; only a full or aborted queue needs the queue's lock.
+            result = _count != 0 || (_queue.FreeSpace > 0 && !_queue.IsAborted) ? 1 : _queue.ListenForRoom(waiter);
             if (result > 0)
             {
                 _items[_count] = item;

@@ -40,7 +40,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
     // to learn how far the owner got (see TrySteal). _runEnd is the authoritative end of the owner's run. The fields
     // from _runActive to _startedAtLastCheck (the calls started when the stall watch last looked, see CheckStall) are
     // guarded by _runLock, which the owner takes once per run, and again only on the slow path.
-    private readonly object _runLock = new();
+    private readonly Lock _runLock = new();
     private bool _runActive;
     private long _runKey;
     private int _runEnd;
@@ -114,13 +114,20 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
     {
         try
         {
-            while (!_stage.TryRetire(this))
+            while (true)
             {
+                // Read before the retire check: a kick after it (the stage shrank, say) then wakes the take below.
+                var kickEpoch = _stage.Input.KickEpoch;
+                if (_stage.TryRetire(this))
+                {
+                    break;
+                }
+
                 var n = StealOnStart ? TrySteal() : 0;
                 StealOnStart = false;
                 if (n == 0)
                 {
-                    n = await TakeAsync().ConfigureAwait(false);
+                    n = await TakeAsync(kickEpoch).ConfigureAwait(false);
                 }
 
                 if (n < 0)
@@ -521,7 +528,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
     /// asleep instead of splitting the work into smaller runs. If such a lane then blocks in a call, the stall watch
     /// hands the rest of its run to them.
     /// </summary>
-    private ValueTask<int> TakeAsync()
+    private ValueTask<int> TakeAsync(int kickEpoch)
     {
         if (_inputs.Length < _take)
         {
@@ -531,14 +538,14 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
         var divisor = _greedy ? 1 : _stage.TargetWorkers;
         if (!_async)
         {
-            return new ValueTask<int>(_stage.Input.Take(_inputs.AsSpan(0, _take), divisor, _syncWaiter!, out _sequence));
+            return new ValueTask<int>(_stage.Input.Take(_inputs.AsSpan(0, _take), divisor, _syncWaiter!, kickEpoch, out _sequence));
         }
 
-        return TakeSlowAsync(divisor);
+        return TakeSlowAsync(divisor, kickEpoch);
 
-        async ValueTask<int> TakeSlowAsync(int divisor)
+        async ValueTask<int> TakeSlowAsync(int divisor, int kickEpoch)
         {
-            var (count, sequence) = await _stage.Input.TakeAsync(_inputs.AsMemory(0, _take), divisor, _asyncWaiter!).ConfigureAwait(false);
+            var (count, sequence) = await _stage.Input.TakeAsync(_inputs.AsMemory(0, _take), divisor, _asyncWaiter!, kickEpoch).ConfigureAwait(false);
             _sequence = sequence;
             return count;
         }
