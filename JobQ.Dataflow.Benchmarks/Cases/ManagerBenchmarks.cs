@@ -47,6 +47,21 @@ public class ManagerBenchmarks
             "-",
             "-");
 
+        // One trivial stage: the workers are faster than any put, so this is what a put itself costs.
+        RunOneStage(100_000, manager: true);
+        RunOneStage(100_000, manager: false);
+        var (oneManager, oneRun) = Measure.Alternate(
+            QuickRunner.Repetitions,
+            () => Measure.Seconds(() => RunOneStage(N, manager: true)),
+            () => Measure.Seconds(() => RunOneStage(N, manager: false)));
+        yield return new Row(
+            "JobManager Put + Join, 1M items into one trivial stage (cost per item; baseline: JobQueue.Run of the same stage)",
+            Measure.Ns(oneManager / N),
+            Measure.Ns(oneRun / N),
+            Measure.Ratio(oneRun / oneManager),
+            "-",
+            "-");
+
         var (grow, shrink) = ResizeLatency();
         yield return new Row(
             $"SetThreadNum 1 -> 4 on a gated sync stage: SetThreadNum returned -> 4 calls in progress (median of {Resizes})",
@@ -87,6 +102,31 @@ public class ManagerBenchmarks
         putLoopSeconds?.Invoke(Stopwatch.GetElapsedTime(start).TotalSeconds);
 
         return manager.Join() ? Chains.Check(sum.Total, n) : throw new InvalidOperationException("Join did not complete.");
+    }
+
+    private static long RunOneStage(int n, bool manager)
+    {
+        var sum = new Summer();
+        var workers = Workers.Of<int>().Then(sum.Add);
+        if (manager)
+        {
+            using var jobs = JobManager.Create(workers);
+            for (var i = 0; i < n; i++)
+            {
+                jobs.Put(i);
+            }
+
+            if (!jobs.Join())
+            {
+                throw new InvalidOperationException("Join did not complete.");
+            }
+        }
+        else if (!JobQueue.Run(Enumerable.Range(0, n), workers).Completed)
+        {
+            throw new InvalidOperationException("Run did not complete.");
+        }
+
+        return sum.Total == (long)n * (n - 1) / 2 ? sum.Total : throw new InvalidOperationException($"Wrong sum {sum.Total}.");
     }
 
     private static (double Grow, double Shrink) ResizeLatency()
