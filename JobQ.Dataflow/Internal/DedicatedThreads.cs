@@ -19,7 +19,7 @@ internal sealed class DedicatedThreads
     /// <summary>The name of a thread that waits for work: it runs no lane or input reader and holds nothing of any run.</summary>
     internal const string IdleName = "JobQ idle";
 
-    private readonly Lock _lock = new();
+    private readonly object _lock = new();
 
     // Guarded by _lock. Last in, first out: the thread that parked last is the one most likely still warm.
     private readonly List<PooledThread> _idle = [];

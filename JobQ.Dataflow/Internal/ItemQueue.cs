@@ -18,7 +18,7 @@ internal sealed class ItemQueue<T>
 {
     private const int InitialBufferSize = 16;
 
-    private readonly Lock _lock = new();
+    private readonly object _lock = new();
     private readonly int _capacity;
     private readonly WaiterList _readers = new();
     private readonly WaiterList _writers = new();

@@ -18,7 +18,7 @@ namespace JobQ.Dataflow.Internal;
 /// </remarks>
 internal sealed class Reorderer<T>(int capacity)
 {
-    private readonly Lock _lock = new();
+    private readonly object _lock = new();
 
     // Guarded by _lock.
     private readonly Dictionary<long, Parked> _parked = [];

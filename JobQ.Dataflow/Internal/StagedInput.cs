@@ -29,7 +29,7 @@ internal sealed class StagedInput<T>
     private static SyncWaiter? t_waiter;
 
     private readonly ItemQueue<T> _queue;
-    private readonly Lock _lock = new();
+    private readonly object _lock = new();
     private readonly T[] _items;
     private int _count;
     private int _flushAt = 1;

@@ -25,7 +25,7 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
     private readonly Pipeline<TIn, TOut> _pipeline;
     private readonly StagedInput<TIn> _input;
     private readonly PipelineRuntime _runtime;
-    private readonly Lock _joinLock = new();
+    private readonly object _joinLock = new();
     private readonly TaskCompletionSource _putsDrained = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     // _state moves Open -> Joining -> Disposed or Open -> Disposed, never back. _activePuts counts puts between

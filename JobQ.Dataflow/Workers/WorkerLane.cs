@@ -40,7 +40,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
     // to learn how far the owner got (see TrySteal). _runEnd is the authoritative end of the owner's run. The fields
     // from _runActive to _startedAtLastCheck (the calls started when the stall watch last looked, see CheckStall) are
     // guarded by _runLock, which the owner takes once per run, and again only on the slow path.
-    private readonly Lock _runLock = new();
+    private readonly object _runLock = new();
     private bool _runActive;
     private long _runKey;
     private int _runEnd;

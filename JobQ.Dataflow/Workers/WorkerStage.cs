@@ -21,7 +21,7 @@ namespace JobQ.Dataflow.Internal;
 /// </remarks>
 internal sealed class WorkerStage<TIn, TOut> : StageRuntime
 {
-    private readonly Lock _lock = new();
+    private readonly object _lock = new();
     private readonly StageWorker<TIn, TOut> _worker;
     private readonly ItemQueue<TOut>? _output;
     private readonly List<WorkerLane<TIn, TOut>> _lanes = [];
