@@ -460,7 +460,8 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
 
     /// <summary>
     /// Takes over the unclaimed second half of the busiest sibling's run, so that a lane added while the others sit
-    /// on taken items (say, blocked in a call) gets work at once. Returns the number of items taken (0 if none).
+    /// on taken items (say, blocked in a call) gets work at once. Returns the number of items taken: 0 only once no
+    /// sibling has items left to take over.
     /// </summary>
     /// <remarks>
     /// Protocol (an asymmetric Dekker handshake): the thief, holding the victim's run lock, lowers the victim's
@@ -471,23 +472,43 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
     /// </remarks>
     private int TrySteal()
     {
-        WorkerLane<TIn, TOut>? victim = null;
-        var most = 0;
-        foreach (var lane in _stage.LanesSnapshot())
+        var lanes = _stage.LanesSnapshot();
+
+        // The counts read here may be stale by the time the chosen lane's lock is held (another thief, or the lane's
+        // own progress, may have left it nothing), so a miss moves on to the next lane instead of giving up: at the
+        // input's end a lane that gives up exits, and items another lane could have taken would wait for a blocked call.
+        Span<bool> tried = lanes.Length <= 64 ? stackalloc bool[lanes.Length] : new bool[lanes.Length];
+        while (true)
         {
-            var unclaimed = Volatile.Read(ref lane._hot.Limit) - Volatile.Read(ref lane._hot.Claimed);
-            if (!ReferenceEquals(lane, this) && unclaimed > most)
+            var victim = -1;
+            var most = 0;
+            for (var i = 0; i < lanes.Length; i++)
             {
-                most = unclaimed;
-                victim = lane;
+                var lane = lanes[i];
+                var unclaimed = Volatile.Read(ref lane._hot.Limit) - Volatile.Read(ref lane._hot.Claimed);
+                if (!tried[i] && !ReferenceEquals(lane, this) && unclaimed > most)
+                {
+                    most = unclaimed;
+                    victim = i;
+                }
+            }
+
+            if (victim < 0)
+            {
+                return 0;
+            }
+
+            tried[victim] = true;
+            var n = StealFrom(lanes[victim]);
+            if (n > 0)
+            {
+                return n;
             }
         }
+    }
 
-        if (victim is null)
-        {
-            return 0;
-        }
-
+    private int StealFrom(WorkerLane<TIn, TOut> victim)
+    {
         lock (victim._runLock)
         {
             var end = victim._runEnd;
