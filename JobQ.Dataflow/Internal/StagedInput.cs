@@ -95,18 +95,8 @@ internal sealed class StagedInput<T>
     /// <summary>Moves every staged item into the queue: a reader is about to wait, or the input ends.</summary>
     public void Flush()
     {
-        Waiter? wake = null;
-        lock (_lock)
-        {
-            if (_count != 0)
-            {
-                // A reader ran dry with items staged: puts come slower than takes, so batch no more for now.
-                _flushAt = 1;
-                MoveLocked(out wake);
-            }
-        }
-
-        wake?.Signal();
+        // A reader is about to sleep with items staged: puts come slower than takes, so batch no more for now.
+        MoveStaged(resetBatching: true);
     }
 
     /// <summary>
@@ -122,21 +112,27 @@ internal sealed class StagedInput<T>
         {
             if (Volatile.Read(ref _count) != 0)
             {
-                Waiter? wake = null;
-                lock (_lock)
-                {
-                    if (_count != 0)
-                    {
-                        MoveLocked(out wake);
-                    }
-                }
-
-                wake?.Signal();
+                MoveStaged(resetBatching: false);
                 return;
             }
 
             spinner.SpinOnce(sleep1Threshold: -1);
         }
+    }
+
+    private void MoveStaged(bool resetBatching)
+    {
+        Waiter? wake = null;
+        lock (_lock)
+        {
+            if (_count != 0)
+            {
+                _flushAt = resetBatching ? 1 : _flushAt;
+                MoveLocked(out wake);
+            }
+        }
+
+        wake?.Signal();
     }
 
     /// <summary>Drops the staged items (the queue was aborted).</summary>

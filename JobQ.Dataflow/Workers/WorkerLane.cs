@@ -461,7 +461,7 @@ internal sealed class WorkerLane<TIn, TOut> : IOutput<TOut>
     /// <summary>
     /// Takes over the unclaimed second half of the busiest sibling's run, so that a lane added while the others sit
     /// on taken items (say, blocked in a call) gets work at once. Returns the number of items taken: 0 only once no
-    /// sibling has items left to take over.
+    /// sibling has untouched items of a run left to give (a sibling keeps at least the first item of its run).
     /// </summary>
     /// <remarks>
     /// Protocol (an asymmetric Dekker handshake): the thief, holding the victim's run lock, lowers the victim's
