@@ -92,16 +92,8 @@ public class ManagerBenchmarks
     private static long RunManager(int n, Action<double>? putLoopSeconds = null)
     {
         var sum = new Summer();
-        using var manager = JobManager.Create(Chains.OursWorkers(1, sum));
-        var start = Stopwatch.GetTimestamp();
-        for (var i = 0; i < n; i++)
-        {
-            manager.Put(i);
-        }
-
-        putLoopSeconds?.Invoke(Stopwatch.GetElapsedTime(start).TotalSeconds);
-
-        return manager.Join() ? Chains.Check(sum.Total, n) : throw new InvalidOperationException("Join did not complete.");
+        PutAllAndJoin(Chains.OursWorkers(1, sum), n, putLoopSeconds);
+        return Chains.Check(sum.Total, n);
     }
 
     private static long RunOneStage(int n, bool manager)
@@ -110,16 +102,7 @@ public class ManagerBenchmarks
         var workers = Workers.Of<int>().Then(sum.Add);
         if (manager)
         {
-            using var jobs = JobManager.Create(workers);
-            for (var i = 0; i < n; i++)
-            {
-                jobs.Put(i);
-            }
-
-            if (!jobs.Join())
-            {
-                throw new InvalidOperationException("Join did not complete.");
-            }
+            PutAllAndJoin(workers, n);
         }
         else if (!JobQueue.Run(Enumerable.Range(0, n), workers).Completed)
         {
@@ -127,6 +110,23 @@ public class ManagerBenchmarks
         }
 
         return sum.Total == (long)n * (n - 1) / 2 ? sum.Total : throw new InvalidOperationException($"Wrong sum {sum.Total}.");
+    }
+
+    /// <summary>Puts 0..n-1 into a new manager one at a time, then joins it.</summary>
+    private static void PutAllAndJoin<TOut>(Workers<int, TOut> workers, int n, Action<double>? putLoopSeconds = null)
+    {
+        using var manager = JobManager.Create(workers);
+        var start = Stopwatch.GetTimestamp();
+        for (var i = 0; i < n; i++)
+        {
+            manager.Put(i);
+        }
+
+        putLoopSeconds?.Invoke(Stopwatch.GetElapsedTime(start).TotalSeconds);
+        if (!manager.Join())
+        {
+            throw new InvalidOperationException("Join did not complete.");
+        }
     }
 
     private static (double Grow, double Shrink) ResizeLatency()
