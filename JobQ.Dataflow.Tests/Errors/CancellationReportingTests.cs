@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using JobQ.Dataflow.Tests.TestSupport;
+using JobQ.Dataflow.Tests.Support;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
@@ -44,7 +44,7 @@ public sealed class CancellationReportingTests
             Assert.IsTrue(SpinWait.SpinUntil(() => JobQueue.Stat(probe).Doing == 0, Bound), "The cancelled calls never returned.");
             Assert.AreEqual(0L, JobQueue.Stat(probe).Stages[0].Failed);
             Assert.AreEqual(0, Volatile.Read(ref handled));
-            logger.VerifyNoLog(LogLevel.Error);
+            logger.VerifyNotLogged(LogLevel.Error);
         }
         finally
         {
@@ -134,6 +134,6 @@ public sealed class CancellationReportingTests
         Assert.IsTrue(result.Completed);
         Assert.AreEqual(1L, result.Stats.Stages[0].Failed);
         Assert.AreSame(mine, failures.Single().Exception);
-        logger.VerifyLog(LogLevel.Error, mine, "'work'", Moq.Times.Once());
+        logger.VerifyLogged(LogLevel.Error, "'work'", mine, Moq.Times.Once());
     }
 }

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Threading.Tasks.Dataflow;
-using JobQ.Dataflow.Tests.TestSupport;
+using JobQ.Dataflow.Tests.Support;
 using Microsoft.Extensions.Logging;
 using Moq;
 
@@ -109,7 +109,7 @@ public sealed class HandlerPolicyTests
         Assert.IsTrue(result.Completed);
         Assert.AreEqual(1L, result.Stats.Stages[0].Failed);
         CollectionAssert.AreEquivalent(Enumerable.Range(0, 10).Where(x => x != 7).ToList(), passed.ToList());
-        logger.VerifyLog<InvalidOperationException>(LogLevel.Error, Times.Exactly(2)); // the worker's failure, then the declined hand-off
+        logger.VerifyLogged<InvalidOperationException>(LogLevel.Error, Times.Exactly(2)); // the worker's failure, then the declined hand-off
     }
 
     [TestMethod]
@@ -134,7 +134,7 @@ public sealed class HandlerPolicyTests
         Assert.AreEqual(50, calls);
         Assert.AreEqual(50L, result.Stats.Stages[0].Failed);
         CollectionAssert.AreEquivalent(Enumerable.Range(0, 100).Where(x => x % 2 == 1).ToList(), passed.ToList());
-        logger.VerifyLog(LogLevel.Error, handlerError, "'check'", Times.Exactly(50));
+        logger.VerifyLogged(LogLevel.Error, "'check'", handlerError, Times.Exactly(50));
     }
 
     [TestMethod]

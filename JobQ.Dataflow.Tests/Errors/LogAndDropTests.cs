@@ -1,4 +1,4 @@
-using JobQ.Dataflow.Tests.TestSupport;
+using JobQ.Dataflow.Tests.Support;
 using Microsoft.Extensions.Logging;
 using Moq;
 
@@ -26,8 +26,8 @@ public sealed class LogAndDropTests
         Assert.AreEqual(6L, result.Stats.Stages[0].Out);
         Assert.AreEqual(0L, result.Stats.Stages[1].Failed);
         CollectionAssert.AreEqual(new[] { 0, 1, 2, 4, 5 }, passed);
-        logger.VerifyLog(LogLevel.Error, boom, "'work'", Times.Once());
-        logger.VerifyLog(LogLevel.Error, boom, "item 3", Times.Once());
+        logger.VerifyLogged(LogLevel.Error, "'work'", boom, Times.Once());
+        logger.VerifyLogged(LogLevel.Error, "item 3", boom, Times.Once());
     }
 
     [TestMethod]
@@ -55,10 +55,10 @@ public sealed class LogAndDropTests
         Assert.AreEqual(thrown.Count, result.Stats.Stages[0].Failed);
         foreach (var (item, error) in thrown)
         {
-            logger.VerifyLog(LogLevel.Error, error, $"item {item}", Times.Once());
+            logger.VerifyLogged(LogLevel.Error, $"item {item}", error, Times.Once());
         }
 
-        logger.VerifyLog<Exception>(LogLevel.Error, Times.Exactly(thrown.Count));
+        logger.VerifyLogged<Exception>(LogLevel.Error, Times.Exactly(thrown.Count));
     }
 
     [TestMethod]
@@ -114,7 +114,7 @@ public sealed class LogAndDropTests
         CollectionAssert.AreEqual(new[] { 10, 11, 12, 20, 21, 30, 31, 32 }, outputs);
         Assert.AreEqual(1L, result.Stats.Stages[0].Failed);
         Assert.AreEqual(3L, result.Stats.Stages[0].Out);
-        logger.VerifyLog(LogLevel.Error, boom, "'expand'", Times.Once());
+        logger.VerifyLogged(LogLevel.Error, "'expand'", boom, Times.Once());
 
         IEnumerable<int> Expand(int x)
         {
@@ -145,7 +145,7 @@ public sealed class LogAndDropTests
         Assert.AreEqual(100L, result.Stats.Stages[0].In);
         Assert.AreEqual(result.Stats.Stages[0].In, result.Stats.Stages[0].Out);
         CollectionAssert.AreEqual(Enumerable.Range(0, 100).Where(x => x % 5 != 2).ToList(), outputs, "A dispatcher stage keeps input order around failures.");
-        logger.VerifyLog<InvalidOperationException>(LogLevel.Error, Times.Exactly(20));
+        logger.VerifyLogged<InvalidOperationException>(LogLevel.Error, Times.Exactly(20));
     }
 
     [TestMethod]
@@ -159,6 +159,6 @@ public sealed class LogAndDropTests
 
         Assert.AreEqual(10L, result.Stats.Stages[0].Failed);
         logger.Verify(l => l.IsEnabled(LogLevel.Error), Times.AtLeastOnce());
-        logger.VerifyNoLog(LogLevel.Error);
+        logger.VerifyNotLogged(LogLevel.Error);
     }
 }

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
-using JobQ.Dataflow.Tests.TestSupport;
+using JobQ.Dataflow.Tests.Support;
 using Moq;
 using Polly;
 using Polly.CircuitBreaker;

@@ -1,3 +1,4 @@
+using JobQ.Dataflow.Tests.Support;
 using Microsoft.Extensions.Logging;
 using Moq;
 
@@ -15,13 +16,13 @@ public sealed class JobManagerBadUseTests
         try
         {
             manager.Put(0);
-            Poll.Until(() => spy.Current == 1, "the worker holds item 0");
+            Bounded.Until(() => spy.Current == 1, "the worker holds item 0");
             var join = manager.JoinAsync();
 
             Assert.ThrowsExactly<InvalidOperationException>(() => manager.Put(1));
 
             gate.Open();
-            Assert.IsTrue(join.Wait(Gate.Bound));
+            Assert.IsTrue(join.Wait(Bounded.Limit));
             Assert.ThrowsExactly<InvalidOperationException>(() => manager.Put(2));
             CollectionAssert.AreEqual(new[] { 0 }, spy.Seen.ToArray());
         }
@@ -45,7 +46,7 @@ public sealed class JobManagerBadUseTests
             await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => manager.PutAsync(1).AsTask());
 
             gate.Open();
-            Assert.IsTrue(await join.WaitAsync(Gate.Bound));
+            Assert.IsTrue(await join.WaitAsync(Bounded.Limit));
             await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => manager.PutAsync(2).AsTask());
             CollectionAssert.AreEqual(new[] { 0 }, spy.Seen.ToArray());
         }
@@ -73,7 +74,7 @@ public sealed class JobManagerBadUseTests
         var spy = new WorkerSpy();
         var manager = JobManager.Create(Workers.Of<int>().Then(spy.WorkAsync));
         manager.Put(1);
-        Assert.IsTrue(await manager.JoinAsync().WaitAsync(Gate.Bound));
+        Assert.IsTrue(await manager.JoinAsync().WaitAsync(Bounded.Limit));
         await manager.DisposeAsync();
 
         await Assert.ThrowsExactlyAsync<ObjectDisposedException>(() => manager.PutAsync(2).AsTask());
@@ -91,8 +92,8 @@ public sealed class JobManagerBadUseTests
             manager.Put(i);
         }
 
-        Assert.IsTrue(manager.Join(Gate.Bound));
-        Assert.IsTrue(manager.Join(Gate.Bound));
+        Assert.IsTrue(manager.Join(Bounded.Limit));
+        Assert.IsTrue(manager.Join(Bounded.Limit));
         Assert.IsTrue(manager.Join(TimeSpan.Zero));
         Assert.AreEqual(10, spy.Completed);
     }
@@ -109,11 +110,11 @@ public sealed class JobManagerBadUseTests
             manager.Put(0);
             manager.Put(1);
             var first = manager.JoinAsync(TimeSpan.FromSeconds(1));
-            await time.TimerCreated.WaitAsync(Gate.Bound);
+            await time.TimerCreated.WaitAsync(Bounded.Limit);
             time.Advance(TimeSpan.FromSeconds(1));
 
-            Assert.IsFalse(await first.WaitAsync(Gate.Bound));
-            Assert.IsFalse(await Task.Run(() => manager.Join()).WaitAsync(Gate.Bound), "A second Join must report the first one's outcome.");
+            Assert.IsFalse(await first.WaitAsync(Bounded.Limit));
+            Assert.IsFalse(await Task.Run(() => manager.Join()).WaitAsync(Bounded.Limit), "A second Join must report the first one's outcome.");
         }
         finally
         {
@@ -138,17 +139,17 @@ public sealed class JobManagerBadUseTests
             var joins = Enumerable.Range(0, 2).Select(_ => Task.Factory.StartNew(
                 () =>
                 {
-                    Assert.IsTrue(start.SignalAndWait(Gate.Bound));
+                    Assert.IsTrue(start.SignalAndWait(Bounded.Limit));
                     return manager.Join();
                 },
                 CancellationToken.None,
                 TaskCreationOptions.LongRunning,
                 TaskScheduler.Default)).ToArray();
 
-            Poll.Until(() => start.ParticipantsRemaining == 2 && start.CurrentPhaseNumber == 1, "both threads passed the start line");
+            Bounded.Until(() => start.ParticipantsRemaining == 2 && start.CurrentPhaseNumber == 1, "both threads passed the start line");
             gate.Open();
 
-            var results = await Task.WhenAll(joins).WaitAsync(Gate.Bound);
+            var results = await Task.WhenAll(joins).WaitAsync(Bounded.Limit);
             CollectionAssert.AreEqual(new[] { true, true }, results);
             Assert.AreEqual(10, spy.Completed);
         }
@@ -170,10 +171,10 @@ public sealed class JobManagerBadUseTests
             manager.Put(0);
             manager.Put(1);
             var joins = Enumerable.Range(0, 2).Select(_ => Task.Run(() => manager.Join(TimeSpan.FromSeconds(3)))).ToArray();
-            await time.TimerCreated.WaitAsync(Gate.Bound);
+            await time.TimerCreated.WaitAsync(Bounded.Limit);
             time.Advance(TimeSpan.FromSeconds(3));
 
-            var results = await Task.WhenAll(joins).WaitAsync(Gate.Bound);
+            var results = await Task.WhenAll(joins).WaitAsync(Bounded.Limit);
             CollectionAssert.AreEqual(new[] { false, false }, results);
         }
         finally
@@ -196,7 +197,7 @@ public sealed class JobManagerBadUseTests
         var putters = Enumerable.Range(0, Threads).Select(t => Task.Factory.StartNew(
             () =>
             {
-                start.SignalAndWait(Gate.Bound);
+                start.SignalAndWait(Bounded.Limit);
                 for (var i = 0; i < PerThread; i++)
                 {
                     manager.Put((i * Threads) + t);
@@ -205,9 +206,9 @@ public sealed class JobManagerBadUseTests
             CancellationToken.None,
             TaskCreationOptions.LongRunning,
             TaskScheduler.Default)).ToArray();
-        await Task.WhenAll(putters).WaitAsync(Gate.Bound);
+        await Task.WhenAll(putters).WaitAsync(Bounded.Limit);
 
-        Assert.IsTrue(await manager.JoinAsync().WaitAsync(Gate.Bound));
+        Assert.IsTrue(await manager.JoinAsync().WaitAsync(Bounded.Limit));
         Assert.IsTrue(counts.All(n => n == 1), $"Items not processed exactly once: {string.Join(", ", counts.Select((n, i) => (n, i)).Where(x => x.n != 1).Take(10))}");
         Assert.AreEqual(Threads * PerThread, manager.Stat().Stages[0].Out);
     }
@@ -226,7 +227,7 @@ public sealed class JobManagerBadUseTests
             await manager.PutAsync(i);
         }
 
-        Assert.IsTrue(await manager.JoinAsync().WaitAsync(Gate.Bound));
+        Assert.IsTrue(await manager.JoinAsync().WaitAsync(Bounded.Limit));
         var stage = manager.Stat().Stages[0];
         Assert.AreEqual(10, stage.Failed);
         Assert.AreEqual(30, stage.Out);
@@ -275,7 +276,7 @@ public sealed class JobManagerBadUseTests
             await manager.PutAsync(i);
         }
 
-        Assert.IsTrue(await manager.JoinAsync().WaitAsync(Gate.Bound));
+        Assert.IsTrue(await manager.JoinAsync().WaitAsync(Bounded.Limit));
         CollectionAssert.AreEquivalent(Enumerable.Range(0, 100).Where(i => i % 5 != 0 && i % 2 != 0).ToArray(), next.Seen.ToArray());
         Assert.AreEqual(20, manager.Stat().Stages[0].Failed);
         Assert.AreEqual(40, manager.Stat().Stages[1].Failed);
@@ -304,7 +305,7 @@ public sealed class JobManagerBadUseTests
             await manager.PutAsync(i);
         }
 
-        Assert.IsTrue(await manager.JoinAsync().WaitAsync(Gate.Bound));
+        Assert.IsTrue(await manager.JoinAsync().WaitAsync(Bounded.Limit));
         var expected = Enumerable.Range(0, 40).Where(i => i % 4 != 0).ToArray();
         CollectionAssert.AreEquivalent(expected, spy.Seen.ToArray());
         CollectionAssert.AreEqual(expected, next.Seen.ToArray(), "A dispatcher stage passes its results on in input order.");
@@ -341,7 +342,7 @@ public sealed class JobManagerBadUseTests
             await manager.PutAsync(i);
         }
 
-        Assert.IsTrue(await manager.JoinAsync().WaitAsync(Gate.Bound));
+        Assert.IsTrue(await manager.JoinAsync().WaitAsync(Bounded.Limit));
         CollectionAssert.AreEquivalent(Enumerable.Range(0, 20).Where(i => i % 2 != 0).ToArray(), spy.Seen.ToArray());
     }
 }

@@ -1,3 +1,5 @@
+using JobQ.Dataflow.Tests.Support;
+
 namespace JobQ.Dataflow.Tests.Management;
 
 [TestClass]
@@ -34,6 +36,6 @@ public sealed class JobManagerCreateTests
         Assert.IsNotNull(stats.Stages[0].Coordinator);
         Assert.AreEqual(8, stats.Stages[0].Input.Capacity);
         Assert.AreEqual(2, stats.Stages[0].WorkerCount);
-        Assert.IsTrue(manager.Join(Gate.Bound));
+        Assert.IsTrue(manager.Join(Bounded.Limit));
     }
 }

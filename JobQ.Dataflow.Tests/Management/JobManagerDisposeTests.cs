@@ -1,3 +1,5 @@
+using JobQ.Dataflow.Tests.Support;
+
 namespace JobQ.Dataflow.Tests.Management;
 
 [TestClass]
@@ -17,9 +19,9 @@ public sealed class JobManagerDisposeTests
                 manager.Put(i);
             }
 
-            Poll.Until(() => spy.Current == 2, "both workers hold an item");
+            Bounded.Until(() => spy.Current == 2, "both workers hold an item");
 
-            Assert.IsTrue(Task.Run(manager.Dispose).Wait(Gate.Bound), "Dispose did not return while workers were held.");
+            Assert.IsTrue(Task.Run(manager.Dispose).Wait(Bounded.Limit), "Dispose did not return while workers were held.");
             Assert.AreEqual(2, spy.Current, "Dispose returned only after the held calls finished.");
         }
         finally
@@ -27,8 +29,8 @@ public sealed class JobManagerDisposeTests
             gate.Open();
         }
 
-        Poll.Until(() => spy.Completed == 2, "the held calls finished");
-        Poll.Until(() => spy.Threads.All(Support.LaneThreads.IsDone) && next.Threads.All(Support.LaneThreads.IsDone), "every worker thread was done (exited or idle)");
+        Bounded.Until(() => spy.Completed == 2, "the held calls finished");
+        Bounded.Until(() => spy.Threads.All(LaneThreads.IsDone) && next.Threads.All(LaneThreads.IsDone), "every worker thread was done (exited or idle)");
         Assert.AreEqual(2, spy.Entered, "A call started after Dispose.");
         Assert.AreEqual(0, next.Entered, "An output was passed on after Dispose.");
         Assert.IsFalse(manager.Join(), "Join after Dispose reports that not everything finished.");
@@ -48,9 +50,9 @@ public sealed class JobManagerDisposeTests
                 await manager.PutAsync(i);
             }
 
-            Poll.Until(() => spy.Current == 3, "three calls hold an item");
+            Bounded.Until(() => spy.Current == 3, "three calls hold an item");
 
-            await manager.DisposeAsync().AsTask().WaitAsync(Gate.Bound);
+            await manager.DisposeAsync().AsTask().WaitAsync(Bounded.Limit);
             Assert.AreEqual(3, spy.Current, "DisposeAsync completed only after the held calls finished.");
         }
         finally
@@ -58,10 +60,10 @@ public sealed class JobManagerDisposeTests
             gate.Open();
         }
 
-        Poll.Until(() => spy.Completed == 3 && manager.Stat().Doing == 0, "the held calls finished");
+        Bounded.Until(() => spy.Completed == 3 && manager.Stat().Doing == 0, "the held calls finished");
         Assert.AreEqual(3, spy.Entered, "A call started after DisposeAsync.");
         Assert.AreEqual(0, next.Entered, "An output was passed on after DisposeAsync.");
-        Assert.IsFalse(await manager.JoinAsync().WaitAsync(Gate.Bound));
+        Assert.IsFalse(await manager.JoinAsync().WaitAsync(Bounded.Limit));
     }
 
     [TestMethod]
@@ -73,14 +75,14 @@ public sealed class JobManagerDisposeTests
         try
         {
             manager.Put(0);
-            Poll.Until(() => spy.Current == 1, "the worker holds item 0");
+            Bounded.Until(() => spy.Current == 1, "the worker holds item 0");
             manager.Put(1);
             var blocked = Task.Run(() => manager.Put(2));
-            Assert.IsFalse(blocked.Wait(Gate.Watch), "Put returned while the first queue was full.");
+            Assert.IsFalse(blocked.Wait(Bounded.Watch), "Put returned while the first queue was full.");
 
             manager.Dispose();
 
-            var error = Assert.ThrowsExactly<AggregateException>(() => blocked.Wait(Gate.Bound));
+            var error = Assert.ThrowsExactly<AggregateException>(() => blocked.Wait(Bounded.Limit));
             Assert.IsInstanceOfType<ObjectDisposedException>(error.InnerException);
         }
         finally
@@ -88,7 +90,7 @@ public sealed class JobManagerDisposeTests
             gate.Open();
         }
 
-        Poll.Until(() => spy.Completed == 1, "the held call finished");
+        Bounded.Until(() => spy.Completed == 1, "the held call finished");
         Assert.AreEqual(1, spy.Entered);
     }
 
@@ -102,19 +104,19 @@ public sealed class JobManagerDisposeTests
         {
             manager.Put(0);
             manager.Put(1);
-            Poll.Until(() => spy.Current == 1, "the worker holds item 0");
+            Bounded.Until(() => spy.Current == 1, "the worker holds item 0");
             var join = manager.JoinAsync();
 
-            await manager.DisposeAsync().AsTask().WaitAsync(Gate.Bound);
+            await manager.DisposeAsync().AsTask().WaitAsync(Bounded.Limit);
 
-            Assert.IsFalse(await join.WaitAsync(Gate.Bound));
+            Assert.IsFalse(await join.WaitAsync(Bounded.Limit));
         }
         finally
         {
             gate.Open();
         }
 
-        Poll.Until(() => spy.Completed == 1, "the held call finished");
+        Bounded.Until(() => spy.Completed == 1, "the held call finished");
         Assert.AreEqual(1, spy.Entered);
     }
 
@@ -124,7 +126,7 @@ public sealed class JobManagerDisposeTests
         var spy = new WorkerSpy();
         var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work));
         manager.Put(1);
-        Assert.IsTrue(manager.Join(Gate.Bound));
+        Assert.IsTrue(manager.Join(Bounded.Limit));
 
         manager.Dispose();
         manager.Dispose();
@@ -193,9 +195,9 @@ public sealed class JobManagerDisposeTests
             }
         });
 
-        Assert.IsTrue(disposed.Task.Wait(Gate.Bound), "Dispose called from inside a worker did not return.");
-        Assert.IsTrue(putter.Wait(Gate.Bound), "A Put stayed blocked after Dispose.");
-        Poll.Until(() => manager.Stat().Doing == 0, "the disposing call returned");
+        Assert.IsTrue(disposed.Task.Wait(Bounded.Limit), "Dispose called from inside a worker did not return.");
+        Assert.IsTrue(putter.Wait(Bounded.Limit), "A Put stayed blocked after Dispose.");
+        Bounded.Until(() => manager.Stat().Doing == 0, "the disposing call returned");
         Assert.AreEqual(4, spy.Entered, "Items 0..3 were processed (3 finishes the call that disposed); no call started after Dispose.");
         Assert.IsFalse(manager.Join());
     }

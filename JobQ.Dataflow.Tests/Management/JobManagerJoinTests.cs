@@ -1,3 +1,5 @@
+using JobQ.Dataflow.Tests.Support;
+
 namespace JobQ.Dataflow.Tests.Management;
 
 [TestClass]
@@ -39,15 +41,15 @@ public sealed class JobManagerJoinTests
                 manager.Put(i);
             }
 
-            Poll.Until(() => spy.Current == 2, "both workers hold an item");
+            Bounded.Until(() => spy.Current == 2, "both workers hold an item");
             var join = Task.Run(() => manager.Join(TimeSpan.FromSeconds(1)));
-            await time.TimerCreated.WaitAsync(Gate.Bound);
+            await time.TimerCreated.WaitAsync(Bounded.Limit);
 
             time.Advance(TimeSpan.FromMilliseconds(999));
             Assert.IsFalse(join.IsCompleted, "Join returned before its timeout.");
             time.Advance(TimeSpan.FromMilliseconds(1));
 
-            Assert.IsFalse(await join.WaitAsync(Gate.Bound));
+            Assert.IsFalse(await join.WaitAsync(Bounded.Limit));
             Assert.AreEqual(2, spy.Current, "Join returned false while both calls were still held: it did not wait for them.");
         }
         finally
@@ -56,8 +58,8 @@ public sealed class JobManagerJoinTests
         }
 
         // After the timeout each worker finishes its current item and takes no new one; nothing is passed on.
-        Poll.Until(() => spy.Completed == 2 && manager.Stat().Doing == 0, "the held calls finished");
-        Poll.Until(() => spy.Threads.All(Support.LaneThreads.IsDone), "the worker threads were done (exited or idle)");
+        Bounded.Until(() => spy.Completed == 2 && manager.Stat().Doing == 0, "the held calls finished");
+        Bounded.Until(() => spy.Threads.All(LaneThreads.IsDone), "the worker threads were done (exited or idle)");
         Assert.AreEqual(2, spy.Entered);
         Assert.AreEqual(0, next.Entered);
         Assert.AreEqual(2, manager.Stat().Stages[0].Out);
@@ -77,19 +79,19 @@ public sealed class JobManagerJoinTests
                 await manager.PutAsync(i);
             }
 
-            Poll.Until(() => spy.Current == 3, "three async calls hold an item");
+            Bounded.Until(() => spy.Current == 3, "three async calls hold an item");
             var join = manager.JoinAsync(TimeSpan.FromSeconds(5));
-            await time.TimerCreated.WaitAsync(Gate.Bound);
+            await time.TimerCreated.WaitAsync(Bounded.Limit);
             time.Advance(TimeSpan.FromSeconds(5));
 
-            Assert.IsFalse(await join.WaitAsync(Gate.Bound));
+            Assert.IsFalse(await join.WaitAsync(Bounded.Limit));
         }
         finally
         {
             gate.Open();
         }
 
-        Poll.Until(() => spy.Completed == 3 && manager.Stat().Doing == 0, "the held calls finished");
+        Bounded.Until(() => spy.Completed == 3 && manager.Stat().Doing == 0, "the held calls finished");
         Assert.AreEqual(3, spy.Entered, "No call may start after the timeout.");
     }
 
@@ -109,10 +111,10 @@ public sealed class JobManagerJoinTests
             using var cancel = new CancellationTokenSource();
             var join = manager.JoinAsync(cancellationToken: cancel.Token);
             await cancel.CancelAsync();
-            await Assert.ThrowsAsync<OperationCanceledException>(() => join.WaitAsync(Gate.Bound));
+            await Assert.ThrowsAsync<OperationCanceledException>(() => join.WaitAsync(Bounded.Limit));
 
             gate.Open();
-            Assert.IsTrue(await manager.JoinAsync().WaitAsync(Gate.Bound));
+            Assert.IsTrue(await manager.JoinAsync().WaitAsync(Bounded.Limit));
             CollectionAssert.AreEqual(new[] { 0, 1, 2 }, spy.Seen.ToArray());
         }
         finally
@@ -127,7 +129,7 @@ public sealed class JobManagerJoinTests
         var spy = new WorkerSpy();
         using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work, threads: 2).Then(spy.WorkAsync, threads: 2));
 
-        Assert.IsTrue(manager.JoinAsync().Wait(Gate.Bound));
+        Assert.IsTrue(manager.JoinAsync().Wait(Bounded.Limit));
         Assert.AreEqual(0, spy.Entered);
     }
 
@@ -141,11 +143,11 @@ public sealed class JobManagerJoinTests
         {
             manager.Put(0);
             manager.Put(1);
-            Poll.Until(() => spy.Current == 1, "the worker holds item 0");
+            Bounded.Until(() => spy.Current == 1, "the worker holds item 0");
 
             var join = Task.Run(() => manager.Join(TimeSpan.Zero));
 
-            Assert.IsTrue(join.Wait(Gate.Bound), "Join(TimeSpan.Zero) did not return while the worker was held.");
+            Assert.IsTrue(join.Wait(Bounded.Limit), "Join(TimeSpan.Zero) did not return while the worker was held.");
             Assert.IsFalse(join.Result);
         }
         finally
@@ -153,7 +155,7 @@ public sealed class JobManagerJoinTests
             gate.Open();
         }
 
-        Poll.Until(() => spy.Completed == 1, "the held call finished");
+        Bounded.Until(() => spy.Completed == 1, "the held call finished");
         Assert.AreEqual(1, spy.Entered);
     }
 
@@ -180,7 +182,7 @@ public sealed class JobManagerJoinTests
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => manager.Join(TimeSpan.FromSeconds(-1)));
 
         manager.Put(1);
-        Assert.IsTrue(manager.Join(Gate.Bound));
+        Assert.IsTrue(manager.Join(Bounded.Limit));
         Assert.AreEqual(1, spy.Completed);
     }
 }

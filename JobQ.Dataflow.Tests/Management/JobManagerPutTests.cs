@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using JobQ.Dataflow.Tests.Support;
 
 namespace JobQ.Dataflow.Tests.Management;
 
@@ -16,7 +17,7 @@ public sealed class JobManagerPutTests
             manager.Put(i);
         }
 
-        Assert.IsTrue(manager.Join(Gate.Bound));
+        Assert.IsTrue(manager.Join(Bounded.Limit));
         CollectionAssert.AreEqual(new[] { 0, 1, 2 }, echo.Seen.ToArray());
         var stats = manager.Stat();
         Assert.AreEqual(3, stats.In);
@@ -36,7 +37,7 @@ public sealed class JobManagerPutTests
             manager.Put(i);
         }
 
-        Assert.IsTrue(manager.Join(Gate.Bound));
+        Assert.IsTrue(manager.Join(Bounded.Limit));
         Assert.HasCount(1_000, last);
         Assert.IsTrue(Enumerable.Range(0, 1_000).All(i => last.TryGetValue(i * 2, out var n) && n == 1));
     }
@@ -50,18 +51,18 @@ public sealed class JobManagerPutTests
         try
         {
             manager.Put(0);
-            Poll.Until(() => spy.Current == 1, "the worker holds item 0");
+            Bounded.Until(() => spy.Current == 1, "the worker holds item 0");
             manager.Put(1); // fills the queue of one
 
             var blocked = Task.Run(() => manager.Put(2));
 
-            Assert.IsFalse(blocked.Wait(Gate.Watch), "Put returned while the first queue was full.");
+            Assert.IsFalse(blocked.Wait(Bounded.Watch), "Put returned while the first queue was full.");
             Assert.AreEqual(1, manager.Stat().Stages[0].Input.Size);
             Assert.AreEqual(1, spy.Entered);
 
             gate.Open();
-            Assert.IsTrue(blocked.Wait(Gate.Bound), "Put did not return once the queue had room.");
-            Assert.IsTrue(manager.Join(Gate.Bound));
+            Assert.IsTrue(blocked.Wait(Bounded.Limit), "Put did not return once the queue had room.");
+            Assert.IsTrue(manager.Join(Bounded.Limit));
             CollectionAssert.AreEqual(new[] { 0, 1, 2 }, spy.Seen.ToArray());
         }
         finally
@@ -81,17 +82,17 @@ public sealed class JobManagerPutTests
         try
         {
             manager.Put(0);
-            Poll.Until(() => spy.Current == 1, "the worker holds item 0");
+            Bounded.Until(() => spy.Current == 1, "the worker holds item 0");
             manager.Put(1);
             manager.Put(2);
 
             Assert.AreEqual(2, manager.Stat().Stages[0].Input.Size);
 
             gate.Open();
-            Poll.Until(() => spy.Completed == 3, "items 1 and 2 processed without Join");
+            Bounded.Until(() => spy.Completed == 3, "items 1 and 2 processed without Join");
             CollectionAssert.AreEqual(new[] { 0, 1, 2 }, spy.Seen.ToArray());
             Assert.AreEqual(0, manager.Stat().Stages[0].Input.Size);
-            Assert.IsTrue(manager.Join(Gate.Bound));
+            Assert.IsTrue(manager.Join(Bounded.Limit));
         }
         finally
         {
@@ -108,14 +109,14 @@ public sealed class JobManagerPutTests
         try
         {
             manager.Put(0);
-            Poll.Until(() => spy.Current == 1, "the worker holds item 0");
+            Bounded.Until(() => spy.Current == 1, "the worker holds item 0");
             manager.Put(1);
-            await manager.PutAsync(2).AsTask().WaitAsync(Gate.Bound);
+            await manager.PutAsync(2).AsTask().WaitAsync(Bounded.Limit);
             manager.Put(3);
-            await manager.PutAsync(4).AsTask().WaitAsync(Gate.Bound);
+            await manager.PutAsync(4).AsTask().WaitAsync(Bounded.Limit);
 
             gate.Open();
-            Assert.IsTrue(await manager.JoinAsync().WaitAsync(Gate.Bound));
+            Assert.IsTrue(await manager.JoinAsync().WaitAsync(Bounded.Limit));
             CollectionAssert.AreEqual(new[] { 0, 1, 2, 3, 4 }, spy.Seen.ToArray());
         }
         finally
@@ -146,9 +147,9 @@ public sealed class JobManagerPutTests
             }
         })).ToArray();
 
-        await Task.WhenAll(producers).WaitAsync(Gate.Bound);
-        Poll.Until(() => seen.Count == Producers * PerProducer, "every item processed before Join");
-        Assert.IsTrue(manager.Join(Gate.Bound));
+        await Task.WhenAll(producers).WaitAsync(Bounded.Limit);
+        Bounded.Until(() => seen.Count == Producers * PerProducer, "every item processed before Join");
+        Assert.IsTrue(manager.Join(Bounded.Limit));
         Assert.IsTrue(seen.Values.All(n => n == 1), "an item was processed twice");
     }
 
@@ -161,18 +162,18 @@ public sealed class JobManagerPutTests
         try
         {
             await manager.PutAsync(0);
-            Poll.Until(() => spy.Current == 1, "the worker holds item 0");
+            Bounded.Until(() => spy.Current == 1, "the worker holds item 0");
             await manager.PutAsync(1);
 
             var pending = manager.PutAsync(2).AsTask();
 
             Assert.IsFalse(pending.IsCompleted, "PutAsync completed while the first queue was full.");
-            await Task.WhenAny(pending, Task.Delay(Gate.Watch));
+            await Task.WhenAny(pending, Task.Delay(Bounded.Watch));
             Assert.IsFalse(pending.IsCompleted, "PutAsync completed while the first queue was full.");
 
             gate.Open();
-            await pending.WaitAsync(Gate.Bound);
-            Assert.IsTrue(await manager.JoinAsync().WaitAsync(Gate.Bound));
+            await pending.WaitAsync(Bounded.Limit);
+            Assert.IsTrue(await manager.JoinAsync().WaitAsync(Bounded.Limit));
             CollectionAssert.AreEqual(new[] { 0, 1, 2 }, spy.Seen.ToArray());
         }
         finally
@@ -190,7 +191,7 @@ public sealed class JobManagerPutTests
         try
         {
             await manager.PutAsync(0);
-            Poll.Until(() => spy.Current == 1, "the worker holds item 0");
+            Bounded.Until(() => spy.Current == 1, "the worker holds item 0");
             await manager.PutAsync(1);
 
             using var cancel = new CancellationTokenSource();
@@ -200,15 +201,15 @@ public sealed class JobManagerPutTests
             await cancel.CancelAsync();
 
             // Promptly: while the queue is still full and the worker still held.
-            await Assert.ThrowsAsync<OperationCanceledException>(() => pending.WaitAsync(Gate.Bound));
+            await Assert.ThrowsAsync<OperationCanceledException>(() => pending.WaitAsync(Bounded.Limit));
             Assert.AreEqual(1, manager.Stat().Stages[0].Input.Size);
 
             // The room the cancelled put gave up is usable by the next put.
             gate.Release(1);
-            await manager.PutAsync(2).AsTask().WaitAsync(Gate.Bound);
+            await manager.PutAsync(2).AsTask().WaitAsync(Bounded.Limit);
 
             gate.Open();
-            Assert.IsTrue(await manager.JoinAsync().WaitAsync(Gate.Bound));
+            Assert.IsTrue(await manager.JoinAsync().WaitAsync(Bounded.Limit));
             CollectionAssert.AreEqual(new[] { 0, 1, 2 }, spy.Seen.ToArray(), "The cancelled item must never reach the worker.");
         }
         finally
@@ -228,7 +229,7 @@ public sealed class JobManagerPutTests
         await Assert.ThrowsAsync<OperationCanceledException>(() => manager.PutAsync(99, cancel.Token).AsTask());
         await manager.PutAsync(1);
 
-        Assert.IsTrue(await manager.JoinAsync().WaitAsync(Gate.Bound));
+        Assert.IsTrue(await manager.JoinAsync().WaitAsync(Bounded.Limit));
         CollectionAssert.AreEqual(new[] { 1 }, spy.Seen.ToArray());
     }
 
@@ -242,7 +243,7 @@ public sealed class JobManagerPutTests
             await manager.PutAsync(i);
         }
 
-        Assert.IsTrue(await manager.JoinAsync().WaitAsync(Gate.Bound));
+        Assert.IsTrue(await manager.JoinAsync().WaitAsync(Bounded.Limit));
         CollectionAssert.AreEquivalent(Enumerable.Range(0, 500).ToArray(), spy.Seen.ToArray());
     }
 
@@ -255,17 +256,17 @@ public sealed class JobManagerPutTests
         try
         {
             manager.Put(0);
-            Poll.Until(() => spy.Current == 1, "the worker holds item 0");
+            Bounded.Until(() => spy.Current == 1, "the worker holds item 0");
             manager.Put(1);
             var blocked = Task.Run(() => manager.Put(2));
-            Assert.IsFalse(blocked.Wait(Gate.Watch), "Put returned while the first queue was full.");
+            Assert.IsFalse(blocked.Wait(Bounded.Watch), "Put returned while the first queue was full.");
 
             var join = manager.JoinAsync();
             Assert.IsFalse(join.IsCompleted);
 
             gate.Open();
-            Assert.IsTrue(blocked.Wait(Gate.Bound), "A put that began before Join must not be refused halfway.");
-            Assert.IsTrue(join.Wait(Gate.Bound));
+            Assert.IsTrue(blocked.Wait(Bounded.Limit), "A put that began before Join must not be refused halfway.");
+            Assert.IsTrue(join.Wait(Bounded.Limit));
             Assert.IsTrue(join.Result);
             CollectionAssert.AreEqual(new[] { 0, 1, 2 }, spy.Seen.ToArray());
         }
@@ -284,7 +285,7 @@ public sealed class JobManagerPutTests
         try
         {
             manager.Put(0);
-            Poll.Until(() => spy.Current == 1, "the worker holds item 0");
+            Bounded.Until(() => spy.Current == 1, "the worker holds item 0");
             manager.Put(1);
 
             // The queue is full, so this put is waiting for room when it returns its task.
@@ -294,8 +295,8 @@ public sealed class JobManagerPutTests
             Assert.IsFalse(join.IsCompleted);
 
             gate.Open();
-            await waiting.WaitAsync(Gate.Bound);
-            Assert.IsTrue(await join.WaitAsync(Gate.Bound));
+            await waiting.WaitAsync(Bounded.Limit);
+            Assert.IsTrue(await join.WaitAsync(Bounded.Limit));
             CollectionAssert.AreEqual(new[] { 0, 1, 2 }, spy.Seen.ToArray());
         }
         finally
@@ -314,26 +315,26 @@ public sealed class JobManagerPutTests
         try
         {
             manager.Put(0);
-            Poll.Until(() => spy.Current == 1, "the worker holds item 0");
+            Bounded.Until(() => spy.Current == 1, "the worker holds item 0");
             manager.Put(1);
             var blocked = Task.Run(() => manager.Put(2));
             var blockedAsync = manager.PutAsync(3).AsTask();
-            Assert.IsFalse(blocked.Wait(Gate.Watch), "Put returned while the first queue was full.");
+            Assert.IsFalse(blocked.Wait(Bounded.Watch), "Put returned while the first queue was full.");
 
             var join = manager.JoinAsync(TimeSpan.FromSeconds(1));
-            await time.TimerCreated.WaitAsync(Gate.Bound);
+            await time.TimerCreated.WaitAsync(Bounded.Limit);
             time.Advance(TimeSpan.FromSeconds(1));
 
-            await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => blocked.WaitAsync(Gate.Bound));
-            await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => blockedAsync.WaitAsync(Gate.Bound));
-            Assert.IsFalse(await join.WaitAsync(Gate.Bound));
+            await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => blocked.WaitAsync(Bounded.Limit));
+            await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => blockedAsync.WaitAsync(Bounded.Limit));
+            Assert.IsFalse(await join.WaitAsync(Bounded.Limit));
         }
         finally
         {
             gate.Open();
         }
 
-        Poll.Until(() => spy.Completed == 1, "the held call finished");
+        Bounded.Until(() => spy.Completed == 1, "the held call finished");
         CollectionAssert.AreEqual(new[] { 0 }, spy.Seen.ToArray());
     }
 }

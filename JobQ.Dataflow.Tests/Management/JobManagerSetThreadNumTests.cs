@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using JobQ.Dataflow.Tests.Support;
 
 namespace JobQ.Dataflow.Tests.Management;
 
@@ -22,22 +23,22 @@ public sealed class JobManagerSetThreadNumTests
                 manager.Put(i);
             }
 
-            Poll.Until(() => spy.Current == 1, "one call is in progress");
+            Bounded.Until(() => spy.Current == 1, "one call is in progress");
 
             manager.SetThreadNum(Worker(spy, async), 4);
 
             Assert.AreEqual(4, manager.Stat().Stages[0].WorkerCount);
-            Poll.Until(() => manager.Stat().Stages[0].Doing == 4, "four calls are in progress");
-            Poll.Until(() => spy.Current == 4, "the worker itself sees 4 calls in progress");
+            Bounded.Until(() => manager.Stat().Stages[0].Doing == 4, "four calls are in progress");
+            Bounded.Until(() => spy.Current == 4, "the worker itself sees 4 calls in progress");
 
             manager.SetThreadNum(Worker(spy, async), 7);
-            Poll.Until(() => manager.Stat().Stages[0].Doing == 7, "seven calls are in progress");
-            Poll.Until(() => spy.Current == 7, "the worker itself sees 7 calls in progress");
-            Poll.Until(() => spy.MaxConcurrency == 7, "the most calls at once to reach 7 (and no more: the stage has 7 workers)");
+            Bounded.Until(() => manager.Stat().Stages[0].Doing == 7, "seven calls are in progress");
+            Bounded.Until(() => spy.Current == 7, "the worker itself sees 7 calls in progress");
+            Bounded.Until(() => spy.MaxConcurrency == 7, "the most calls at once to reach 7 (and no more: the stage has 7 workers)");
             Assert.AreEqual(7, spy.Entered);
 
             gate.Open();
-            Assert.IsTrue(manager.JoinAsync().Wait(Gate.Bound));
+            Assert.IsTrue(manager.JoinAsync().Wait(Bounded.Limit));
             CollectionAssert.AreEquivalent(Enumerable.Range(0, 20).ToArray(), spy.Seen.ToArray());
             Assert.AreEqual(7, spy.MaxConcurrency);
         }
@@ -62,22 +63,22 @@ public sealed class JobManagerSetThreadNumTests
                 manager.Put(i);
             }
 
-            Poll.Until(() => spy.Current == 5, "five calls are in progress");
+            Bounded.Until(() => spy.Current == 5, "five calls are in progress");
 
             manager.SetThreadNum(Worker(spy, async), 2);
             Assert.AreEqual(2, manager.Stat().Stages[0].WorkerCount);
 
             // No call is interrupted: the five held calls are still in progress.
-            Poll.Until(() => spy.Current == 5, "the worker itself sees 5 calls in progress");
+            Bounded.Until(() => spy.Current == 5, "the worker itself sees 5 calls in progress");
 
             // Three calls finish; their workers are surplus and stop instead of taking another item.
             gate.Release(3);
-            Poll.Until(() => spy.Completed == 3 && manager.Stat().Stages[0].Doing == 2, "calls in progress fell to two");
+            Bounded.Until(() => spy.Completed == 3 && manager.Stat().Stages[0].Doing == 2, "calls in progress fell to two");
             Assert.AreEqual(5, spy.Entered, "A surplus worker took a new item after the shrink.");
 
             spy.ResetMaxConcurrency();
             gate.Open();
-            Assert.IsTrue(manager.JoinAsync().Wait(Gate.Bound));
+            Assert.IsTrue(manager.JoinAsync().Wait(Bounded.Limit));
 
             Assert.IsLessThanOrEqualTo(2, spy.MaxConcurrency, $"{spy.MaxConcurrency} calls ran at once after shrinking to 2.");
             CollectionAssert.AreEquivalent(Enumerable.Range(0, 200).ToArray(), spy.Seen.ToArray(), "An item was lost or duplicated.");
@@ -101,11 +102,11 @@ public sealed class JobManagerSetThreadNumTests
             manager.Put(i);
         }
 
-        Assert.IsTrue(manager.JoinAsync().Wait(Gate.Bound));
+        Assert.IsTrue(manager.JoinAsync().Wait(Bounded.Limit));
         CollectionAssert.AreEqual(new[] { true, true, true, true }, worker.Met.ToArray(), "The barrier of four did not complete: fewer than four calls ran at once.");
         Assert.HasCount(4, worker.Threads);
         Assert.AreEqual(0, worker.CallsOnThreadPool, "Sync workers must run on dedicated threads.");
-        Poll.Until(() => worker.Threads.All(Support.LaneThreads.IsDone), "the worker threads were done (exited or idle) after Join");
+        Bounded.Until(() => worker.Threads.All(LaneThreads.IsDone), "the worker threads were done (exited or idle) after Join");
     }
 
     [TestMethod]
@@ -119,18 +120,18 @@ public sealed class JobManagerSetThreadNumTests
             manager.Put(i);
         }
 
-        Poll.Until(() => worker.Met.Count == 4, "four calls met at the barrier");
+        Bounded.Until(() => worker.Met.Count == 4, "four calls met at the barrier");
         Assert.IsTrue(worker.Met.All(met => met), "The barrier of four did not complete.");
         Assert.HasCount(4, worker.Threads);
 
         manager.SetThreadNum(worker.Meet, 1);
 
         Assert.AreEqual(1, manager.Stat().Stages[0].WorkerCount);
-        Poll.Until(() => worker.Threads.Count(t => !Support.LaneThreads.IsDone(t)) == 1, "three of the four worker threads were done");
+        Bounded.Until(() => worker.Threads.Count(t => !LaneThreads.IsDone(t)) == 1, "three of the four worker threads were done");
 
         barrier.RemoveParticipants(3);
         manager.Put(4);
-        Assert.IsTrue(manager.JoinAsync().Wait(Gate.Bound));
+        Assert.IsTrue(manager.JoinAsync().Wait(Bounded.Limit));
         Assert.HasCount(5, worker.Met);
         Assert.IsTrue(worker.Met.All(met => met));
     }
@@ -155,7 +156,7 @@ public sealed class JobManagerSetThreadNumTests
                 manager.Put(i);
             }
 
-            Assert.IsTrue(started.Wait(Gate.Bound), "Six async calls did not run at once after growing to six.");
+            Assert.IsTrue(started.Wait(Bounded.Limit), "Six async calls did not run at once after growing to six.");
             Assert.AreEqual(6, manager.Stat().Stages[0].Doing);
         }
         finally
@@ -163,7 +164,7 @@ public sealed class JobManagerSetThreadNumTests
             gate.Open();
         }
 
-        Assert.IsTrue(manager.JoinAsync().Wait(Gate.Bound));
+        Assert.IsTrue(manager.JoinAsync().Wait(Bounded.Limit));
     }
 
     [TestMethod]
@@ -183,7 +184,7 @@ public sealed class JobManagerSetThreadNumTests
             manager.Put(i);
         }
 
-        Assert.IsTrue(manager.Join(Gate.Bound));
+        Assert.IsTrue(manager.Join(Bounded.Limit));
         Assert.AreEqual(10, spy.Completed);
         Assert.AreEqual(0, other.Entered);
     }
@@ -204,7 +205,7 @@ public sealed class JobManagerSetThreadNumTests
             manager.Put(i);
         }
 
-        Assert.IsTrue(manager.Join(Gate.Bound));
+        Assert.IsTrue(manager.Join(Bounded.Limit));
         Assert.AreEqual(30, spy.Completed);
     }
 
@@ -222,7 +223,7 @@ public sealed class JobManagerSetThreadNumTests
         Assert.AreEqual("threads", error.ParamName);
         Assert.AreEqual(2, manager.Stat().Stages[0].WorkerCount);
         manager.Put(1);
-        Assert.IsTrue(manager.Join(Gate.Bound));
+        Assert.IsTrue(manager.Join(Bounded.Limit));
         Assert.AreEqual(1, spy.Completed);
     }
 
@@ -249,16 +250,16 @@ public sealed class JobManagerSetThreadNumTests
                 manager.Put(i);
             }
 
-            Poll.Until(() => spy.Current == 1, "one call is in progress");
+            Bounded.Until(() => spy.Current == 1, "one call is in progress");
             var join = manager.JoinAsync();
 
             manager.SetThreadNum(spy.Work, 4);
             manager.SetThreadNum(new Func<int, int>(new WorkerSpy().Work), 4); // unknown: quiet too, as in jobq
 
             Assert.AreEqual(1, manager.Stat().Stages[0].WorkerCount);
-            Poll.Until(() => spy.Current == 1, "the worker itself sees 1 calls in progress");
+            Bounded.Until(() => spy.Current == 1, "the worker itself sees 1 calls in progress");
             gate.Open();
-            Assert.IsTrue(join.Wait(Gate.Bound));
+            Assert.IsTrue(join.Wait(Bounded.Limit));
             Assert.AreEqual(1, spy.MaxConcurrency);
         }
         finally
@@ -282,7 +283,7 @@ public sealed class JobManagerSetThreadNumTests
         Assert.AreEqual(3, manager.Stat().Stages[0].WorkerCount);
         Assert.AreEqual(2, manager.Stat().Stages[1].WorkerCount);
         manager.Put(1);
-        Assert.IsTrue(manager.Join(Gate.Bound));
+        Assert.IsTrue(manager.Join(Bounded.Limit));
     }
 
     [TestMethod]
@@ -296,7 +297,7 @@ public sealed class JobManagerSetThreadNumTests
         Assert.AreEqual(2, manager.Stat().Stages[0].WorkerCount);
         var before = Volatile.Read(ref s_staticCalls);
         manager.Put(1);
-        Assert.IsTrue(manager.Join(Gate.Bound));
+        Assert.IsTrue(manager.Join(Bounded.Limit));
         Assert.AreEqual(before + 1, Volatile.Read(ref s_staticCalls));
     }
 
@@ -351,7 +352,7 @@ public sealed class JobManagerSetThreadNumTests
             }
         }
 
-        Assert.IsTrue(manager.JoinAsync().Wait(Gate.Bound));
+        Assert.IsTrue(manager.JoinAsync().Wait(Bounded.Limit));
         CollectionAssert.AreEqual(Enumerable.Range(0, Count).ToArray(), collected.ToArray());
     }
 
@@ -368,30 +369,30 @@ public sealed class JobManagerSetThreadNumTests
                 manager.Put(i);
             }
 
-            Poll.Until(() => spy.Current == 4, "four calls are in progress");
+            Bounded.Until(() => spy.Current == 4, "four calls are in progress");
 
             manager.SetThreadNum(spy.Work, 1);
             manager.SetThreadNum(spy.Work, 3);
             Assert.AreEqual(3, manager.Stat().Stages[0].WorkerCount);
-            Poll.Until(() => spy.Current == 4, "the worker itself sees 4 calls in progress");
+            Bounded.Until(() => spy.Current == 4, "the worker itself sees 4 calls in progress");
 
             // One call finishes: its worker is the one surplus worker and stops.
             gate.Release(1);
-            Poll.Until(() => spy.Completed == 1 && manager.Stat().Stages[0].Doing == 3, "calls in progress fell to three");
+            Bounded.Until(() => spy.Completed == 1 && manager.Stat().Stages[0].Doing == 3, "calls in progress fell to three");
             Assert.AreEqual(4, spy.Entered, "The surplus worker took a new item.");
 
             // The next call to finish belongs to a kept worker, which takes the next item.
             gate.Release(1);
-            Poll.Until(() => spy.Completed == 2 && spy.Entered == 5, "a kept worker took the next item");
-            Poll.Until(() => manager.Stat().Stages[0].Doing == 3, "three calls are in progress");
+            Bounded.Until(() => spy.Completed == 2 && spy.Entered == 5, "a kept worker took the next item");
+            Bounded.Until(() => manager.Stat().Stages[0].Doing == 3, "three calls are in progress");
 
             manager.SetThreadNum(spy.Work, 6);
-            Poll.Until(() => manager.Stat().Stages[0].Doing == 6, "six calls are in progress");
+            Bounded.Until(() => manager.Stat().Stages[0].Doing == 6, "six calls are in progress");
             Assert.AreEqual(8, spy.Entered);
 
             spy.ResetMaxConcurrency();
             gate.Open();
-            Assert.IsTrue(manager.JoinAsync().Wait(Gate.Bound));
+            Assert.IsTrue(manager.JoinAsync().Wait(Bounded.Limit));
             Assert.IsLessThanOrEqualTo(6, spy.MaxConcurrency);
             CollectionAssert.AreEquivalent(Enumerable.Range(0, 100).ToArray(), spy.Seen.ToArray());
         }
@@ -414,13 +415,13 @@ public sealed class JobManagerSetThreadNumTests
                 manager.Put(i);
             }
 
-            Poll.Until(() => spy.Current == 2, "two calls are in progress");
+            Bounded.Until(() => spy.Current == 2, "two calls are in progress");
             manager.SetThreadNum(spy.Work, 2);
 
             Assert.AreEqual(2, manager.Stat().Stages[0].WorkerCount);
-            Poll.Until(() => spy.Current == 2, "the worker itself sees 2 calls in progress");
+            Bounded.Until(() => spy.Current == 2, "the worker itself sees 2 calls in progress");
             gate.Open();
-            Assert.IsTrue(manager.JoinAsync().Wait(Gate.Bound));
+            Assert.IsTrue(manager.JoinAsync().Wait(Bounded.Limit));
             Assert.AreEqual(2, spy.MaxConcurrency);
         }
         finally
@@ -447,19 +448,19 @@ public sealed class JobManagerSetThreadNumTests
                 manager.Put(i);
             }
 
-            Poll.Until(() => spy.Current == 4, "four calls are in progress");
+            Bounded.Until(() => spy.Current == 4, "four calls are in progress");
 
             // Calls finish one at a time in whatever order the gate picks, while the stage shrinks and grows.
             manager.SetThreadNum(Worker(spy, async), 1);
             gate.Release(2);
-            Poll.Until(() => spy.Completed == 2, "two calls finished");
+            Bounded.Until(() => spy.Completed == 2, "two calls finished");
             manager.SetThreadNum(Worker(spy, async), 5);
             gate.Release(3);
-            Poll.Until(() => spy.Completed == 5, "five calls finished");
+            Bounded.Until(() => spy.Completed == 5, "five calls finished");
             manager.SetThreadNum(Worker(spy, async), 2);
             gate.Open();
 
-            Assert.IsTrue(manager.JoinAsync().Wait(Gate.Bound));
+            Assert.IsTrue(manager.JoinAsync().Wait(Bounded.Limit));
             CollectionAssert.AreEqual(Enumerable.Range(0, 50).ToArray(), collected.ToArray());
         }
         finally
@@ -490,7 +491,7 @@ public sealed class JobManagerSetThreadNumTests
             }
         }
 
-        Assert.IsTrue(manager.JoinAsync().Wait(Gate.Bound));
+        Assert.IsTrue(manager.JoinAsync().Wait(Bounded.Limit));
         CollectionAssert.AreEqual(Enumerable.Range(0, Count * 3).ToArray(), collected.ToArray());
     }
 
@@ -523,13 +524,13 @@ public sealed class JobManagerSetThreadNumTests
                     manager.Put(i);
                 }
 
-                var reached = Poll.TryUntil(() => spy.Current >= 6, Gate.Bound);
-                Assert.IsFalse(Poll.TryUntil(() => spy.Current > 6, Gate.Watch), $"Round {round}: more calls ran at once than the stage has workers: {Describe(manager, spy)}.");
+                var reached = Bounded.TryUntil(() => spy.Current >= 6, Bounded.Limit);
+                Assert.IsFalse(Bounded.TryUntil(() => spy.Current > 6, Bounded.Watch), $"Round {round}: more calls ran at once than the stage has workers: {Describe(manager, spy)}.");
                 Assert.IsTrue(reached, $"Round {round}: fewer calls in progress than the stage has workers, with items waiting: {Describe(manager, spy)}.");
                 Assert.AreEqual(6, manager.Stat().Stages[0].Doing);
 
                 gate.Open();
-                Assert.IsTrue(manager.JoinAsync().Wait(Gate.Bound));
+                Assert.IsTrue(manager.JoinAsync().Wait(Bounded.Limit));
                 Assert.AreEqual(6, spy.MaxConcurrency, $"Round {round}: more calls ran at once than the stage has workers.");
                 CollectionAssert.AreEquivalent(Enumerable.Range(0, 40).ToArray(), spy.Seen.ToArray());
             }
@@ -567,7 +568,7 @@ public sealed class JobManagerSetThreadNumTests
             }
         }
 
-        Assert.IsTrue(manager.JoinAsync().Wait(Gate.Bound));
+        Assert.IsTrue(manager.JoinAsync().Wait(Bounded.Limit));
         CollectionAssert.AreEqual(Enumerable.Range(0, Count).Where(i => i % 10 is not 3 and not 6).ToArray(), collected.ToArray());
         var stage = manager.Stat().Stages[0];
         Assert.AreEqual(Count / 10, stage.Failed);
@@ -599,9 +600,9 @@ public sealed class JobManagerSetThreadNumTests
                 manager.Put(i);
             }
 
-            Assert.IsTrue(resized.Wait(Gate.Bound), "SetThreadNum called from a worker did not return.");
+            Assert.IsTrue(resized.Wait(Bounded.Limit), "SetThreadNum called from a worker did not return.");
             Assert.AreEqual(3, manager.Stat().Stages[0].WorkerCount);
-            Assert.IsTrue(manager.JoinAsync().Wait(Gate.Bound));
+            Assert.IsTrue(manager.JoinAsync().Wait(Bounded.Limit));
         }
 
         CollectionAssert.AreEquivalent(Enumerable.Range(0, 50).ToArray(), spy.Seen.ToArray());
@@ -628,14 +629,14 @@ public sealed class JobManagerSetThreadNumTests
             Assert.IsGreaterThan(0, notStarted, "Precondition: the worker holds taken items it has not started.");
 
             manager.SetThreadNum(resized, 2);
-            Poll.Until(() => worker.Current == 2, "the second worker holds an item");
+            Bounded.Until(() => worker.Current == 2, "the second worker holds an item");
             manager.SetThreadNum(resized, 1);
             var entered = worker.Entered;
 
             // The first worker finishes the item it is on; one worker is surplus, so it must stop now.
             worker.Release(1_001);
-            Poll.Until(() => worker.Entered > entered || manager.Stat().Stages[0].Doing == 1, "a worker stopped or started another call");
-            var startedAnother = Poll.TryUntil(() => worker.Entered > entered, Gate.Watch);
+            Bounded.Until(() => worker.Entered > entered || manager.Stat().Stages[0].Doing == 1, "a worker stopped or started another call");
+            var startedAnother = Bounded.TryUntil(() => worker.Entered > entered, Bounded.Watch);
 
             Assert.IsFalse(
                 startedAnother,
@@ -647,7 +648,7 @@ public sealed class JobManagerSetThreadNumTests
             worker.OpenAll();
         }
 
-        Assert.IsTrue(manager.JoinAsync().Wait(Gate.Bound));
+        Assert.IsTrue(manager.JoinAsync().Wait(Bounded.Limit));
         Assert.AreEqual(1_501, manager.Stat().Stages[0].Out);
     }
 
@@ -670,7 +671,7 @@ public sealed class JobManagerSetThreadNumTests
             manager.SetThreadNum(resized, 4);
 
             // Starting three threads takes milliseconds; five seconds is a bound on a liveness check, not a sleep.
-            var reached = Poll.TryUntil(() => worker.Current == 4, TimeSpan.FromSeconds(5));
+            var reached = Bounded.TryUntil(() => worker.Current == 4, TimeSpan.FromSeconds(5));
 
             Assert.IsTrue(
                 reached,
@@ -681,7 +682,7 @@ public sealed class JobManagerSetThreadNumTests
             worker.OpenAll();
         }
 
-        Assert.IsTrue(manager.JoinAsync().Wait(Gate.Bound));
+        Assert.IsTrue(manager.JoinAsync().Wait(Bounded.Limit));
         Assert.AreEqual(1_011, manager.Stat().Stages[0].Out);
     }
 
@@ -693,14 +694,14 @@ public sealed class JobManagerSetThreadNumTests
     private static int HoldInTheMiddleOfALongRun(JobManager<int, int> manager, ItemGates worker, int lastItem)
     {
         manager.Put(0);
-        Poll.Until(() => worker.Current == 1, "the worker holds item 0");
+        Bounded.Until(() => worker.Current == 1, "the worker holds item 0");
         for (var i = 1; i <= lastItem; i++)
         {
             manager.Put(i);
         }
 
         worker.Release(0);
-        Poll.Until(() => worker.Entered == 1_002 && worker.Current == 1, "the worker holds item 1001 after the cheap items");
+        Bounded.Until(() => worker.Entered == 1_002 && worker.Current == 1, "the worker holds item 1001 after the cheap items");
         var queued = manager.Stat().Stages[0].Input.Size;
         return lastItem - 1_001 - queued;
     }

@@ -1,3 +1,5 @@
+using JobQ.Dataflow.Tests.Support;
+
 namespace JobQ.Dataflow.Tests.Management;
 
 [TestClass]
@@ -32,7 +34,7 @@ public sealed class JobManagerStatTests
             manager.Put(i);
         }
 
-        Assert.IsTrue(manager.Join(Gate.Bound));
+        Assert.IsTrue(manager.Join(Bounded.Limit));
         manager.SetThreadNum(spy.Work, 6); // after Join: ignored
         var stats = manager.Stat();
         Assert.AreEqual(2, stats.Stages[0].WorkerCount);
@@ -56,7 +58,7 @@ public sealed class JobManagerStatTests
             manager.Put(i);
         }
 
-        Assert.IsTrue(manager.Join(Gate.Bound));
+        Assert.IsTrue(manager.Join(Bounded.Limit));
         var fromManager = manager.Stat();
         var fromProbe = JobQueue.Stat(probe);
         Assert.AreEqual(fromManager.In, fromProbe.In);

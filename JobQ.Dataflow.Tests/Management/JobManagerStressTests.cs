@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using JobQ.Dataflow.Tests.Support;
 
 namespace JobQ.Dataflow.Tests.Management;
 
@@ -170,7 +171,7 @@ public sealed class JobManagerStressTests(TestContext testContext)
         RunCycles(1_000, testContext.CancellationToken);
 
         var threadsAfter = int.MaxValue;
-        Poll.Until(
+        Bounded.Until(
             () =>
             {
                 threadsAfter = CountThreads();
@@ -251,7 +252,7 @@ public sealed class JobManagerStressTests(TestContext testContext)
         RunCycles(1_000, testContext.CancellationToken, join: false);
 
         var threadsAfter = int.MaxValue;
-        Poll.Until(
+        Bounded.Until(
             () =>
             {
                 threadsAfter = CountThreads();
@@ -286,7 +287,7 @@ public sealed class JobManagerStressTests(TestContext testContext)
             var putters = Enumerable.Range(0, Putters).Select(p => Task.Factory.StartNew(
                 () =>
                 {
-                    start.SignalAndWait(Gate.Bound);
+                    start.SignalAndWait(Bounded.Limit);
                     for (var k = 0; k < PerPutter; k++)
                     {
                         var item = (k * Putters) + p;
@@ -305,7 +306,7 @@ public sealed class JobManagerStressTests(TestContext testContext)
                 TaskCreationOptions.LongRunning,
                 TaskScheduler.Default)).ToArray();
 
-            start.SignalAndWait(Gate.Bound);
+            start.SignalAndWait(Bounded.Limit);
 
             // Workload pacing: let the putters get going for a varying while before Join races them.
             Thread.SpinWait(round * 2_000);
@@ -346,7 +347,7 @@ public sealed class JobManagerStressTests(TestContext testContext)
             var join = Task.Factory.StartNew(
                 () =>
                 {
-                    start.SignalAndWait(Gate.Bound);
+                    start.SignalAndWait(Bounded.Limit);
                     return manager.Join();
                 },
                 CancellationToken.None,
@@ -355,7 +356,7 @@ public sealed class JobManagerStressTests(TestContext testContext)
             var dispose = Task.Factory.StartNew(
                 () =>
                 {
-                    start.SignalAndWait(Gate.Bound);
+                    start.SignalAndWait(Bounded.Limit);
                     manager.Dispose();
                 },
                 CancellationToken.None,
@@ -366,7 +367,7 @@ public sealed class JobManagerStressTests(TestContext testContext)
             await dispose.WaitAsync(StressBound, testContext.CancellationToken);
 
             // Either outcome is allowed; only a hang or an exception is not. A completed Join means all 20 items went through both stages.
-            Poll.Until(() => spy.Current == 0, "no call is in progress");
+            Bounded.Until(() => spy.Current == 0, "no call is in progress");
             if (completed)
             {
                 Assert.AreEqual(40, spy.Completed, $"Round {round}: Join returned true but not every item was processed.");
@@ -392,12 +393,12 @@ public sealed class JobManagerStressTests(TestContext testContext)
 
             if (join)
             {
-                Assert.IsTrue(manager.Join(Gate.Bound));
+                Assert.IsTrue(manager.Join(Bounded.Limit));
             }
         }
 
         // Disposing without Join stops the pipeline: calls in progress finish, then nothing runs.
-        Poll.Until(() => spy.Current == 0, "no call is in progress");
+        Bounded.Until(() => spy.Current == 0, "no call is in progress");
         if (join)
         {
             Assert.AreEqual(cycles * 20, spy.Completed);

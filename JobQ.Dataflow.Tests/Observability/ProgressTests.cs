@@ -1,4 +1,4 @@
-using JobQ.Dataflow.Tests.TestSupport;
+using JobQ.Dataflow.Tests.Support;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using Moq;
@@ -140,7 +140,7 @@ public sealed class ProgressTests
             Assert.IsTrue(result.Completed);
             Assert.AreEqual(100L, result.Stats.Stages[0].Out);
             Assert.AreEqual(0L, result.Stats.Stages[0].Failed);
-            logger.VerifyLog<FormatException>(LogLevel.Warning, Times.Once());
+            logger.VerifyLogged<FormatException>(LogLevel.Warning, Times.Once());
         }
         finally
         {

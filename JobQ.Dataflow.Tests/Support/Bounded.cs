@@ -9,6 +9,12 @@ internal static class Bounded
     /// </summary>
     public static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long a test watches for something that must not happen (a Put returning while the queue is full).
+    /// A negative check, never used to wait for something: a longer value only makes the check stricter.
+    /// </summary>
+    public static readonly TimeSpan Watch = TimeSpan.FromMilliseconds(300);
+
     /// <summary>Awaits <paramref name="task"/> for at most <see cref="Limit"/>.</summary>
     public static Task<T> Within<T>(this Task<T> task) => task.WaitAsync(Limit);
 
@@ -32,6 +38,9 @@ internal static class Bounded
             Assert.Fail($"Timed out after {Limit.TotalSeconds} s waiting for: {what}; state: {describe()}");
         }
     }
+
+    /// <summary>Polls <paramref name="condition"/> (spinning, then yielding) and returns whether it came to hold within <paramref name="bound"/>.</summary>
+    public static bool TryUntil(Func<bool> condition, TimeSpan bound) => SpinWait.SpinUntil(condition, bound);
 
     /// <summary>Waits for one signal of <paramref name="semaphore"/>; fails the test after <see cref="Limit"/>.</summary>
     public static void Take(SemaphoreSlim semaphore, string what)

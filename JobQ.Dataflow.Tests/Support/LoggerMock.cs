@@ -14,6 +14,16 @@ internal static class LoggerMock
         return logger;
     }
 
+    /// <summary>Creates a logger mock enabled at every level whose every <c>Log</c> call throws.</summary>
+    public static Mock<ILogger> CreateThrowing()
+    {
+        var logger = Create();
+        logger
+            .Setup(l => l.Log(It.IsAny<LogLevel>(), It.IsAny<EventId>(), It.IsAny<It.IsAnyType>(), It.IsAny<Exception?>(), It.IsAny<Func<It.IsAnyType, Exception?, string>>()))
+            .Throws(new InvalidOperationException("logger down"));
+        return logger;
+    }
+
     /// <summary>
     /// Verifies a log call at <paramref name="level"/> whose message contains <paramref name="text"/> and whose
     /// exception is <paramref name="exception"/> (by reference; any exception when null).
@@ -38,4 +48,27 @@ internal static class LoggerMock
                 It.IsAny<Exception?>(),
                 It.IsAny<Func<It.IsAnyType, Exception?, string>>()),
             times);
+
+    /// <summary>Verifies log calls at <paramref name="level"/> with an exception of type <typeparamref name="TException"/>.</summary>
+    public static void VerifyLogged<TException>(this Mock<ILogger> logger, LogLevel level, Times times)
+        where TException : Exception
+        => logger.Verify(
+            l => l.Log(
+                level,
+                It.IsAny<EventId>(),
+                It.IsAny<It.IsAnyType>(),
+                It.IsAny<TException>(),
+                It.IsAny<Func<It.IsAnyType, Exception?, string>>()),
+            times);
+
+    /// <summary>Verifies that nothing was logged at <paramref name="level"/>.</summary>
+    public static void VerifyNotLogged(this Mock<ILogger> logger, LogLevel level)
+        => logger.Verify(
+            l => l.Log(
+                level,
+                It.IsAny<EventId>(),
+                It.IsAny<It.IsAnyType>(),
+                It.IsAny<Exception?>(),
+                It.IsAny<Func<It.IsAnyType, Exception?, string>>()),
+            Times.Never);
 }

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
 
-namespace JobQ.Dataflow.Tests.Management;
+namespace JobQ.Dataflow.Tests.Support;
 
 /// <summary>A fake clock that also tells when a timer was created, so a test advances it only once Join armed its timeout.</summary>
 internal sealed class ObservableTimeProvider : FakeTimeProvider

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace JobQ.Dataflow.Tests.TestSupport;
+namespace JobQ.Dataflow.Tests.Support;
 
 /// <summary>An <see cref="IProgress{T}"/> that records each report synchronously, on the reporting thread.</summary>
 /// <typeparam name="T">The report type.</typeparam>

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace JobQ.Dataflow.Tests.Management;
+namespace JobQ.Dataflow.Tests.Support;
 
 /// <summary>A sync worker whose calls meet at a barrier: the barrier completes only if that many calls run at once on real threads.</summary>
 internal sealed class BarrierWorker(Barrier barrier)
@@ -24,7 +24,7 @@ internal sealed class BarrierWorker(Barrier barrier)
             Interlocked.Increment(ref _onThreadPool);
         }
 
-        Met.Enqueue(barrier.SignalAndWait(Gate.Bound));
+        Met.Enqueue(barrier.SignalAndWait(Bounded.Limit));
         return item;
     }
 }

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace JobQ.Dataflow.Tests.TestSupport;
+namespace JobQ.Dataflow.Tests.Support;
 
 /// <summary>
 /// A clock whose timers fire at once (asynchronously, on a real zero-due timer) and that records every finite due

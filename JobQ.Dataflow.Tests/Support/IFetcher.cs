@@ -1,4 +1,4 @@
-namespace JobQ.Dataflow.Tests.TestSupport;
+namespace JobQ.Dataflow.Tests.Support;
 
 /// <summary>A worker seam for Moq: tests mock it to count and script calls.</summary>
 public interface IFetcher

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace JobQ.Dataflow.Tests.Management;
+namespace JobQ.Dataflow.Tests.Support;
 
 /// <summary>
 /// A worker that records what it sees: the items, how many calls are in progress and the most at once, and the

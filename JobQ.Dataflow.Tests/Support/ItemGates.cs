@@ -1,4 +1,4 @@
-namespace JobQ.Dataflow.Tests.Management;
+namespace JobQ.Dataflow.Tests.Support;
 
 /// <summary>
 /// A worker whose calls are cheap for some items and held, each on its own gate, for the others; it counts calls
@@ -20,7 +20,7 @@ internal sealed class ItemGates(int size, Func<int, bool> isHeld)
         Interlocked.Increment(ref _current);
         try
         {
-            if (isHeld(item) && !_gates[item].Wait(Gate.Bound))
+            if (isHeld(item) && !_gates[item].Wait(Bounded.Limit))
             {
                 throw new TimeoutException($"The gate of item {item} stayed closed.");
             }
