@@ -1,152 +1,98 @@
-using System.Threading.Tasks.Dataflow;
+using System.Diagnostics.CodeAnalysis;
 
 namespace JobQ.Dataflow.Internal;
 
 /// <summary>
-/// A whole pipeline as one Dataflow propagator: a bounded <see cref="BufferBlock{T}"/> takes offers (so
-/// <c>BoundedCapacity</c> backpressure holds across the boundary), a pump moves items into the engine, and a
-/// second pump sends the last stage's outputs into a bounded source block that links onward.
+/// A whole pipeline as one Dataflow propagator: its real head (an <see cref="InputBatcher{T}"/> in front of the
+/// first stage's door) and its real tail (the <see cref="TailBlock{T}"/>'s block), which links onward and is
+/// received from directly.
 /// </summary>
 /// <remarks>
-/// <para><c>Complete()</c> drains: the input pump ends the engine's input once the target is empty, and the source
-/// completes after the last output was accepted. <c>Fault()</c> stops the engine and faults the source, also after
-/// <c>Complete()</c> (as Dataflow's execution blocks do; a <see cref="BufferBlock{T}"/> alone would ignore it then).
-/// Worker exceptions never fault the block: they are logged and the item dropped, as in a run.</para>
+/// <para>It follows Dataflow's block contract: <c>Complete()</c> drains, and <see cref="Completion"/> ends once every
+/// output has been taken; <c>Fault()</c>, a fail-fast worker failure, a target that throws, or the cancellation token
+/// stop the pipeline; offers are postponed while the first stage's queue is full and declined for good once the
+/// block completes or stops. <see cref="Completion"/> ends only after the head declines and every block of the graph
+/// has completed, so whoever sees it ended can no longer get an item accepted.</para>
 /// </remarks>
-internal static class PipelineBlock
+internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IReceivableSourceBlock<TOut>
 {
-    public static IPropagatorBlock<TIn, TOut> Create<TIn, TOut>(Workers<TIn, TOut> workers, JobOptions options)
+    private readonly Pipeline _pipeline;
+    private readonly InputBatcher<TIn> _head;
+    private readonly TransformManyBlock<ItemRun<TOut>, TOut> _tail;
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private PipelineBlock(Built<TIn, TOut> built, CancellationToken cancellationToken)
     {
-        var pipeline = Pipeline<TIn, TOut>.Build(workers, options, collectOutput: true);
-        var runtime = pipeline.Runtime;
-        var bounded = new DataflowBlockOptions { BoundedCapacity = options.QueueSize };
-        var target = new BufferBlock<TIn>(bounded);
-        var source = new BufferBlock<TOut>(bounded);
-        runtime.Start();
-        runtime.LoopStarted();
-        _ = Task.Run(() => PumpInAsync(target, pipeline));
-        runtime.LoopStarted();
-        _ = Task.Run(() => PumpOutAsync(target, source, pipeline));
-        return DataflowBlock.Encapsulate(new Door<TIn>(target, runtime), source);
-    }
+        _pipeline = built.Pipeline;
+        _tail = built.Tail!.Block;
+        _head = new InputBatcher<TIn>(built.First.Door, built.First.RunLength) { Owner = this };
+        _pipeline.Start(built.LastCompletion);
+        _tail.Completion.ContinueWith(
+            static (tail, state) => ((Pipeline)state!).Fail(tail.Exception!.InnerException!),
+            _pipeline,
+            CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
 
-    /// <summary>The block's target side: the bounded buffer, with a <c>Fault()</c> that stops the engine first.</summary>
-    private sealed class Door<TIn>(BufferBlock<TIn> buffer, PipelineRuntime runtime) : ITargetBlock<TIn>
-    {
-        public Task Completion => buffer.Completion;
+        var blocks = _pipeline.Stages.SelectMany(stage => stage.Blocks).Select(block => block.Completion).Append(_tail.Completion);
+        Task.WhenAll(blocks).ContinueWith(
+            static (_, state) => ((PipelineBlock<TIn, TOut>)state!).Completed(),
+            this,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
 
-        public DataflowMessageStatus OfferMessage(DataflowMessageHeader messageHeader, TIn messageValue, ISourceBlock<TIn>? source, bool consumeToAccept)
-            => ((ITargetBlock<TIn>)buffer).OfferMessage(messageHeader, messageValue, source, consumeToAccept);
-
-        public void Complete() => buffer.Complete();
-
-        public void Fault(Exception exception)
+        if (cancellationToken.CanBeCanceled)
         {
-            ArgumentNullException.ThrowIfNull(exception);
-
-            // Recorded as the run's fault, which the output pump gives the block's Completion.
-            runtime.FailFast(exception);
-            ((IDataflowBlock)buffer).Fault(exception);
+            cancellationToken.UnsafeRegister(static state => ((Pipeline)state!).Stop(StopReason.Canceled), _pipeline);
         }
     }
 
-    private static async Task PumpInAsync<TIn, TOut>(BufferBlock<TIn> target, Pipeline<TIn, TOut> pipeline)
+    public Task Completion => _completion.Task;
+
+    public static PipelineBlock<TIn, TOut> Create(Workers<TIn, TOut> workers, JobOptions validatedOptions, CancellationToken cancellationToken)
+        => new(PipelineBuilder.Build(workers, validatedOptions, resizable: false, tail: true), cancellationToken);
+
+    public DataflowMessageStatus OfferMessage(DataflowMessageHeader messageHeader, TIn messageValue, ISourceBlock<TIn>? source, bool consumeToAccept)
+        => _head.OfferMessage(messageHeader, messageValue, source, consumeToAccept);
+
+    public void Complete() => _head.Complete();
+
+    public void Fault(Exception exception)
     {
-        var runtime = pipeline.Runtime;
-        var buffer = new TIn[runtime.MaxRun];
-        var waiter = new AsyncWaiter();
-        try
-        {
-            while (await target.OutputAvailableAsync(runtime.Token).ConfigureAwait(false))
-            {
-                var count = 0;
-                while (count < buffer.Length && target.TryReceive(out var item))
-                {
-                    buffer[count++] = item;
-                }
-
-                if (await pipeline.Input.WriteAsync(buffer.AsMemory(0, count), waiter).ConfigureAwait(false) < count)
-                {
-                    break; // Stopped.
-                }
-
-                Array.Clear(buffer, 0, count);
-            }
-
-            if (target.Completion.IsFaulted)
-            {
-                runtime.Stop(StopReason.Faulted);
-            }
-            else if (!runtime.Token.IsCancellationRequested)
-            {
-                pipeline.Input.Complete();
-            }
-        }
-        catch (OperationCanceledException) when (runtime.Token.IsCancellationRequested)
-        {
-            // Stopped while waiting for offers.
-        }
-        catch (Exception exception)
-        {
-            runtime.Fail(exception, null);
-        }
-        finally
-        {
-            if (runtime.Token.IsCancellationRequested)
-            {
-                // A stopped block (fail-fast, or faulted) declines further offers, as any faulted Dataflow block does.
-                ((IDataflowBlock)target).Fault(runtime.Fault ?? new OperationCanceledException("The pipeline block was stopped."));
-            }
-
-            runtime.LoopExited();
-        }
+        ArgumentNullException.ThrowIfNull(exception);
+        _head.Fault(exception);
+        _pipeline.Fail(exception);
     }
 
-    private static async Task PumpOutAsync<TIn, TOut>(BufferBlock<TIn> target, BufferBlock<TOut> source, Pipeline<TIn, TOut> pipeline)
+    public IDisposable LinkTo(ITargetBlock<TOut> target, DataflowLinkOptions linkOptions) => _tail.LinkTo(target, linkOptions);
+
+    public TOut? ConsumeMessage(DataflowMessageHeader messageHeader, ITargetBlock<TOut> target, out bool messageConsumed)
+        => ((ISourceBlock<TOut>)_tail).ConsumeMessage(messageHeader, target, out messageConsumed);
+
+    public bool ReserveMessage(DataflowMessageHeader messageHeader, ITargetBlock<TOut> target)
+        => ((ISourceBlock<TOut>)_tail).ReserveMessage(messageHeader, target);
+
+    public void ReleaseReservation(DataflowMessageHeader messageHeader, ITargetBlock<TOut> target)
+        => ((ISourceBlock<TOut>)_tail).ReleaseReservation(messageHeader, target);
+
+    public bool TryReceive(Predicate<TOut>? filter, out TOut item) => _tail.TryReceive(filter, out item!);
+
+    public bool TryReceiveAll([NotNullWhen(true)] out IList<TOut>? items) => _tail.TryReceiveAll(out items);
+
+    private void Completed()
     {
-        var runtime = pipeline.Runtime;
-        Exception? failure = null;
-        try
+        if (_pipeline.Fault is { } fault)
         {
-            await foreach (var item in pipeline.Output!.ReadAllAsync(runtime.MaxRun).ConfigureAwait(false))
-            {
-                if (!await source.SendAsync(item).ConfigureAwait(false))
-                {
-                    runtime.Stop(StopReason.Canceled);
-                    break;
-                }
-            }
+            _completion.TrySetException(fault);
         }
-        catch (Exception exception)
+        else if (_pipeline.IsStopped)
         {
-            failure = exception;
-        }
-        finally
-        {
-            runtime.LoopExited();
-        }
-
-        await runtime.Finished.ConfigureAwait(false);
-        failure ??= runtime.Fault ?? target.Completion.Exception?.InnerException;
-        if (failure is null && runtime.StopReason == StopReason.Faulted && target.Completion.IsFaulted)
-        {
-            failure = target.Completion.Exception;
-        }
-
-        if (runtime.Token.IsCancellationRequested)
-        {
-            // Decline further offers before the block's Completion reports the fault, so that nobody who saw the
-            // fault can still get an item accepted (the input pump does the same, but may run later).
-            ((IDataflowBlock)target).Fault(failure ?? new OperationCanceledException("The pipeline block was stopped."));
-        }
-
-        if (failure is not null)
-        {
-            ((IDataflowBlock)source).Fault(failure);
+            _completion.TrySetCanceled();
         }
         else
         {
-            source.Complete();
+            _completion.TrySetResult();
         }
     }
 }

@@ -1,294 +1,330 @@
-using System.Runtime.CompilerServices;
+using System.Buffers;
+using System.Diagnostics;
 
 namespace JobQ.Dataflow.Internal;
 
 /// <summary>
-/// A stage with a dispatcher: a router sends each item to partition <c>dispatcher(item) mod n</c>; each
-/// partition is a one-worker stage, so its items are processed one at a time in arrival order while partitions
-/// run at once; a merger puts the results back in input order (jobq's dispatcher and coordinator).
+/// A stage with a dispatcher (jobq's <c>(f, n, dispatcher)</c>): a routing <see cref="ActionBlock{TInput}"/> sends each
+/// item to partition <c>dispatcher(item) mod n</c> (never negative); each partition is a block with
+/// <c>MaxDegreeOfParallelism</c> 1, so a partition's items are processed one at a time in arrival order while
+/// partitions run at once; an <see cref="OrderedMerge{T}"/> block puts the outputs back in input order.
 /// </summary>
 /// <remarks>
-/// <para>The router writes, for every routed item, its partition number into the route log, in input order. The
-/// merger reads the route log and, for each entry, that partition's outputs up to the item's end marker. Every
-/// item the router routes gets exactly one end marker, so the two stay in step whatever the worker does.</para>
-/// <para>No deadlock: the router writes items to partitions in input order, so every item older than the one it
-/// waits to write is already in a partition, and the merger only ever waits for the oldest item.</para>
+/// <para>The dispatcher is user code: one that throws fails only its item (logged, counted, given to the error
+/// policy); one that blocks holds the router, which counts as user code, so a stop still returns.</para>
+/// <para>Items count as waiting in the stage until their partition starts them, so the stage's door bounds routed
+/// items too. Partitions are created on first use.</para>
 /// </remarks>
-internal sealed class DispatchStage<TIn, TOut> : StageRuntime
+internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
 {
+    // The merge passes outputs on and never drops an item itself: its writer's counts go nowhere.
+    private static readonly RunProgress DiscardCounts = new();
+
+    private readonly StageWorker<TIn, TOut> _worker;
     private readonly Func<TIn, int> _dispatcher;
-    private readonly ItemQueue<TOut>? _output;
-    private readonly WorkerStage<TIn, Marked<TOut>>[] _partitions;
-    private readonly ItemQueue<Marked<TOut>>[] _partitionOutputs;
-    private readonly ItemQueue<int> _routeLog;
-    private long _dispatcherFailures;
+    private readonly StageDoor<TIn> _door;
+    private readonly ActionBlock<ItemRun<TIn>> _router;
+    private readonly TransformManyBlock<PartitionOutput<TOut>, ItemRun<TOut>> _merge;
+    private readonly OrderedMerge<TOut> _order;
+    private readonly TransformManyBlock<ItemRun<TIn>, PartitionOutput<TOut>>?[] _partitions;
+    private readonly int[] _routed;
+    private readonly TaskScheduler _partitionScheduler;
+    private readonly CancellationToken _stop;
+    private volatile bool _routing;
+    private int _created;
 
-    public DispatchStage(StageContext context, StageWorker<TIn, TOut> worker, int partitions, Func<TIn, int> dispatcher, ItemQueue<TOut>? output)
-        : base(context)
+    public DispatchStage(Pipeline pipeline, int index, string name, Delegate? userDelegate, StageWorker<TIn, TOut> worker, int partitions, Func<TIn, int> dispatcher)
+        : base(pipeline, index, name, userDelegate)
     {
+        _worker = worker;
         _dispatcher = dispatcher;
-        _output = output;
-        Input = new ItemQueue<TIn>(context.QueueSize);
-        _partitions = new WorkerStage<TIn, Marked<TOut>>[partitions];
-        _partitionOutputs = new ItemQueue<Marked<TOut>>[partitions];
-        for (var p = 0; p < partitions; p++)
-        {
-            _partitionOutputs[p] = new ItemQueue<Marked<TOut>>(context.QueueSize);
-            _partitions[p] = new WorkerStage<TIn, Marked<TOut>>(context, new PartitionWorker<TIn, TOut>(worker), 1, keepOrder: false, _partitionOutputs[p]);
-        }
+        _stop = pipeline.Token;
+        _partitions = new TransformManyBlock<ItemRun<TIn>, PartitionOutput<TOut>>?[partitions];
+        _routed = new int[partitions];
+        _order = new OrderedMerge<TOut>(partitions);
+        RunLength = new RunLength(pipeline.QueueSize, partitions);
+        _partitionScheduler = worker.IsAsync ? TaskScheduler.Default : new DedicatedThreadScheduler($"JobQ {name}", partitions + 1, RunLength);
 
-        // Large enough for every item that can sit in partitions (input, in progress, output), so the router
-        // blocks on a full partition before it could block on the log.
-        _routeLog = new ItemQueue<int>((int)Math.Min(int.MaxValue, ((2L * context.QueueSize) + 1) * partitions));
+        _router = new ActionBlock<ItemRun<TIn>>(Route, new ExecutionDataflowBlockOptions
+        {
+            TaskScheduler = new DedicatedThreadScheduler($"JobQ {name} router", 2, new RunLength(pipeline.QueueSize, 1)),
+            CancellationToken = _stop,
+        });
+        _merge = new TransformManyBlock<PartitionOutput<TOut>, ItemRun<TOut>>(Merge, new ExecutionDataflowBlockOptions { CancellationToken = _stop });
+        _router.Completion.ContinueWith(
+            static (_, state) => ((DispatchStage<TIn, TOut>)state!).CompletePartitions(),
+            this,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+
+        var backlogLimit = Math.Max(1, pipeline.QueueSize - (partitions * RunLength.Max));
+        _door = new StageDoor<TIn>(_router, pipeline.QueueSize, backlogLimit, _stop);
     }
 
-    public ItemQueue<TIn> Input { get; }
+    public override StageDoor<TIn> Door => _door;
 
-    public override object InputQueue => Input;
+    public override RunLength RunLength { get; }
 
-    public override long Doing
-    {
-        get
-        {
-            long doing = 0;
-            foreach (var partition in _partitions)
-            {
-                doing += partition.Doing;
-            }
+    public override ISourceBlock<ItemRun<TOut>> Output => _merge;
 
-            return doing;
-        }
-    }
+    public override IEnumerable<IDataflowBlock> Blocks => [_router, _merge];
 
-    public override void Start()
-    {
-        foreach (var partition in _partitions)
-        {
-            partition.Start();
-        }
+    public override Task Completion => _merge.Completion;
 
-        var pipeline = Context.Pipeline;
-        pipeline.LoopStarted();
-        _ = Task.Run(RouteAsync);
-        pipeline.LoopStarted();
-        _ = Task.Run(MergeAsync);
-    }
+    public override int WorkerCount => _partitions.Length;
 
-    public override void Abort()
-    {
-        Input.Abort();
-        _routeLog.Abort();
-        foreach (var partition in _partitions)
-        {
-            partition.Abort();
-        }
-
-        foreach (var queue in _partitionOutputs)
-        {
-            queue.Abort();
-        }
-    }
+    protected override int MaxRun => RunLength.Max;
 
     public override void SetWorkerCount(int count)
-        => throw new JobWorkerException(
-            $"Stage '{Name}' has a dispatcher: its worker count is its number of partitions ({_partitions.Length}) and cannot change while it runs.");
+        => throw new JobWorkerException($"Stage {Index} ('{Name}') has a dispatcher: its worker count is its partition count ({_partitions.Length}) and cannot change.");
+
+    public override bool OnlyInUserCode() => !_routing && base.OnlyInUserCode();
 
     public override StageStats Snapshot()
     {
-        var total = default(LaneCounters);
+        var (@in, @out, failed, dropped) = Counters.Read();
         var partitions = new PartitionStats[_partitions.Length];
-        for (var p = 0; p < _partitions.Length; p++)
+        var routed = 0;
+        for (var p = 0; p < partitions.Length; p++)
         {
-            total.Add(_partitions[p].Totals());
-            var input = _partitions[p].Input;
-            var output = _partitionOutputs[p];
-            partitions[p] = new PartitionStats(new QueueStats(input.Count, input.Capacity), new QueueStats(output.Count, output.Capacity));
+            var waiting = Volatile.Read(ref _routed[p]);
+            routed += waiting;
+            partitions[p] = new PartitionStats(new QueueStats(Math.Max(0, waiting), Pipeline.QueueSize), new QueueStats(Math.Max(0, _order.Waiting(p)), Pipeline.QueueSize));
         }
 
-        // A dispatcher call that failed is a call of this stage that started, finished and failed, so that every item
-        // the stage received is accounted for: In = Out = passed on + Failed + Dropped.
-        var dispatcherFailures = Volatile.Read(ref _dispatcherFailures);
-        return new StageStats(
-            Name,
-            new QueueStats(Input.Count, Input.Capacity),
-            _partitions.Length,
-            new QueueStats(_routeLog.Count, _routeLog.Capacity),
-            partitions,
-            total.Started + dispatcherFailures,
-            total.Finished + dispatcherFailures,
-            total.Failed + dispatcherFailures,
-            total.Dropped);
+        var input = new QueueStats(Math.Max(0, Queue.Waiting - routed), Queue.Capacity);
+        var coordinator = new QueueStats((int)Math.Max(0, Queue.Backlog), Math.Max(Pipeline.QueueSize, CoordinatorCapacity));
+        return new StageStats(Name, input, WorkerCount, coordinator, partitions, @in, @out, failed, dropped);
     }
 
-    private async Task RouteAsync()
+    private void Route(ItemRun<TIn> input)
     {
-        var maxRun = Context.MaxRun;
-        var items = new TIn[maxRun];
-        var routes = new int[maxRun];
-        var waiter = new AsyncWaiter();
-        var token = Context.Token;
-        var count = _partitions.Length;
+        _door.RunStarted();
+        _routing = true;
+        var routes = ArrayPool<int>.Shared.Rent(input.Count);
+        var runs = new (TIn[]? Items, int Count)[_partitions.Length];
+        var count = 0;
+        var start = Stopwatch.GetTimestamp();
         try
         {
-            while (true)
+            for (var i = 0; i < input.Count && !_stop.IsCancellationRequested; i++)
             {
-                var (n, _) = await Input.TakeAsync(items, 1, waiter, Input.KickEpoch).ConfigureAwait(false);
-                if (n <= 0)
+                var item = input.Items[i];
+                int partition;
+                _routing = false;
+                try
                 {
-                    break;
+                    partition = Normalize(_dispatcher, item, _partitions.Length);
+                }
+                catch (Exception exception)
+                {
+                    _routing = true;
+                    DispatcherFailed(exception, item);
+                    continue;
                 }
 
-                var routed = 0;
-                for (var i = 0; i < n && !token.IsCancellationRequested; i++)
-                {
-                    int partition;
-                    try
-                    {
-                        partition = _dispatcher(items[i]) % count;
-                    }
-                    catch (Exception exception)
-                    {
-                        Interlocked.Increment(ref _dispatcherFailures);
-                        await Context.HandleFailureAsync(exception, items[i], dispatcher: true).ConfigureAwait(false);
-                        continue;
-                    }
-
-                    // C#'s remainder keeps the dividend's sign; jobq's (Python's) never is negative.
-                    routes[routed] = partition < 0 ? partition + count : partition;
-                    items[routed] = items[i];
-                    routed++;
-                }
-
-                if (await _routeLog.WriteAsync(routes.AsMemory(0, routed), waiter).ConfigureAwait(false) < routed)
-                {
-                    break;
-                }
-
-                for (var start = 0; start < routed;)
-                {
-                    var partition = routes[start];
-                    var end = start + 1;
-                    while (end < routed && routes[end] == partition)
-                    {
-                        end++;
-                    }
-
-                    await _partitions[partition].Input.WriteAsync(items.AsMemory(start, end - start), waiter).ConfigureAwait(false);
-                    start = end;
-                }
-
-                if (RuntimeHelpers.IsReferenceOrContainsReferences<TIn>())
-                {
-                    Array.Clear(items, 0, n);
-                }
+                _routing = true;
+                ref var run = ref runs[partition];
+                run.Items ??= ItemRun<TIn>.Rent(input.Count);
+                run.Items[run.Count++] = item;
+                routes[count++] = partition;
             }
-        }
-        catch (Exception exception)
-        {
-            Context.Pipeline.Fail(exception, Context);
         }
         finally
         {
-            if (!token.IsCancellationRequested)
+            _routing = false;
+        }
+
+        // Items not routed (failed dispatcher, or a stop) leave the queue here; routed ones when their partition starts them.
+        _door.Started(input.Count - count);
+        input.Return();
+        if (_stop.IsCancellationRequested)
+        {
+            ArrayPool<int>.Shared.Return(routes);
+            foreach (var run in runs)
             {
-                _routeLog.Complete();
-                foreach (var partition in _partitions)
+                ItemRun<TIn>.Return(run.Items, run.Count);
+            }
+        }
+        else
+        {
+            _order.Route(routes, count);
+            for (var p = 0; p < runs.Length; p++)
+            {
+                if (runs[p].Items is { } items)
                 {
-                    partition.Input.Complete();
+                    Interlocked.Add(ref _routed[p], runs[p].Count);
+                    Partition(p).Post(new ItemRun<TIn>(items, runs[p].Count));
                 }
             }
-
-            Context.Pipeline.LoopExited();
         }
+
+        _door.RunEnded();
+        Pipeline.CheckQuiescent();
     }
 
-    private async Task MergeAsync()
+    private static int Normalize(Func<TIn, int> dispatcher, TIn item, int partitions)
     {
-        var maxRun = Context.MaxRun;
-        var routes = new int[maxRun];
-        var waiter = new AsyncWaiter();
-        var token = Context.Token;
-        var local = new Marked<TOut>[_partitions.Length][];
-        var position = new int[_partitions.Length];
-        var filled = new int[_partitions.Length];
-        var outputs = new TOut[_output is null ? 0 : maxRun];
-        var outCount = 0;
-        try
+        var key = dispatcher(item) % partitions;
+        return key < 0 ? key + partitions : key;
+    }
+
+    private TransformManyBlock<ItemRun<TIn>, PartitionOutput<TOut>> Partition(int p)
+    {
+        if (_partitions[p] is { } existing)
         {
-            while (true)
+            return existing;
+        }
+
+        var partition = p;
+        var options = new ExecutionDataflowBlockOptions { TaskScheduler = _partitionScheduler, CancellationToken = _stop };
+        var block = _worker.IsAsync
+            ? new TransformManyBlock<ItemRun<TIn>, PartitionOutput<TOut>>(run => ProcessAsync(partition, run), options)
+            : new TransformManyBlock<ItemRun<TIn>, PartitionOutput<TOut>>(run => [ProcessSync(partition, run)], options);
+        block.LinkTo(_merge);
+        Interlocked.Increment(ref _created);
+        return _partitions[p] = block;
+    }
+
+    private PartitionOutput<TOut> ProcessSync(int partition, ItemRun<TIn> input)
+    {
+        Interlocked.Add(ref _routed[partition], -input.Count);
+        _door.Started(input.Count);
+        var progress = Counters.Begin();
+        var output = new ItemBuffer<TOut>(progress);
+        var counts = ArrayPool<int>.Shared.Rent(input.Count);
+        for (var i = 0; i < input.Count; i++)
+        {
+            var before = output.Count;
+            if (!_stop.IsCancellationRequested)
             {
-                var (n, _) = await _routeLog.TakeAsync(routes, 1, waiter, _routeLog.KickEpoch).ConfigureAwait(false);
-                if (n <= 0)
+                progress.Start();
+                try
                 {
-                    break;
+                    _worker.Invoke(input.Items[i], output);
+                    progress.Finish();
                 }
-
-                for (var i = 0; i < n; i++)
+                catch (Exception exception)
                 {
-                    var p = routes[i];
-                    while (true)
+                    progress.Fail();
+                    var pending = Pipeline.ReportFailureAsync(this, exception, input.Items[i]);
+                    if (!pending.IsCompleted)
                     {
-                        if (position[p] == filled[p])
-                        {
-                            local[p] ??= new Marked<TOut>[maxRun];
-                            (filled[p], _) = await _partitionOutputs[p].TakeAsync(local[p], 1, waiter, _partitionOutputs[p].KickEpoch).ConfigureAwait(false);
-                            position[p] = 0;
-                            if (filled[p] <= 0)
-                            {
-                                return; // Stopped.
-                            }
-                        }
-
-                        var entry = local[p][position[p]++];
-                        if (entry.IsEnd)
-                        {
-                            break;
-                        }
-
-                        if (_output is null)
-                        {
-                            continue;
-                        }
-
-                        outputs[outCount++] = entry.Value;
-                        if (outCount == outputs.Length || _output.HasWaitingReaders)
-                        {
-                            outCount = await FlushAsync(outputs, outCount, waiter, token).ConfigureAwait(false);
-                        }
+                        pending.AsTask().GetAwaiter().GetResult();
                     }
                 }
-
-                outCount = await FlushAsync(outputs, outCount, waiter, token).ConfigureAwait(false);
             }
+
+            counts[i] = output.Count - before;
         }
-        catch (Exception exception)
+
+        return Finish(partition, input, progress, output, counts);
+    }
+
+    private async Task<IEnumerable<PartitionOutput<TOut>>> ProcessAsync(int partition, ItemRun<TIn> input)
+    {
+        Interlocked.Add(ref _routed[partition], -input.Count);
+        _door.Started(input.Count);
+        var progress = Counters.Begin();
+        var output = new ItemBuffer<TOut>(progress);
+        var counts = ArrayPool<int>.Shared.Rent(input.Count);
+        for (var i = 0; i < input.Count; i++)
         {
-            Context.Pipeline.Fail(exception, Context);
-        }
-        finally
-        {
-            if (!token.IsCancellationRequested)
+            var before = output.Count;
+            if (!_stop.IsCancellationRequested)
             {
-                _output?.Complete();
-                MarkCompleted();
+                progress.Start();
+                try
+                {
+                    await _worker.InvokeAsync(input.Items[i], output, _stop).ConfigureAwait(false);
+                    progress.Finish();
+                }
+                catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+                {
+                    progress.Finish();
+                }
+                catch (Exception exception)
+                {
+                    progress.Fail();
+                    await Pipeline.ReportFailureAsync(this, exception, input.Items[i]).ConfigureAwait(false);
+                }
             }
 
-            Context.Pipeline.LoopExited();
+            counts[i] = output.Count - before;
+        }
+
+        return [Finish(partition, input, progress, output, counts)];
+    }
+
+    private PartitionOutput<TOut> Finish(int partition, ItemRun<TIn> input, RunProgress progress, ItemBuffer<TOut> output, int[] counts)
+    {
+        Counters.End(progress);
+        var values = output.Take();
+        Queue.AddBacklog(values.Count);
+        var result = new PartitionOutput<TOut>(partition, values, counts, input.Count);
+        input.Return();
+        if (_stop.IsCancellationRequested)
+        {
+            Pipeline.CheckQuiescent();
+        }
+
+        return result;
+    }
+
+    private ItemRun<TOut>[] Merge(PartitionOutput<TOut> result)
+    {
+        var writer = new RunWriter<TOut>(Next?.RunLength ?? RunLength, DiscardCounts);
+        _order.Add(result, writer);
+        if (Next is null || _stop.IsCancellationRequested)
+        {
+            // The last stage of a run: nothing goes on, so nothing stays counted as held back.
+            Queue.AddBacklog(-writer.Written);
+            writer.Discard();
+            return [];
+        }
+
+        return writer.TakeAll();
+    }
+
+    private void DispatcherFailed(Exception exception, TIn item)
+    {
+        Counters.CountFailedCall();
+        var pending = Pipeline.ReportFailureAsync(this, exception, item, dispatcher: true);
+        if (!pending.IsCompleted)
+        {
+            pending.AsTask().GetAwaiter().GetResult();
         }
     }
 
-    private async ValueTask<int> FlushAsync(TOut[] outputs, int count, AsyncWaiter waiter, CancellationToken token)
+    private void CompletePartitions()
     {
-        if (count != 0 && _output is not null && !token.IsCancellationRequested)
+        var created = new List<Task>();
+        foreach (var partition in _partitions)
         {
-            await _output.WriteAsync(outputs.AsMemory(0, count), waiter).ConfigureAwait(false);
+            if (partition is not null)
+            {
+                partition.Complete();
+                created.Add(partition.Completion);
+            }
         }
 
-        if (RuntimeHelpers.IsReferenceOrContainsReferences<TOut>())
-        {
-            Array.Clear(outputs, 0, count);
-        }
-
-        return 0;
+        Task.WhenAll(created).ContinueWith(
+            static (all, state) =>
+            {
+                var merge = (IDataflowBlock)state!;
+                if (all.IsFaulted)
+                {
+                    merge.Fault(all.Exception!.InnerException!);
+                }
+                else
+                {
+                    merge.Complete();
+                }
+            },
+            _merge,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
     }
 }

@@ -22,9 +22,8 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
     private const int Joining = 1;
     private const int Disposed = 2;
 
-    private readonly Pipeline<TIn, TOut> _pipeline;
-    private readonly StagedInput<TIn> _input;
-    private readonly PipelineRuntime _runtime;
+    private readonly Pipeline _pipeline;
+    private readonly InputBatcher<TIn> _input;
     private readonly object _joinLock = new();
     private readonly TaskCompletionSource _putsDrained = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -55,11 +54,11 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
 
     private JobManager(Workers<TIn, TOut> workers, JobOptions options, string optionsParam)
     {
-        var validated = Pipeline<TIn, TOut>.Validate(workers, options, nameof(workers), optionsParam);
-        _pipeline = Pipeline<TIn, TOut>.Build(workers, validated, collectOutput: false);
-        _runtime = _pipeline.Runtime;
-        _input = new StagedInput<TIn>(_pipeline.Input, _runtime.MaxRun);
-        _runtime.Start();
+        var validated = PipelineBuilder.Validate(workers, options, nameof(workers), optionsParam);
+        var built = PipelineBuilder.Build(workers, validated, resizable: true, tail: false);
+        _pipeline = built.Pipeline;
+        _input = new InputBatcher<TIn>(built.First.Door, built.First.RunLength);
+        _pipeline.Start(built.LastCompletion);
     }
 
     /// <summary>Puts an item into the first stage's queue, blocking while it is full (jobq's <c>put</c>).</summary>
@@ -122,10 +121,16 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
     public Task<bool> JoinAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
         JobOptions.ThrowIfInvalidTimeout(timeout, nameof(timeout), "Join: timeout");
+        if (cancellationToken.IsCancellationRequested)
+        {
+            // Cancelled before it began: nothing changes, the input stays open.
+            return Task.FromCanceled<bool>(cancellationToken);
+        }
+
         Task<bool> join;
         lock (_joinLock)
         {
-            join = _join ??= JoinCoreAsync(timeout == Timeout.InfiniteTimeSpan ? null : timeout);
+            join = _join ??= JoinCoreAsync(JobOptions.NormalizeTimeout(timeout));
         }
 
         return cancellationToken.CanBeCanceled ? join.WaitAsync(cancellationToken) : join;
@@ -146,9 +151,9 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
     public void SetThreadNum(Delegate worker, int threads)
     {
         ArgumentNullException.ThrowIfNull(worker);
-        if (threads <= 0)
+        if (threads <= 0 || threads > JobOptions.MaxThreads)
         {
-            throw new ArgumentOutOfRangeException(nameof(threads), threads, $"SetThreadNum: threads must be positive; it was {threads}.");
+            throw new ArgumentOutOfRangeException(nameof(threads), threads, $"SetThreadNum: threads must be between 1 and {JobOptions.MaxThreads}; it was {threads}.");
         }
 
         if (Volatile.Read(ref _state) != Open)
@@ -156,14 +161,14 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
             return;
         }
 
-        var stage = Array.Find(_runtime.Stages, s => Matches(s.UserDelegate, worker))
+        var stage = Array.Find(_pipeline.Stages, s => Matches(s.UserDelegate, worker))
             ?? throw new JobWorkerNotFoundException($"No stage of this job manager has the worker {worker.Method.DeclaringType?.Name}.{worker.Method.Name}.");
         stage.SetWorkerCount(threads);
     }
 
     /// <summary>Returns a snapshot of the pipeline's statistics (jobq's <c>stat</c>), with each stage's current worker count.</summary>
     /// <returns>The snapshot.</returns>
-    public JobStats Stat() => _runtime.Snapshot();
+    public JobStats Stat() => _pipeline.Snapshot();
 
     /// <summary>Stops the pipeline unless it already finished, and waits until no loop of it runs except calls still in user code.</summary>
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
@@ -178,8 +183,8 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
         }
 
         _putsDrained.TrySetResult();
-        _runtime.Stop(StopReason.Disposed);
-        await _runtime.Finished.ConfigureAwait(false);
+        _pipeline.Stop(StopReason.Disposed);
+        await _pipeline.Finished.ConfigureAwait(false);
     }
 
     private static bool Matches(Delegate? candidate, Delegate worker)
@@ -209,13 +214,13 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
     private void ThrowStopped()
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _state) == Disposed, this);
-        var why = _runtime.StopReason == StopReason.Faulted ? "a worker failure stopped it (ErrorPolicy.FailFast)" : "its Join timed out";
+        var why = _pipeline.StopReason == StopReason.Faulted ? "a worker failure stopped it (ErrorPolicy.FailFast)" : "its Join timed out";
         throw new InvalidOperationException($"The job manager stopped ({why}) before the item could be queued.");
     }
 
     private async Task<bool> JoinCoreAsync(TimeSpan? timeout)
     {
-        using var timer = _runtime.StartTimeout(timeout);
+        using var timer = _pipeline.StartTimeout(timeout);
 
         if (Interlocked.CompareExchange(ref _state, Joining, Open) == Open && Volatile.Read(ref _activePuts) == 0)
         {
@@ -223,17 +228,17 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
         }
 
         await _putsDrained.Task.ConfigureAwait(false);
-        if (!_runtime.Token.IsCancellationRequested)
+        if (!_pipeline.IsStopped)
         {
-            _pipeline.Input.Complete();
+            _input.Complete();
         }
 
-        await _runtime.Finished.ConfigureAwait(false);
-        if (_runtime.Fault is { } fault)
+        await _pipeline.Finished.ConfigureAwait(false);
+        if (_pipeline.Fault is { } fault)
         {
             ExceptionDispatchInfo.Throw(fault);
         }
 
-        return _runtime.StopReason == StopReason.None;
+        return _pipeline.StopReason == StopReason.None;
     }
 }

@@ -13,6 +13,12 @@ public sealed class JobOptions
     /// <summary>The default capacity of every queue between stages: 1024 items, as in jobq.</summary>
     public const int DefaultQueueSize = 1024;
 
+    /// <summary>The most workers a stage may have: the bound of a stage's <c>threads</c>, of a dispatcher's partitions and of <c>SetThreadNum</c>.</summary>
+    public const int MaxThreads = 10_000;
+
+    /// <summary>The longest wait a timer can express (about 49.7 days); a timeout at or above it means no timeout.</summary>
+    internal static readonly TimeSpan LongestTimeout = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
     /// <summary>
     /// Gets or sets whether every stage passes its outputs on in the order its inputs arrived (jobq's
     /// <c>keep_order</c>). Default <see langword="false"/>: outputs leave a stage in completion order.
@@ -89,6 +95,10 @@ public sealed class JobOptions
         }
     }
 
+    /// <summary>Returns null (no timeout) for <see cref="System.Threading.Timeout.InfiniteTimeSpan"/> and for values a timer cannot wait for.</summary>
+    internal static TimeSpan? NormalizeTimeout(TimeSpan? timeout)
+        => timeout is { } t && (t == System.Threading.Timeout.InfiniteTimeSpan || t >= LongestTimeout) ? null : timeout;
+
     internal JobOptions Validated(string paramName)
     {
         if (QueueSize <= 0)
@@ -107,7 +117,7 @@ public sealed class JobOptions
         // loads neither the logging abstractions nor Polly, which a run that uses neither need not pay for. The
         // logger stays null when none was given (the run resolves it only if it logs).
         var copy = (JobOptions)MemberwiseClone();
-        copy.Timeout = Timeout == System.Threading.Timeout.InfiniteTimeSpan ? null : Timeout;
+        copy.Timeout = NormalizeTimeout(Timeout);
         copy.TimeProvider = TimeProvider ?? TimeProvider.System;
         copy.ErrorPolicy = ErrorPolicy ?? Dataflow.ErrorPolicy.LogAndDrop;
         return copy;

@@ -20,9 +20,6 @@ namespace JobQ.Dataflow;
 /// </example>
 public static class JobQueue
 {
-    // By then a run's threads have started, so the result's compilation (see Run) competes with nothing urgent.
-    private static readonly TimeSpan ResultWarmUpDelay = TimeSpan.FromMilliseconds(50);
-
     /// <summary>Gets the value a worker returns to pass nothing to the next stage (jobq's <c>EmptyRst</c>).</summary>
     /// <remarks>Return it from a worker declared to return <see cref="WorkerResult{T}"/>: <c>i % 2 == 0 ? JobQueue.EmptyRst : i</c>.</remarks>
     public static EmptyResult EmptyRst => default;
@@ -65,26 +62,17 @@ public static class JobQueue
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(input);
-        var validated = Pipeline<TIn, TOut>.Validate(workers, options, nameof(workers), nameof(options));
-
-        // The same steps as ExecuteAsync, but blocking on the run's end directly: no async state machine to compile
-        // in a fresh process, and no hop through the thread pool between the last stage finishing and this returning.
-        var pipeline = Pipeline<TIn, TOut>.Build(workers, validated, collectOutput: false);
-        var runtime = pipeline.Runtime;
-        var feeder = pipeline.Start((queue, run) => Feeder<TIn>.Start(input, queue, run));
-        using (runtime.StartTimeout(validated.Timeout))
+        var validated = PipelineBuilder.Validate(workers, options, nameof(workers), nameof(options));
+        var built = PipelineBuilder.Build(workers, validated, resizable: false, tail: false);
+        var pipeline = built.Pipeline;
+        pipeline.Start(built.LastCompletion);
+        var feeder = InputFeeder<TIn>.Start(input, pipeline, built.First.Door, built.First.RunLength);
+        using (pipeline.StartTimeout(validated.Timeout))
         {
-            // A run still going after a while has the code that builds its result compiled meanwhile, by one snapshot
-            // nobody sees; in a fresh process that would otherwise happen after the last call, delaying the return.
-            if (!runtime.Finished.Wait(ResultWarmUpDelay))
-            {
-                _ = runtime.Snapshot();
-                runtime.Finished.Wait();
-            }
+            pipeline.Finished.Wait();
         }
 
-        ThrowIfFailed(runtime, feeder.Error, CancellationToken.None);
-        return new JobRunResult(runtime.StopReason == StopReason.None, runtime.Snapshot());
+        return Result(pipeline, feeder.Error, CancellationToken.None);
     }
 
     /// <summary>The async twin of <see cref="Run{TIn, TOut}(IEnumerable{TIn}, Workers{TIn, TOut}, JobOptions)"/>.</summary>
@@ -102,8 +90,8 @@ public static class JobQueue
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var validated = Pipeline<TIn, TOut>.Validate(workers, options, nameof(workers), nameof(options));
-        return ExecuteAsync(workers, validated, (queue, runtime) => Feeder<TIn>.Start(input, queue, runtime), cancellationToken);
+        var validated = PipelineBuilder.Validate(workers, options, nameof(workers), nameof(options));
+        return ExecuteAsync(workers, validated, (pipeline, first) => InputFeeder<TIn>.Start(input, pipeline, first.Door, first.RunLength), cancellationToken);
     }
 
     /// <summary>Processes an async input through <paramref name="workers"/>.</summary>
@@ -121,8 +109,8 @@ public static class JobQueue
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var validated = Pipeline<TIn, TOut>.Validate(workers, options, nameof(workers), nameof(options));
-        return ExecuteAsync(workers, validated, (queue, runtime) => Feeder<TIn>.Start(input, queue, runtime), cancellationToken);
+        var validated = PipelineBuilder.Validate(workers, options, nameof(workers), nameof(options));
+        return ExecuteAsync(workers, validated, (pipeline, first) => InputFeeder<TIn>.Start(input, pipeline, first.Door, first.RunLength), cancellationToken);
     }
 
     /// <summary>
@@ -145,8 +133,8 @@ public static class JobQueue
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var validated = Pipeline<TIn, TOut>.Validate(workers, options, nameof(workers), nameof(options));
-        return StreamCoreAsync(workers, validated, (queue, runtime) => Feeder<TIn>.Start(input, queue, runtime), cancellationToken);
+        var validated = PipelineBuilder.Validate(workers, options, nameof(workers), nameof(options));
+        return StreamCoreAsync(workers, validated, (pipeline, first) => InputFeeder<TIn>.Start(input, pipeline, first.Door, first.RunLength), cancellationToken);
     }
 
     /// <summary>Runs an async input through <paramref name="workers"/> and yields the last stage's outputs as they come.</summary>
@@ -164,8 +152,8 @@ public static class JobQueue
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var validated = Pipeline<TIn, TOut>.Validate(workers, options, nameof(workers), nameof(options));
-        return StreamCoreAsync(workers, validated, (queue, runtime) => Feeder<TIn>.Start(input, queue, runtime), cancellationToken);
+        var validated = PipelineBuilder.Validate(workers, options, nameof(workers), nameof(options));
+        return StreamCoreAsync(workers, validated, (pipeline, first) => InputFeeder<TIn>.Start(input, pipeline, first.Door, first.RunLength), cancellationToken);
     }
 
     /// <summary>
@@ -177,15 +165,16 @@ public static class JobQueue
     /// <param name="workers">The worker list.</param>
     /// <param name="options">The options; <see cref="JobOptions.QueueSize"/> is also the bounded capacity of the block's
     /// input and output buffers; <see cref="JobOptions.Timeout"/> is ignored (use <see cref="IDataflowBlock.Fault"/> or complete it).</param>
+    /// <param name="cancellationToken">Cancels the block as <see cref="DataflowBlockOptions.CancellationToken"/> cancels a Dataflow block: it declines further offers, starts no new worker call, drops what it holds, and its <c>Completion</c> ends <see cref="TaskStatus.Canceled"/> once calls in progress return.</param>
     /// <returns>The block, already running.</returns>
     /// <remarks>It follows Dataflow's conventions: <c>Complete()</c> drains then completes; <c>Fault()</c> stops it;
     /// completion and faults propagate over links made with <c>PropagateCompletion</c>; offers are postponed while
     /// the input buffer is full. A worker's exception is handled by <see cref="JobOptions.ErrorPolicy"/>: logged and
     /// dropped by default; only <see cref="ErrorPolicy.FailFast"/> faults the block.</remarks>
-    public static IPropagatorBlock<TIn, TOut> CreateBlock<TIn, TOut>(Workers<TIn, TOut> workers, JobOptions? options = null)
+    public static IPropagatorBlock<TIn, TOut> CreateBlock<TIn, TOut>(Workers<TIn, TOut> workers, JobOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var validated = Pipeline<TIn, TOut>.Validate(workers, options, nameof(workers), nameof(options));
-        return PipelineBlock.Create(workers, validated);
+        var validated = PipelineBuilder.Validate(workers, options, nameof(workers), nameof(options));
+        return PipelineBlock<TIn, TOut>.Create(workers, validated, cancellationToken);
     }
 
     /// <summary>
@@ -196,9 +185,10 @@ public static class JobQueue
     /// <typeparam name="T">The type of the items.</typeparam>
     /// <param name="limit">The limit, from <see cref="LimitJobSpeed(double, int)"/> or <see cref="LimitJobSpeed(Func{double}, int)"/>.</param>
     /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
+    /// <param name="cancellationToken">Cancels the block as <see cref="DataflowBlockOptions.CancellationToken"/> cancels a Dataflow block: it declines further offers, starts no new worker call, drops what it holds, and its <c>Completion</c> ends <see cref="TaskStatus.Canceled"/> once calls in progress return.</param>
     /// <returns>The block, already running.</returns>
-    public static IPropagatorBlock<T, T> CreateSpeedLimitBlock<T>(SpeedLimit limit, JobOptions? options = null)
-        => CreateBlock(Workers.Of<T>().Then(limit), options);
+    public static IPropagatorBlock<T, T> CreateSpeedLimitBlock<T>(SpeedLimit limit, JobOptions? options = null, CancellationToken cancellationToken = default)
+        => CreateBlock(Workers.Of<T>().Then(limit), options, cancellationToken);
 
     /// <summary>
     /// Makes a partitioned block for any Dataflow graph: item goes to partition <c>dispatcher(item) mod partitions</c>
@@ -211,25 +201,27 @@ public static class JobQueue
     /// <param name="partitions">The number of partitions; positive.</param>
     /// <param name="dispatcher">Maps an item to its partition key.</param>
     /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
+    /// <param name="cancellationToken">Cancels the block as <see cref="DataflowBlockOptions.CancellationToken"/> cancels a Dataflow block: it declines further offers, starts no new worker call, drops what it holds, and its <c>Completion</c> ends <see cref="TaskStatus.Canceled"/> once calls in progress return.</param>
     /// <returns>The block, already running.</returns>
-    public static IPropagatorBlock<TIn, TOut> CreatePartitionedBlock<TIn, TOut>(Func<TIn, TOut> worker, int partitions, Func<TIn, int> dispatcher, JobOptions? options = null)
+    public static IPropagatorBlock<TIn, TOut> CreatePartitionedBlock<TIn, TOut>(Func<TIn, TOut> worker, int partitions, Func<TIn, int> dispatcher, JobOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(dispatcher);
-        return CreateBlock(Workers.Of<TIn>().Then(worker, partitions, dispatcher), options);
+        return CreateBlock(Workers.Of<TIn>().Then(worker, partitions, dispatcher), options, cancellationToken);
     }
 
-    /// <summary>Makes a partitioned block whose worker is async; see <see cref="CreatePartitionedBlock{TIn, TOut}(Func{TIn, TOut}, int, Func{TIn, int}, JobOptions?)"/>.</summary>
+    /// <summary>Makes a partitioned block whose worker is async; see <see cref="CreatePartitionedBlock{TIn, TOut}(Func{TIn, TOut}, int, Func{TIn, int}, JobOptions?, CancellationToken)"/>.</summary>
     /// <typeparam name="TIn">The type of the items the block accepts.</typeparam>
     /// <typeparam name="TOut">The type of the worker's results.</typeparam>
     /// <param name="worker">The worker; it receives the block's cancellation token (cancelled when the block faults).</param>
     /// <param name="partitions">The number of partitions; positive.</param>
     /// <param name="dispatcher">Maps an item to its partition key.</param>
     /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
+    /// <param name="cancellationToken">Cancels the block as <see cref="DataflowBlockOptions.CancellationToken"/> cancels a Dataflow block: it declines further offers, starts no new worker call, drops what it holds, and its <c>Completion</c> ends <see cref="TaskStatus.Canceled"/> once calls in progress return.</param>
     /// <returns>The block, already running.</returns>
-    public static IPropagatorBlock<TIn, TOut> CreatePartitionedBlock<TIn, TOut>(Func<TIn, CancellationToken, Task<TOut>> worker, int partitions, Func<TIn, int> dispatcher, JobOptions? options = null)
+    public static IPropagatorBlock<TIn, TOut> CreatePartitionedBlock<TIn, TOut>(Func<TIn, CancellationToken, Task<TOut>> worker, int partitions, Func<TIn, int> dispatcher, JobOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(dispatcher);
-        return CreateBlock(Workers.Of<TIn>().Then(worker, partitions, dispatcher), options);
+        return CreateBlock(Workers.Of<TIn>().Then(worker, partitions, dispatcher), options, cancellationToken);
     }
 
     /// <summary>Returns a snapshot of the statistics a run writes into <paramref name="probe"/> (jobq's <c>stat</c>).</summary>
@@ -271,71 +263,85 @@ public static class JobQueue
     private static async IAsyncEnumerable<TOut> StreamCoreAsync<TIn, TOut>(
         Workers<TIn, TOut> workers,
         JobOptions options,
-        Func<ItemQueue<TIn>, PipelineRuntime, Feeder<TIn>> startFeeder,
+        Func<Pipeline, Stage<TIn>, InputFeeder<TIn>> startFeeder,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var pipeline = Pipeline<TIn, TOut>.Build(workers, options, collectOutput: true);
-        var runtime = pipeline.Runtime;
-        var feeder = pipeline.Start(startFeeder);
-        using var timer = runtime.StartTimeout(options.Timeout);
-        using var registration = cancellationToken.UnsafeRegister(static state => ((PipelineRuntime)state!).Stop(StopReason.Canceled), runtime);
+        var built = PipelineBuilder.Build(workers, options, resizable: false, tail: true);
+        var pipeline = built.Pipeline;
+        var tail = built.Tail!.Block;
+        pipeline.Start(built.LastCompletion);
+        var feeder = startFeeder(pipeline, built.First);
+        using var timer = pipeline.StartTimeout(options.Timeout);
+        using var registration = cancellationToken.UnsafeRegister(static state => ((Pipeline)state!).Stop(StopReason.Canceled), pipeline);
         try
         {
-            await foreach (var item in pipeline.Output!.ReadAllAsync(pipeline.Runtime.MaxRun).ConfigureAwait(false))
+            while (true)
             {
-                yield return item;
+                // Checked before every item: once stopped, what is still buffered is not handed out as if the run went on.
+                ThrowIfStopped(pipeline, options.Timeout, cancellationToken);
+                if (tail.TryReceive(out var item))
+                {
+                    yield return item;
+                }
+                else if (!await tail.OutputAvailableAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    break;
+                }
             }
 
-            await runtime.Finished.ConfigureAwait(false);
-            ThrowIfFailed(runtime, feeder.Error, cancellationToken);
-            if (runtime.StopReason == StopReason.Timeout)
-            {
-                throw new TimeoutException($"The run stopped when its timeout ({options.Timeout}) passed; the outputs so far were yielded.");
-            }
+            await pipeline.Finished.ConfigureAwait(false);
+            ThrowIfStopped(pipeline, options.Timeout, cancellationToken);
+            Result(pipeline, feeder.Error, cancellationToken);
         }
         finally
         {
             // A consumer that stops early stops the run; a no-op when the run already finished.
-            runtime.Stop(StopReason.Disposed);
-            await runtime.Finished.ConfigureAwait(false);
+            pipeline.Stop(StopReason.Disposed);
+            await pipeline.Finished.ConfigureAwait(false);
         }
     }
 
-    private static void ThrowIfFailed(PipelineRuntime runtime, Exception? inputError, CancellationToken cancellationToken)
+    private static void ThrowIfStopped(Pipeline pipeline, TimeSpan? timeout, CancellationToken cancellationToken)
     {
-        if (runtime.Fault is { } fault)
+        switch (pipeline.StopReason)
         {
-            ExceptionDispatchInfo.Throw(fault);
+            case StopReason.Canceled:
+                throw new OperationCanceledException(cancellationToken);
+            case StopReason.Timeout:
+                throw new TimeoutException($"The run stopped when its timeout ({timeout}) passed; the outputs so far were yielded.");
+            case StopReason.Faulted:
+                pipeline.ThrowIfFailed(cancellationToken);
+                break;
         }
+    }
 
-        if (runtime.StopReason == StopReason.Canceled)
-        {
-            throw new OperationCanceledException(cancellationToken);
-        }
-
+    /// <summary>The end of a run: its fault, cancellation or input failure thrown, else its result.</summary>
+    private static JobRunResult Result(Pipeline pipeline, Exception? inputError, CancellationToken cancellationToken)
+    {
+        pipeline.ThrowIfFailed(cancellationToken);
         if (inputError is not null)
         {
             ExceptionDispatchInfo.Throw(inputError);
         }
+
+        return new JobRunResult(pipeline.StopReason == StopReason.None, pipeline.Snapshot());
     }
 
     private static async Task<JobRunResult> ExecuteAsync<TIn, TOut>(
         Workers<TIn, TOut> workers,
         JobOptions options,
-        Func<ItemQueue<TIn>, PipelineRuntime, Feeder<TIn>> startFeeder,
+        Func<Pipeline, Stage<TIn>, InputFeeder<TIn>> startFeeder,
         CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var pipeline = Pipeline<TIn, TOut>.Build(workers, options, collectOutput: false);
-        var runtime = pipeline.Runtime;
-        var feeder = pipeline.Start(startFeeder);
-
-        using var timer = runtime.StartTimeout(options.Timeout);
-        using var registration = cancellationToken.UnsafeRegister(static state => ((PipelineRuntime)state!).Stop(StopReason.Canceled), runtime);
-
-        await runtime.Finished.ConfigureAwait(false);
-        ThrowIfFailed(runtime, feeder.Error, cancellationToken);
-        return new JobRunResult(runtime.StopReason == StopReason.None, runtime.Snapshot());
+        var built = PipelineBuilder.Build(workers, options, resizable: false, tail: false);
+        var pipeline = built.Pipeline;
+        pipeline.Start(built.LastCompletion);
+        var feeder = startFeeder(pipeline, built.First);
+        using var timer = pipeline.StartTimeout(options.Timeout);
+        using var registration = cancellationToken.UnsafeRegister(static state => ((Pipeline)state!).Stop(StopReason.Canceled), pipeline);
+        await pipeline.Finished.ConfigureAwait(false);
+        return Result(pipeline, feeder.Error, cancellationToken);
     }
 }

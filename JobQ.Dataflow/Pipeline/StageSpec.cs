@@ -18,43 +18,47 @@ internal abstract class StageSpec(string name, int threads, Delegate? userDelega
     /// <summary>Gets whether the stage routes items to partitions with a dispatcher.</summary>
     public bool HasDispatcher { get; } = hasDispatcher;
 
-    /// <summary>Builds the stage's runtime, writing its outputs into <paramref name="output"/> (an <c>ItemQueue&lt;TOut&gt;</c>, or null to discard).</summary>
-    public abstract StageRuntime Create(PipelineRuntime pipeline, int index, object? output);
-
     /// <summary>Gets whether the stage's calls are wrapped in a resilience pipeline of their own.</summary>
     public abstract bool HasResilience { get; }
 
     /// <summary>Returns a copy of this stage whose every call runs inside <paramref name="resilience"/>.</summary>
     public abstract StageSpec WithResilience(StageResilience resilience);
+
+    /// <summary>Builds the stage's blocks for <paramref name="pipeline"/>; <paramref name="resizable"/> for a <c>JobManager</c>.</summary>
+    public abstract Stage Create(Pipeline pipeline, int index, bool resizable);
 }
 
-/// <summary>A typed worker-list entry.</summary>
+/// <summary>A typed worker-list entry: a worker (made per run by its factory), or a speed limit.</summary>
 internal sealed class StageSpec<TIn, TOut>(
     string name,
     int threads,
     Delegate? userDelegate,
-    Func<StageContext, StageWorker<TIn, TOut>> workerFactory,
+    Func<Pipeline, StageWorker<TIn, TOut>>? workerFactory,
     Func<TIn, int>? dispatcher,
-    StageResilience? resilience = null)
+    StageResilience? resilience = null,
+    SpeedLimit? speedLimit = null)
     : StageSpec(name, threads, userDelegate, dispatcher is not null)
 {
     public override bool HasResilience => resilience is not null;
 
     public override StageSpec WithResilience(StageResilience resilience)
-        => new StageSpec<TIn, TOut>(Name, Threads, UserDelegate, workerFactory, dispatcher, resilience);
+        => new StageSpec<TIn, TOut>(Name, Threads, UserDelegate, workerFactory, dispatcher, resilience, speedLimit);
 
-    public override StageRuntime Create(PipelineRuntime pipeline, int index, object? output)
+    public override Stage Create(Pipeline pipeline, int index, bool resizable)
     {
-        var context = new StageContext(pipeline, index, Name);
-        var worker = workerFactory(context);
-        if (resilience is not null)
+        if (speedLimit is not null)
         {
-            worker = resilience.Wrap(worker, context.Token);
+            return new SpeedLimitStage<TIn>(pipeline, index, Name, speedLimit);
         }
 
-        var outputQueue = (ItemQueue<TOut>?)output;
+        var worker = workerFactory!(pipeline);
+        if (resilience is not null)
+        {
+            worker = resilience.Wrap(worker, pipeline.Token);
+        }
+
         return dispatcher is null
-            ? new WorkerStage<TIn, TOut>(context, worker, Threads, pipeline.KeepOrder, outputQueue)
-            : new DispatchStage<TIn, TOut>(context, worker, Threads, dispatcher, outputQueue);
+            ? new WorkerStage<TIn, TOut>(pipeline, index, Name, UserDelegate, worker, Threads, resizable)
+            : new DispatchStage<TIn, TOut>(pipeline, index, Name, UserDelegate, worker, Threads, dispatcher);
     }
 }

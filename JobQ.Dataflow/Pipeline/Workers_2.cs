@@ -174,7 +174,7 @@ public sealed class Workers<TIn, TOut>
     public Workers<TIn, TOut> Then(SpeedLimit limit, string? name = null)
     {
         ArgumentNullException.ThrowIfNull(limit);
-        return Append<TOut>(null, 1, null, name ?? nameof(JobQueue.LimitJobSpeed), context => new SpeedLimitWorker<TOut>(limit, context));
+        return new Workers<TIn, TOut>([.. Stages, new StageSpec<TOut, TOut>(name ?? nameof(JobQueue.LimitJobSpeed), 1, null, null, null, speedLimit: limit)]);
     }
 
     /// <summary>
@@ -246,7 +246,7 @@ public sealed class Workers<TIn, TOut>
         int threads,
         Func<TOut, int>? dispatcher,
         string? name,
-        Func<StageContext, StageWorker<TOut, TNext>> factory)
+        Func<Pipeline, StageWorker<TOut, TNext>> factory)
     {
         var index = Stages.Length;
         var stageName = name ?? DescribeDelegate(worker, index);

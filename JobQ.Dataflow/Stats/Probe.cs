@@ -11,9 +11,9 @@ namespace JobQ.Dataflow;
 /// </remarks>
 public sealed class Probe
 {
-    private volatile PipelineRuntime? _runtime;
+    private volatile Pipeline? _pipeline;
 
-    internal void Attach(PipelineRuntime runtime) => _runtime = runtime;
+    internal void Attach(Pipeline pipeline) => _pipeline = pipeline;
 
-    internal JobStats Snapshot() => _runtime?.Snapshot() ?? JobStats.Empty;
+    internal JobStats Snapshot() => _pipeline?.Snapshot() ?? JobStats.Empty;
 }

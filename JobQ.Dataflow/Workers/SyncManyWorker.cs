@@ -5,6 +5,10 @@ internal sealed class SyncManyWorker<TIn, TOut>(Func<TIn, IEnumerable<TOut>> wor
 {
     public override bool IsAsync => false;
 
+    public override bool Streams => true;
+
+    public override IEnumerable<TOut> Expand(TIn item) => worker(item);
+
     public override void Invoke(TIn item, IOutput<TOut> output)
     {
         var produced = false;

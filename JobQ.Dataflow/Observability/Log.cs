@@ -32,6 +32,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 10, Level = LogLevel.Warning, Message = "The progress receiver threw; this is logged once and the run goes on.")]
     public static partial void ProgressFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(EventId = 8, Level = LogLevel.Critical, Message = "Internal failure in stage '{Stage}'; the run stops.")]
-    public static partial void InternalFailure(ILogger logger, string stage, Exception exception);
+    [LoggerMessage(EventId = 8, Level = LogLevel.Critical, Message = "Internal failure of a pipeline block; the run stops.")]
+    public static partial void InternalFailure(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Warning, Message = "Speed limit of stage '{Stage}' gave {Speed} units/s, slower than a timer can wait for; each item waits {Wait} instead (logged once).")]
+    public static partial void SpeedClamped(ILogger logger, string stage, double speed, TimeSpan wait);
 }

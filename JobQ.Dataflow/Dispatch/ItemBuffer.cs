@@ -1,0 +1,38 @@
+namespace JobQ.Dataflow.Internal;
+
+/// <summary>
+/// What one partition run's calls pass on, with the number of outputs of each input item, so that
+/// <see cref="OrderedMerge{T}"/> can put every item's outputs back in input order.
+/// </summary>
+/// <typeparam name="T">The type of the outputs.</typeparam>
+internal sealed class ItemBuffer<T>(RunProgress progress) : IOutput<T>
+{
+    private T[] _values = ItemRun<T>.Rent(16);
+
+    /// <summary>Gets the number of outputs so far.</summary>
+    public int Count { get; private set; }
+
+    public void Add(T item)
+    {
+        if (Count == _values.Length)
+        {
+            var larger = ItemRun<T>.Rent(Count * 2);
+            Array.Copy(_values, larger, Count);
+            ItemRun<T>.Return(_values, Count);
+            _values = larger;
+        }
+
+        _values[Count++] = item;
+    }
+
+    public ValueTask AddAsync(T item)
+    {
+        Add(item);
+        return default;
+    }
+
+    public void Drop() => progress.Drop();
+
+    /// <summary>Takes the outputs as a run; the buffer is not used afterwards.</summary>
+    public ItemRun<T> Take() => new(_values, Count);
+}

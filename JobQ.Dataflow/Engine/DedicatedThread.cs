@@ -1,0 +1,152 @@
+namespace JobQ.Dataflow.Internal;
+
+/// <summary>
+/// A thread of the <see cref="DedicatedThreadScheduler"/>s: it runs one task at a time, then waits up to
+/// <see cref="IdleTimeout"/> for the next one from any scheduler, so that back-to-back runs and stages that grow again
+/// reuse threads instead of creating them.
+/// </summary>
+/// <remarks>
+/// <para>Each task runs under the execution context its creator captured (the task machinery restores the thread's
+/// own afterwards), with the thread named after its scheduler's stage. A worker that leaves its thread interrupted
+/// (<see cref="Thread.Interrupt"/>) or with another priority does not pass that on: both are reset after each task.</para>
+/// <para>At most <see cref="MaxIdle"/> threads wait; a thread that finds that many waiting exits.</para>
+/// </remarks>
+internal sealed class DedicatedThread
+{
+    /// <summary>The name of a thread that waits for a task.</summary>
+    internal const string IdleName = "JobQ idle";
+
+    private static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(10);
+    private static readonly int MaxIdle = Math.Max(16, 4 * Environment.ProcessorCount);
+
+    // Guarded by itself. Last in, first out: the thread that parked last is the one most likely still warm.
+    private static readonly List<DedicatedThread> Idle = [];
+
+    private readonly SemaphoreSlim _assigned = new(0);
+    private readonly Thread _thread;
+    private DedicatedThreadScheduler? _scheduler;
+    private Task? _task;
+
+    private DedicatedThread()
+    {
+        _thread = new Thread(Loop) { IsBackground = true };
+    }
+
+    /// <summary>Gets how many threads wait for a task now.</summary>
+    internal static int IdleCount
+    {
+        get
+        {
+            lock (Idle)
+            {
+                return Idle.Count;
+            }
+        }
+    }
+
+    /// <summary>Runs <paramref name="task"/> for <paramref name="scheduler"/> on an idle thread, or on a new one.</summary>
+    public static void Run(DedicatedThreadScheduler scheduler, Task task)
+    {
+        DedicatedThread? thread = null;
+        lock (Idle)
+        {
+            if (Idle.Count > 0)
+            {
+                thread = Idle[^1];
+                Idle.RemoveAt(Idle.Count - 1);
+            }
+        }
+
+        if (thread is null)
+        {
+            thread = new DedicatedThread { _scheduler = scheduler, _task = task };
+            thread._thread.Name = scheduler.ThreadName;
+            thread._thread.Start();
+            return;
+        }
+
+        thread._scheduler = scheduler;
+        thread._task = task;
+        thread._assigned.Release();
+    }
+
+    private void Loop()
+    {
+        while (true)
+        {
+            var scheduler = _scheduler!;
+            var task = _task!;
+            _scheduler = null;
+            _task = null;
+            if (_thread.Name != scheduler.ThreadName)
+            {
+                _thread.Name = scheduler.ThreadName;
+            }
+
+            scheduler.RunOnThread(task);
+            Reset();
+
+            lock (Idle)
+            {
+                if (Idle.Count >= MaxIdle)
+                {
+                    return;
+                }
+
+                Idle.Add(this);
+            }
+
+            if (!Wait(IdleTimeout))
+            {
+                lock (Idle)
+                {
+                    if (Idle.Remove(this))
+                    {
+                        return;
+                    }
+                }
+
+                // Taken off the idle list just now: the task is on its way.
+                Wait(Timeout.InfiniteTimeSpan);
+            }
+        }
+    }
+
+    private bool Wait(TimeSpan timeout)
+    {
+        while (true)
+        {
+            try
+            {
+                return _assigned.Wait(timeout);
+            }
+            catch (ThreadInterruptedException)
+            {
+                // Only a worker's own interrupt can reach here, and Reset already consumed it; wait again.
+            }
+        }
+    }
+
+    /// <summary>Clears what a worker may have left on the thread, so that the next task starts clean.</summary>
+    private void Reset()
+    {
+        try
+        {
+            // A pending interrupt surfaces at the next blocking call: take it here rather than in the next worker.
+            Thread.Sleep(0);
+        }
+        catch (ThreadInterruptedException)
+        {
+        }
+
+        if (_thread.Priority != ThreadPriority.Normal)
+        {
+            _thread.Priority = ThreadPriority.Normal;
+        }
+
+        if (!_thread.IsBackground)
+        {
+            _thread.IsBackground = true;
+        }
+    }
+}

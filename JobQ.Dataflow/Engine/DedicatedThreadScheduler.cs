@@ -1,0 +1,82 @@
+namespace JobQ.Dataflow.Internal;
+
+/// <summary>
+/// The <see cref="DataflowBlockOptions.TaskScheduler"/> of a stage with blocking workers: every task runs at
+/// once on a thread of its own (an idle <see cref="DedicatedThread"/> or a new one) while fewer than
+/// <see cref="Limit"/> of this scheduler's tasks run on such threads, otherwise on the thread pool. It never queues.
+/// </summary>
+/// <remarks>
+/// <para>Dataflow runs a block's processing tasks and its hand-off (offer) tasks on the block's scheduler. The block's
+/// <c>MaxDegreeOfParallelism</c> already caps its processing tasks, so the scheduler need not tell them apart: with a
+/// limit one above the stage's thread count, every processing task gets a dedicated thread from the stage's first
+/// item (blocking calls never wait for the thread pool to inject threads), and a hand-off task never waits behind
+/// blocked calls, because a task that finds every dedicated thread busy runs on the pool.</para>
+/// <para>Once the stage's calls have been measured cheap (<see cref="RunLength.IsCheap"/>), tasks go to the pool, where
+/// the hand-off to the next stage often runs on the same thread.</para>
+/// </remarks>
+internal sealed class DedicatedThreadScheduler : TaskScheduler
+{
+    private readonly RunLength? _cost;
+    private readonly Action<Task> _runOnPool;
+    private int _limit;
+    private int _running;
+
+    /// <param name="threadName">The name of a thread while it runs this scheduler's tasks.</param>
+    /// <param name="limit">How many of this scheduler's tasks may run on dedicated threads at once.</param>
+    /// <param name="cost">The stage's measured cost; while it reads cheap, tasks run on the pool. Null: always dedicated.</param>
+    public DedicatedThreadScheduler(string threadName, int limit, RunLength? cost = null)
+    {
+        ThreadName = threadName;
+        _limit = limit;
+        _cost = cost;
+        _runOnPool = task => TryExecuteTask(task);
+    }
+
+    /// <summary>Gets the name of a thread while it runs this scheduler's tasks.</summary>
+    public string ThreadName { get; }
+
+    /// <summary>Gets or sets how many of this scheduler's tasks may run on dedicated threads at once.</summary>
+    public int Limit
+    {
+        get => Volatile.Read(ref _limit);
+        set => Volatile.Write(ref _limit, value);
+    }
+
+    /// <summary>Gets how many of this scheduler's tasks run on dedicated threads now.</summary>
+    public int Running => Volatile.Read(ref _running);
+
+    /// <summary>Runs <paramref name="task"/> on the calling dedicated thread; called by <see cref="DedicatedThread"/> only.</summary>
+    internal void RunOnThread(Task task)
+    {
+        try
+        {
+            TryExecuteTask(task);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _running);
+        }
+    }
+
+    protected override void QueueTask(Task task)
+    {
+        if (_cost is not { IsCheap: true })
+        {
+            if (Interlocked.Increment(ref _running) <= Volatile.Read(ref _limit))
+            {
+                DedicatedThread.Run(this, task);
+                return;
+            }
+
+            Interlocked.Decrement(ref _running);
+        }
+
+        ThreadPool.UnsafeQueueUserWorkItem(_runOnPool, task, preferLocal: true);
+    }
+
+    // Never inline: a task that waits for another of this scheduler's tasks must not run it on its own thread, and
+    // since nothing is ever queued here, a waited-for task always runs elsewhere at once.
+    protected override bool TryExecuteTaskInline(Task task, bool taskWasPreviouslyQueued) => false;
+
+    protected override IEnumerable<Task> GetScheduledTasks() => [];
+}

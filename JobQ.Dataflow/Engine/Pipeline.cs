@@ -1,0 +1,288 @@
+using System.Runtime.ExceptionServices;
+using Microsoft.Extensions.Logging;
+
+namespace JobQ.Dataflow.Internal;
+
+/// <summary>
+/// One built pipeline, whatever its types: its stages (each a Dataflow block behind a <see cref="StageDoor{T}"/>),
+/// the stop signal they all share, the error policy, and the bookkeeping that tells when the pipeline is finished.
+/// </summary>
+/// <remarks>
+/// <para>Finished means either that the last block completed (every input processed), or that the pipeline was
+/// stopped (timeout, cancellation, disposal, a fail-fast failure) and nothing of ours runs any more except user code
+/// that cannot be interrupted: a worker call, a dispatcher call or the input's <c>MoveNext</c>. Such a call returns
+/// later, passes nothing on, and its block then completes.</para>
+/// <para>Stopping cancels <see cref="Token"/>, which every block has as its
+/// <see cref="DataflowBlockOptions.CancellationToken"/> and every async worker receives: blocks decline offers and
+/// drop what they hold, no call starts, and calls in progress have their outputs discarded.</para>
+/// </remarks>
+internal sealed class Pipeline
+{
+    private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly IProgress<JobStats>? _progress;
+    private ITimer? _progressTimer;
+    private Exception? _fault;
+    private int _stopReason;
+    private int _finishing;
+    private int _progressFailed;
+    private int _loops;
+    private int _loopsInUserCode;
+
+    public Pipeline(JobOptions validatedOptions)
+    {
+        Options = validatedOptions;
+        Logger = validatedOptions.Logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+        TimeProvider = validatedOptions.TimeProvider!;
+        ErrorPolicy = validatedOptions.ErrorPolicy!;
+        Name = validatedOptions.Name ?? "pipeline";
+        _progress = validatedOptions.Progress;
+    }
+
+    public JobOptions Options { get; }
+
+    public ILogger Logger { get; }
+
+    public TimeProvider TimeProvider { get; }
+
+    public ErrorPolicy ErrorPolicy { get; }
+
+    /// <summary>Gets the pipeline's name, the <c>jobq.pipeline</c> tag of its metrics.</summary>
+    public string Name { get; }
+
+    public int QueueSize => Options.QueueSize;
+
+    public bool KeepOrder => Options.KeepOrder;
+
+    public Stage[] Stages { get; set; } = [];
+
+    /// <summary>Gets the token every block and async worker shares; cancelled when the pipeline stops.</summary>
+    public CancellationToken Token => _stop.Token;
+
+    /// <summary>Completes when the pipeline is finished (see the class remarks); never faults.</summary>
+    public Task Finished => _finished.Task;
+
+    public bool IsStopped => Volatile.Read(ref _stopReason) != (int)StopReason.None;
+
+    public StopReason StopReason => (StopReason)Volatile.Read(ref _stopReason);
+
+    /// <summary>Gets the exception that stopped the pipeline: a fail-fast worker failure, a block faulted from outside, or a bug of ours.</summary>
+    public Exception? Fault => Volatile.Read(ref _fault);
+
+    /// <summary>Registers the pipeline for metrics and progress, and watches its blocks: <paramref name="last"/> completing finishes the run.</summary>
+    public void Start(Task last)
+    {
+        Options.Probe?.Attach(this);
+        JobMetrics.Register(this);
+        foreach (var stage in Stages)
+        {
+            foreach (var block in stage.Blocks)
+            {
+                block.Completion.ContinueWith(
+                    static (completion, state) => ((Pipeline)state!).Fail(completion.Exception!.InnerException!, internalFailure: true),
+                    this,
+                    CancellationToken.None,
+                    TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+                    TaskScheduler.Default);
+            }
+        }
+
+        last.ContinueWith(static (_, state) => ((Pipeline)state!).SetFinished(), this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+        if (_progress is not null)
+        {
+            var interval = Options.ProgressInterval;
+            _progressTimer = TimeProvider.CreateTimer(static state => ((Pipeline)state!).ReportProgress(), this, interval, interval);
+        }
+    }
+
+    /// <summary>Starts the run's timeout (jobq's <c>timeout</c>) on the run's clock; null when there is none.</summary>
+    public ITimer? StartTimeout(TimeSpan? timeout)
+        => timeout is { } due
+            ? TimeProvider.CreateTimer(static state => ((Pipeline)state!).Stop(StopReason.Timeout), this, due, Timeout.InfiniteTimeSpan)
+            : null;
+
+    /// <summary>Stops the pipeline unless it already finished or stopped.</summary>
+    /// <returns>Whether this call stopped it.</returns>
+    public bool Stop(StopReason reason)
+    {
+        if (Volatile.Read(ref _finishing) != 0 || Interlocked.CompareExchange(ref _stopReason, (int)reason, 0) != 0)
+        {
+            return false;
+        }
+
+        foreach (var stage in Stages)
+        {
+            stage.Cancel();
+        }
+
+        _stop.Cancel();
+        CheckQuiescent();
+        return true;
+    }
+
+    /// <summary>
+    /// Stops the pipeline with a fault that the run rethrows and a block's Completion carries: a worker failure under
+    /// <see cref="ErrorPolicy.FailFast"/>, a block faulted from outside, or (<paramref name="internalFailure"/>) a bug of ours.
+    /// </summary>
+    public void Fail(Exception exception, bool internalFailure = false)
+    {
+        Interlocked.CompareExchange(ref _fault, exception, null);
+        if (internalFailure)
+        {
+            SafeLog(logger => Log.InternalFailure(logger, exception));
+        }
+
+        Stop(StopReason.Faulted);
+    }
+
+    /// <summary>Throws what the run must throw once finished: its fault, or cancellation.</summary>
+    public void ThrowIfFailed(CancellationToken cancellationToken)
+    {
+        if (Fault is { } fault)
+        {
+            ExceptionDispatchInfo.Throw(fault);
+        }
+
+        if (StopReason == StopReason.Canceled)
+        {
+            throw new OperationCanceledException(cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Logs a failed item and applies the error policy. Never throws: a logger or handler that throws is logged (or
+    /// ignored) so that it cannot stop the stage. Completes synchronously unless an async handler awaits.
+    /// </summary>
+    public ValueTask ReportFailureAsync(Stage stage, Exception exception, object? item, bool dispatcher = false)
+    {
+        SafeLog(logger =>
+        {
+            if (logger.IsEnabled(LogLevel.Error))
+            {
+                if (dispatcher)
+                {
+                    Log.DispatcherFailed(logger, stage.Name, item, exception);
+                }
+                else
+                {
+                    Log.WorkerFailed(logger, stage.Name, item, exception);
+                }
+            }
+        });
+
+        switch (ErrorPolicy.Kind)
+        {
+            // A worker's own OperationCanceledException cancels its item only, as Dataflow treats it.
+            case ErrorPolicyKind.FailFast when exception is not OperationCanceledException:
+                Fail(exception);
+                return default;
+            case ErrorPolicyKind.Handle:
+                return CallHandlerAsync(ErrorPolicy.Handler!, stage, new JobFailure(stage.Name, stage.Index, item, exception));
+            default:
+                return default;
+        }
+    }
+
+    /// <summary>Runs a logging call, ignoring a logger that throws: a broken logger must not take the pipeline down.</summary>
+    public void SafeLog(Action<ILogger> log)
+    {
+        try
+        {
+            log(Logger);
+        }
+        catch (Exception)
+        {
+            // As documented: logging failures are ignored.
+        }
+    }
+
+    /// <summary>A loop of ours that is not a block (an input reader) starts; it counts until <see cref="LoopExited"/>.</summary>
+    public void LoopStarted() => Interlocked.Increment(ref _loops);
+
+    public void LoopExited()
+    {
+        Interlocked.Decrement(ref _loops);
+        CheckQuiescent();
+    }
+
+    /// <summary>A loop of ours enters user code it cannot interrupt (the input's <c>MoveNext</c>).</summary>
+    public void EnterUserCode() => Interlocked.Increment(ref _loopsInUserCode);
+
+    public void ExitUserCode() => Interlocked.Decrement(ref _loopsInUserCode);
+
+    /// <summary>A run of a stage ended after the pipeline stopped: the pipeline may now be finished.</summary>
+    public void CheckQuiescent()
+    {
+        if (!IsStopped || Volatile.Read(ref _loops) != Volatile.Read(ref _loopsInUserCode))
+        {
+            return;
+        }
+
+        foreach (var stage in Stages)
+        {
+            if (!stage.OnlyInUserCode())
+            {
+                return;
+            }
+        }
+
+        SetFinished();
+    }
+
+    public JobStats Snapshot()
+    {
+        var stages = new StageStats[Stages.Length];
+        for (var i = 0; i < stages.Length; i++)
+        {
+            stages[i] = Stages[i].Snapshot();
+        }
+
+        return new JobStats(stages);
+    }
+
+    private async ValueTask CallHandlerAsync(Func<JobFailure, CancellationToken, ValueTask> handler, Stage stage, JobFailure failure)
+    {
+        try
+        {
+            await handler(failure, Token).ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            SafeLog(logger => Log.HandlerFailed(logger, stage.Name, failure.Item, exception));
+        }
+    }
+
+    private void ReportProgress()
+    {
+        try
+        {
+            _progress!.Report(Snapshot());
+        }
+        catch (Exception exception)
+        {
+            if (Interlocked.Exchange(ref _progressFailed, 1) == 0)
+            {
+                SafeLog(logger => Log.ProgressFailed(logger, exception));
+            }
+        }
+    }
+
+    /// <summary>Ends the run once: the last progress report and the metrics' farewell come before anyone sees it finished.</summary>
+    private void SetFinished()
+    {
+        if (Interlocked.Exchange(ref _finishing, 1) != 0)
+        {
+            return;
+        }
+
+        if (_progress is not null)
+        {
+            _progressTimer?.Dispose();
+            ReportProgress();
+        }
+
+        JobMetrics.Unregister(this);
+        _finished.TrySetResult();
+    }
+}

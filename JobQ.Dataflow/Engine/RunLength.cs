@@ -1,0 +1,67 @@
+using System.Diagnostics;
+
+namespace JobQ.Dataflow.Internal;
+
+/// <summary>
+/// How many items one message carries into a stage: one while calls are slow or not yet measured, more as calls
+/// prove cheap, so that a run takes about <see cref="TargetRunTicks"/> of work. Whoever cuts runs for the stage (the
+/// input reader, a <c>JobManager</c>'s puts, the stage before) reads <see cref="Preferred"/>; the stage records what
+/// each run cost.
+/// </summary>
+/// <remarks>
+/// <para>A run's items are processed one after another by one call of the block's delegate, so a long run would hold
+/// items that another thread of the stage could take, and would delay a shrink by <c>SetThreadNum</c>; runs are
+/// therefore kept to about 50 µs of measured work, and at most a share of the queue that leaves every thread of the
+/// stage a run (<see cref="Max"/>).</para>
+/// <para>Updates race between the threads of a stage; the value is a heuristic, read and written whole.</para>
+/// </remarks>
+internal sealed class RunLength
+{
+    /// <summary>The work one run should take: long enough to amortise a message, short enough to keep threads fair.</summary>
+    internal static readonly long TargetRunTicks = Stopwatch.Frequency / 20_000;
+
+    /// <summary>A stage whose calls take less than this on average is cheap: its blocks may run on the thread pool.</summary>
+    internal static readonly long CheapCallTicks = Stopwatch.Frequency / 50_000;
+
+    /// <summary>The most items any message carries.</summary>
+    internal const int Limit = 512;
+
+    private volatile int _preferred = 1;
+    private volatile bool _cheap;
+
+    /// <summary>Creates the policy of a stage with <paramref name="threads"/> workers and queues of <paramref name="queueSize"/> items.</summary>
+    public RunLength(int queueSize, int threads) => Max = MaxFor(queueSize, threads);
+
+    /// <summary>Gets the most items a message carries into this stage: every thread's run fits twice in the queue.</summary>
+    public int Max { get; }
+
+    /// <summary>Gets the number of items the next message should carry into this stage.</summary>
+    public int Preferred => _preferred;
+
+    /// <summary>Gets whether calls have been measured and take under <see cref="CheapCallTicks"/> on average.</summary>
+    public bool IsCheap => _cheap;
+
+    /// <summary>Gets the largest run for a queue of <paramref name="queueSize"/> items shared by <paramref name="threads"/> workers.</summary>
+    public static int MaxFor(int queueSize, int threads) => Math.Clamp(queueSize / (2 * Math.Max(1, threads)), 1, Limit);
+
+    /// <summary>Records that a run of <paramref name="items"/> calls took <paramref name="elapsedTicks"/>.</summary>
+    public void Record(int items, long elapsedTicks)
+    {
+        if (items <= 0)
+        {
+            return;
+        }
+
+        var perItem = Math.Max(1, elapsedTicks / items);
+        _cheap = perItem < CheapCallTicks;
+        var ideal = TargetRunTicks / perItem;
+        var current = _preferred;
+        var next = ideal < current
+            ? (int)Math.Max(1, ideal)
+            : (int)Math.Min(Math.Min(ideal, Max), (long)Math.Max(current, items) * 2);
+        if (next != current)
+        {
+            _preferred = next;
+        }
+    }
+}

@@ -1,0 +1,120 @@
+namespace JobQ.Dataflow.Internal;
+
+/// <summary>
+/// Collects what one run's calls pass on, cut into runs of the length the next stage asks for
+/// (<see cref="RunLength.Preferred"/>, read when each output run starts), so the next stage never waits for a run to
+/// fill and never gets more than it can take at once.
+/// </summary>
+/// <typeparam name="T">The type of the outputs.</typeparam>
+/// <remarks>Used by one run's processor only. A writer without a next stage (the last stage of a run, whose outputs
+/// jobq throws away) keeps nothing.</remarks>
+internal sealed class RunWriter<T> : IOutput<T>
+{
+    private static readonly ItemRun<T>[] None = [];
+
+    private readonly RunLength? _next;
+    private readonly RunProgress _progress;
+    private T[]? _current;
+    private int _count;
+    private int _size;
+    private ItemRun<T> _first;
+    private List<ItemRun<T>>? _more;
+    private int _sealed;
+
+    /// <param name="next">The next stage's run length; null to keep nothing.</param>
+    /// <param name="progress">The run's counts, for <see cref="Drop"/>.</param>
+    public RunWriter(RunLength? next, RunProgress progress)
+    {
+        _next = next;
+        _progress = progress;
+    }
+
+    /// <summary>Gets the number of items passed on so far.</summary>
+    public int Written { get; private set; }
+
+    /// <summary>Gets whether at least one output run is full and can be handed over before the call ends.</summary>
+    public bool HasSealed => _sealed != 0;
+
+    public void Add(T item)
+    {
+        if (_next is null)
+        {
+            return;
+        }
+
+        if (_current is null)
+        {
+            _size = _next.Preferred;
+            _current = ItemRun<T>.Rent(_size);
+        }
+
+        _current[_count++] = item;
+        Written++;
+        if (_count == _size)
+        {
+            Seal();
+        }
+    }
+
+    public ValueTask AddAsync(T item)
+    {
+        Add(item);
+        return default;
+    }
+
+    public void Drop() => _progress.Drop();
+
+    /// <summary>Takes every output run, the partial last one included.</summary>
+    public ItemRun<T>[] TakeAll()
+    {
+        if (_count != 0)
+        {
+            Seal();
+        }
+
+        return TakeSealed();
+    }
+
+    /// <summary>Takes the full output runs only, leaving the partial one to fill.</summary>
+    public ItemRun<T>[] TakeSealed()
+    {
+        switch (_sealed)
+        {
+            case 0:
+                return None;
+            case 1:
+                _sealed = 0;
+                return [_first];
+            default:
+                ItemRun<T>[] runs = [_first, .. _more!];
+                _more!.Clear();
+                _sealed = 0;
+                return runs;
+        }
+    }
+
+    /// <summary>Gives every array back to the pool: the outputs are discarded (the pipeline stopped).</summary>
+    public void Discard()
+    {
+        foreach (var run in TakeAll())
+        {
+            run.Return();
+        }
+    }
+
+    private void Seal()
+    {
+        var run = new ItemRun<T>(_current!, _count);
+        if (_sealed++ == 0)
+        {
+            _first = run;
+        }
+        else
+        {
+            (_more ??= []).Add(run);
+        }
+
+        _current = null;
+        _count = 0;
+    }
+}

@@ -1,0 +1,150 @@
+namespace JobQ.Dataflow.Internal;
+
+/// <summary>
+/// A stage's call counts (jobq's <c>in</c>/<c>out</c>, plus failed and dropped), exact at every moment a snapshot
+/// can see: each run in progress counts its own calls in a <see cref="RunProgress"/> that only its processor writes,
+/// and folds them into the totals when it ends.
+/// </summary>
+/// <remarks>
+/// <para>So the per-item cost is two plain writes, and the per-run cost one lock to begin and one to end. A snapshot
+/// takes the same lock, so it never counts a run twice nor misses one.</para>
+/// <para><c>_lock</c> guards <c>_active</c>, <c>_free</c> and the totals.</para>
+/// </remarks>
+internal sealed class StageCounters
+{
+    private readonly Lock _lock = new();
+    private readonly List<RunProgress> _active = [];
+    private readonly Stack<RunProgress> _free = new();
+    private long _in;
+    private long _out;
+    private long _failed;
+    private long _dropped;
+
+    /// <summary>Starts counting a run's calls.</summary>
+    public RunProgress Begin()
+    {
+        lock (_lock)
+        {
+            var progress = _free.Count > 0 ? _free.Pop() : new RunProgress();
+            progress.Index = _active.Count;
+            _active.Add(progress);
+            return progress;
+        }
+    }
+
+    /// <summary>Folds a run's calls into the totals; <paramref name="progress"/> may be reused afterwards.</summary>
+    public void End(RunProgress progress)
+    {
+        lock (_lock)
+        {
+            _in += progress.Started;
+            _out += progress.Finished;
+            _failed += progress.Failed;
+            _dropped += progress.Dropped;
+
+            var last = _active[^1];
+            _active[progress.Index] = last;
+            last.Index = progress.Index;
+            _active.RemoveAt(_active.Count - 1);
+
+            progress.Clear();
+            _free.Push(progress);
+        }
+    }
+
+    /// <summary>Counts one finished call that never went through a run (a dispatcher's failure, for example).</summary>
+    public void CountFailedCall()
+    {
+        lock (_lock)
+        {
+            _in++;
+            _out++;
+            _failed++;
+        }
+    }
+
+    /// <summary>Reads the counts: started, finished, failed, dropped.</summary>
+    public (long In, long Out, long Failed, long Dropped) Read()
+    {
+        lock (_lock)
+        {
+            long @in = _in, @out = _out, failed = _failed, dropped = _dropped;
+            foreach (var progress in _active)
+            {
+                // Finished before Started: a call that starts between the two reads is counted as in progress,
+                // never as finished before it started.
+                var finished = progress.Finished;
+                @in += progress.Started;
+                @out += finished;
+                failed += progress.Failed;
+                dropped += progress.Dropped;
+            }
+
+            return (@in, @out, failed, dropped);
+        }
+    }
+
+    /// <summary>Gets whether every run in progress is inside a user call (so nothing of ours is still running in this stage).</summary>
+    public bool OnlyInUserCode()
+    {
+        lock (_lock)
+        {
+            foreach (var progress in _active)
+            {
+                if (!progress.InCall)
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+    }
+}
+
+/// <summary>The calls of one run in progress: written by the run's processor only, read by snapshots under the stage's lock.</summary>
+internal sealed class RunProgress
+{
+    private int _started;
+    private int _finished;
+    private int _failed;
+    private int _dropped;
+
+    /// <summary>Gets or sets the run's position in its stage's list of active runs (guarded by the stage's lock).</summary>
+    public int Index { get; set; }
+
+    public int Started => Volatile.Read(ref _started);
+
+    public int Finished => Volatile.Read(ref _finished);
+
+    public int Failed => Volatile.Read(ref _failed);
+
+    public int Dropped => Volatile.Read(ref _dropped);
+
+    /// <summary>Gets whether a call of this run is in progress.</summary>
+    public bool InCall => Volatile.Read(ref _started) != Volatile.Read(ref _finished);
+
+    /// <summary>Counts a call as started.</summary>
+    public void Start() => Volatile.Write(ref _started, _started + 1);
+
+    /// <summary>Counts the call in progress as finished.</summary>
+    public void Finish() => Volatile.Write(ref _finished, _finished + 1);
+
+    /// <summary>Counts the call in progress as finished and failed.</summary>
+    public void Fail()
+    {
+        Volatile.Write(ref _failed, _failed + 1);
+        Volatile.Write(ref _finished, _finished + 1);
+    }
+
+    /// <summary>Counts a finished call as having passed nothing on (<c>EmptyRst</c>).</summary>
+    public void Drop() => Volatile.Write(ref _dropped, _dropped + 1);
+
+    public void Clear()
+    {
+        _started = 0;
+        _finished = 0;
+        _failed = 0;
+        _dropped = 0;
+    }
+}
