@@ -33,7 +33,7 @@ internal static class QuickRunner
 
     /// <summary>Runs the selected cases and prints (and optionally writes) the table.</summary>
     /// <param name="settings">The parsed options.</param>
-    /// <returns>The process exit code: 0, or 1 if no case matched <c>--only</c>.</returns>
+    /// <returns>The process exit code: 0; 1 if no case matched <c>--only</c>; 3 if a case failed (the table is still printed).</returns>
     public static int Run(QuickSettings settings)
     {
         var selected = Cases
@@ -48,11 +48,14 @@ internal static class QuickRunner
         var loadBefore = LoadAverage();
         var total = Stopwatch.StartNew();
         var rows = new List<Row>();
+        var failed = 0;
         foreach (var quickCase in selected)
         {
             var start = Stopwatch.GetTimestamp();
             Console.Error.WriteLine($"[{total.Elapsed:mm\\:ss}] {quickCase.Name}...");
-            foreach (var row in RunCase(quickCase, settings))
+            var (caseRows, ok) = RunCase(quickCase, settings);
+            failed += ok ? 0 : 1;
+            foreach (var row in caseRows)
             {
                 Console.Error.WriteLine($"    {row.Case}: {row.Ours} | {row.Baselines} | {row.Ratio} | {row.Met}");
                 rows.Add(row);
@@ -69,12 +72,12 @@ internal static class QuickRunner
             Console.Error.WriteLine($"Table written to {path}.");
         }
 
-        return 0;
+        return failed == 0 ? 0 : 3;
     }
 
     // The engine under test changes under these cases: one that throws (a wrong sum, a lost item, a child that
     // failed or timed out) becomes a failed row, and the rest of the table is still measured.
-    private static List<Row> RunCase(IQuickCase quickCase, QuickSettings settings)
+    private static (List<Row> Rows, bool Ok) RunCase(IQuickCase quickCase, QuickSettings settings)
     {
         var rows = new List<Row>();
         try
@@ -89,9 +92,10 @@ internal static class QuickRunner
             Console.Error.WriteLine($"    {quickCase.Name} failed: {e}");
             var message = e.Message.ReplaceLineEndings(" ").Replace("|", "/", StringComparison.Ordinal);
             rows.Add(new Row($"{quickCase.Name}: the case failed after {rows.Count} row(s)", "-", "-", "-", "-", $"**no** ({e.GetType().Name}: {message})"));
+            return (rows, false);
         }
 
-        return rows;
+        return (rows, true);
     }
 
     // Other work on the machine skews every figure; the header says how busy it was.
