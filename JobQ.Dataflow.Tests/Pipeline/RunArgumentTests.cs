@@ -93,6 +93,11 @@ public sealed class RunArgumentTests
             () => start.Then((Func<int, CancellationToken, Task<WorkerResult<int>>>)null!),
             () => start.Then((Func<int, Task>)null!),
             () => start.Then((Func<int, CancellationToken, Task>)null!),
+            () => start.Then((Func<int, Task<WorkerResult<int>>>)null!),
+            () => start.Then((Func<int, ValueTask<WorkerResult<int>>>)null!),
+            () => start.Then((Func<int, CancellationToken, ValueTask<WorkerResult<int>>>)null!),
+            () => start.Then((Func<int, ValueTask>)null!),
+            () => start.Then((Func<int, CancellationToken, ValueTask>)null!),
             () => start.Then((SpeedLimit)null!),
             () => start.ThenMany((Func<int, IEnumerable<int>>)null!),
             () => start.ThenMany((Func<int, IAsyncEnumerable<int>>)null!),
@@ -149,6 +154,42 @@ public sealed class RunArgumentTests
     }
 
     [TestMethod]
+    public void Then_ThreadsIntMaxValue_ThrowsOutOfRangeNamingStageValueAndBound()
+    {
+        var workers = Workers.Of<int>().Then(Identity);
+
+        var ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => workers.Then(Identity, threads: int.MaxValue, name: "wide"));
+
+        AssertThreadsRefused(ex, "Stage 1", "wide");
+    }
+
+    [TestMethod]
+    public void Then_ThreadsIntMaxValueWithDispatcher_ThrowsOutOfRangeNamingStageValueAndBound()
+    {
+        var ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => Workers.Of<int>().Then(Identity, threads: int.MaxValue, dispatcher: x => x));
+
+        AssertThreadsRefused(ex, "Stage 0", "RunArgumentTests.Identity");
+    }
+
+    [TestMethod]
+    public void ThenMany_ThreadsAboveMaxThreads_ThrowsOutOfRange()
+    {
+        var ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => Workers.Of<int>().ThenMany(x => new[] { x }, threads: JobOptions.MaxThreads + 1));
+
+        Assert.AreEqual("threads", ex.ParamName);
+        Assert.AreEqual(JobOptions.MaxThreads + 1, ex.ActualValue);
+    }
+
+    [TestMethod]
+    public void Then_ThreadsAtMaxThreads_Accepted()
+    {
+        // Building the list starts nothing, so the bound itself can be checked without starting 10,000 workers.
+        var workers = Workers.Of<int>().Then(Identity, threads: JobOptions.MaxThreads).Then(Identity, threads: JobOptions.MaxThreads, dispatcher: x => x);
+
+        Assert.AreEqual(2, workers.Count);
+    }
+
+    [TestMethod]
     public void Run_NegativeTimeout_ThrowsOutOfRangeNamingTimeoutBeforeAnyWork()
     {
         var input = new CountingEnumerable(10);
@@ -188,5 +229,15 @@ public sealed class RunArgumentTests
         var result = await JobQueue.RunAsync(Enumerable.Range(0, 5), Workers.Of<int>().Then(Identity, threads: 1), new JobOptions { QueueSize = 1, Timeout = TimeSpan.FromMinutes(1) }).Within();
 
         Assert.IsTrue(result.Completed);
+    }
+
+    private static void AssertThreadsRefused(ArgumentOutOfRangeException ex, string stage, string name)
+    {
+        Assert.AreEqual("threads", ex.ParamName);
+        Assert.AreEqual(int.MaxValue, ex.ActualValue);
+        Assert.Contains(stage, ex.Message);
+        Assert.Contains(name, ex.Message);
+        Assert.Contains(int.MaxValue.ToString(System.Globalization.CultureInfo.InvariantCulture), ex.Message);
+        Assert.Contains(JobOptions.MaxThreads.ToString(System.Globalization.CultureInfo.InvariantCulture), ex.Message);
     }
 }

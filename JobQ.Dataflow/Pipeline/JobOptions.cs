@@ -14,6 +14,13 @@ public sealed class JobOptions
     public const int DefaultQueueSize = 1024;
 
     /// <summary>
+    /// The most workers a stage may have: 10,000. It bounds a stage's <c>threads</c> (the number of partitions, with a
+    /// dispatcher) and the count given to <see cref="JobManager{TIn, TOut}.SetThreadNum(Delegate, int)"/>; a larger
+    /// value is refused with an <see cref="ArgumentOutOfRangeException"/> naming the stage.
+    /// </summary>
+    public const int MaxThreads = 10_000;
+
+    /// <summary>
     /// Gets or sets whether every stage passes its outputs on in the order its inputs arrived (jobq's
     /// <c>keep_order</c>). Default <see langword="false"/>: outputs leave a stage in completion order.
     /// </summary>

@@ -208,7 +208,7 @@ public static class JobQueue
     /// <typeparam name="TIn">The type of the items the block accepts.</typeparam>
     /// <typeparam name="TOut">The type of the worker's results.</typeparam>
     /// <param name="worker">The worker; sync, so each partition gets a dedicated thread.</param>
-    /// <param name="partitions">The number of partitions; positive.</param>
+    /// <param name="partitions">The number of partitions; positive, at most <see cref="JobOptions.MaxThreads"/>.</param>
     /// <param name="dispatcher">Maps an item to its partition key.</param>
     /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
     /// <returns>The block, already running.</returns>
@@ -222,7 +222,7 @@ public static class JobQueue
     /// <typeparam name="TIn">The type of the items the block accepts.</typeparam>
     /// <typeparam name="TOut">The type of the worker's results.</typeparam>
     /// <param name="worker">The worker; it receives the block's cancellation token (cancelled when the block faults).</param>
-    /// <param name="partitions">The number of partitions; positive.</param>
+    /// <param name="partitions">The number of partitions; positive, at most <see cref="JobOptions.MaxThreads"/>.</param>
     /// <param name="dispatcher">Maps an item to its partition key.</param>
     /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
     /// <returns>The block, already running.</returns>
