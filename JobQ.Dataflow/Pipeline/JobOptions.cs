@@ -21,6 +21,12 @@ public sealed class JobOptions
     public const int MaxThreads = 10_000;
 
     /// <summary>
+    /// The longest delay a timer can wait: <see cref="uint.MaxValue"/> - 1 milliseconds, about 49.7 days. A timeout at or
+    /// above it means no timeout; a longer progress interval or speed-limit wait is refused.
+    /// </summary>
+    internal static readonly TimeSpan MaxTimerDelay = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
+    /// <summary>
     /// Gets or sets whether every stage passes its outputs on in the order its inputs arrived (jobq's
     /// <c>keep_order</c>). Default <see langword="false"/>: outputs leave a stage in completion order.
     /// </summary>
@@ -31,6 +37,11 @@ public sealed class JobOptions
     /// until every item is processed. When it passes, workers take no new item, each finishes the call it is in,
     /// and nothing more is passed to a next stage.
     /// </summary>
+    /// <remarks>
+    /// <see cref="System.Threading.Timeout.InfiniteTimeSpan"/>, and any value at or above the longest delay a timer can
+    /// wait (<see cref="uint.MaxValue"/> - 1 milliseconds, about 49.7 days, so <see cref="TimeSpan.MaxValue"/> too), mean
+    /// no timeout, as <see langword="null"/> does. Another negative value is refused when the run starts.
+    /// </remarks>
     public TimeSpan? Timeout { get; set; }
 
     /// <summary>Gets or sets the capacity, in items, of each stage's input queue. Default <see cref="DefaultQueueSize"/> (1024).</summary>
@@ -84,7 +95,10 @@ public sealed class JobOptions
     /// </summary>
     public IProgress<JobStats>? Progress { get; set; }
 
-    /// <summary>Gets or sets how often <see cref="Progress"/> receives a snapshot. Default 1 second; must be positive.</summary>
+    /// <summary>
+    /// Gets or sets how often <see cref="Progress"/> receives a snapshot. Default 1 second; must be positive and at most the
+    /// longest delay a timer can wait (<see cref="uint.MaxValue"/> - 1 milliseconds, about 49.7 days).
+    /// </summary>
     public TimeSpan ProgressInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Rejects a negative timeout other than <see cref="System.Threading.Timeout.InfiniteTimeSpan"/> (which means none).</summary>
@@ -95,6 +109,14 @@ public sealed class JobOptions
             throw new ArgumentOutOfRangeException(paramName, t, $"{what} must be non-negative or null; it was {t}.");
         }
     }
+
+    /// <summary>
+    /// Returns the timeout to apply, once <see cref="ThrowIfInvalidTimeout"/> has accepted it: <see langword="null"/> (none) for
+    /// <see langword="null"/>, <see cref="System.Threading.Timeout.InfiniteTimeSpan"/> and any value at or above
+    /// <see cref="MaxTimerDelay"/> (no timer could wait that long); otherwise the value.
+    /// </summary>
+    internal static TimeSpan? NormalizeTimeout(TimeSpan? timeout)
+        => timeout is { } t && t != System.Threading.Timeout.InfiniteTimeSpan && t < MaxTimerDelay ? t : null;
 
     internal JobOptions Validated(string paramName)
     {
@@ -110,11 +132,19 @@ public sealed class JobOptions
             throw new ArgumentOutOfRangeException(paramName, ProgressInterval, $"{nameof(ProgressInterval)} must be positive; it was {ProgressInterval}.");
         }
 
+        if (ProgressInterval > MaxTimerDelay)
+        {
+            throw new ArgumentOutOfRangeException(
+                paramName,
+                ProgressInterval,
+                $"{nameof(ProgressInterval)} must be at most {MaxTimerDelay} (the longest a timer can wait, about 49.7 days); it was {ProgressInterval}.");
+        }
+
         // A field-by-field copy, so that this method names no option of another assembly's type: compiling it then
         // loads neither the logging abstractions nor Polly, which a run that uses neither need not pay for. The
         // logger stays null when none was given (the run resolves it only if it logs).
         var copy = (JobOptions)MemberwiseClone();
-        copy.Timeout = Timeout == System.Threading.Timeout.InfiniteTimeSpan ? null : Timeout;
+        copy.Timeout = NormalizeTimeout(Timeout);
         copy.TimeProvider = TimeProvider ?? TimeProvider.System;
         copy.ErrorPolicy = ErrorPolicy ?? Dataflow.ErrorPolicy.LogAndDrop;
         return copy;
