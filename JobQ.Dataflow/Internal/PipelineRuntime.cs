@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace JobQ.Dataflow.Internal;
 
@@ -45,10 +44,9 @@ internal sealed class PipelineRuntime
     /// <summary>Gets the pipeline's name, the <c>jobq.pipeline</c> tag of its metrics.</summary>
     public string Name { get; }
 
-    /// <summary>Gets the run's logger; <see cref="NullLogger.Instance"/> when none was given.</summary>
-    /// <remarks>Resolved here, on first use, rather than when the options are validated: a run that logs nothing
-    /// then never loads the logging assembly, which a fresh process would pay for before its first worker call.</remarks>
-    public ILogger Logger => _options.Logger ?? NullLogger.Instance;
+    /// <summary>Gets the run's logger: the validated options' (standard error when none was given).</summary>
+    /// <remarks>Read on first use only: a run that logs nothing then never loads the logging assembly (see <see cref="JobOptions.Logger"/>).</remarks>
+    public ILogger Logger => _options.Logger!;
 
     public TimeProvider TimeProvider { get; }
 

@@ -10,6 +10,13 @@ namespace JobQ.Dataflow;
 /// </remarks>
 public sealed class JobOptions
 {
+    // The logger given, and whether this is a validated copy whose Logger falls back to standard error. The fallback is
+    // resolved when Logger is read, not when the options are validated, and the field is typed object so that Validated
+    // can test it without naming ILogger: a run that logs nothing then never loads the logging assembly, which a fresh
+    // process would pay for before its first worker call.
+    private object? _logger;
+    private bool _logsToStandardError;
+
     /// <summary>The default capacity of every queue between stages: 1024 items, as in jobq.</summary>
     public const int DefaultQueueSize = 1024;
 
@@ -51,10 +58,16 @@ public sealed class JobOptions
     public Probe? Probe { get; set; }
 
     /// <summary>
-    /// Gets or sets the logger for worker failures, speed reports and resizes. Default <see langword="null"/>:
-    /// nothing is logged (<see cref="NullLogger.Instance"/>).
+    /// Gets or sets the logger for worker failures, speed reports and resizes. Default <see langword="null"/>: entries
+    /// at <see cref="LogLevel.Warning"/> and above (a worker's failure, with the stage's name and the exception) are
+    /// written to <see cref="Console.Error"/>, one entry per write, as jobq's failures reach standard error through
+    /// Python's logging; Information entries are not written. Set <see cref="NullLogger.Instance"/> to log nothing.
     /// </summary>
-    public ILogger? Logger { get; set; }
+    public ILogger? Logger
+    {
+        get => (ILogger?)_logger ?? (_logsToStandardError ? Internal.StandardErrorLogger.Instance : null);
+        set => _logger = value;
+    }
 
     /// <summary>
     /// Gets or sets the clock used for the timeout and for speed limits. Default <see langword="null"/>:
@@ -141,10 +154,11 @@ public sealed class JobOptions
         }
 
         // A field-by-field copy, so that this method names no option of another assembly's type: compiling it then
-        // loads neither the logging abstractions nor Polly, which a run that uses neither need not pay for. The
-        // logger stays null when none was given (the run resolves it only if it logs).
+        // loads neither the logging abstractions nor Polly, which a run that uses neither need not pay for. The copy's
+        // Logger is never null: the one given, or the standard-error logger (resolved when first read).
         var copy = (JobOptions)MemberwiseClone();
         copy.Timeout = NormalizeTimeout(Timeout);
+        copy._logsToStandardError = _logger is null;
         copy.TimeProvider = TimeProvider ?? TimeProvider.System;
         copy.ErrorPolicy = ErrorPolicy ?? Dataflow.ErrorPolicy.LogAndDrop;
         return copy;

@@ -44,7 +44,9 @@ public static class JobQueue
     /// <returns>Whether the run finished or stopped at the timeout, and its statistics.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="input"/> or <paramref name="workers"/> is null.</exception>
     /// <exception cref="ArgumentException">The worker list is empty or the timeout negative (other than <see cref="Timeout.InfiniteTimeSpan"/>).</exception>
-    /// <remarks>A worker's exception never escapes: it is logged and that item dropped. An exception thrown by
+    /// <remarks>A worker's exception never escapes: it is logged (to standard error when no logger is set; see
+    /// <see cref="JobOptions.Logger"/>), that item dropped, and the calls that failed counted in
+    /// <see cref="JobRunResult.Failed"/>. An exception thrown by
     /// <paramref name="input"/> stops the reading; items in flight finish, then it is rethrown here.</remarks>
     public static JobRunResult Run<TIn, TOut>(
         IEnumerable<TIn> input,
