@@ -19,8 +19,8 @@ public sealed class RunLengthTransparencyTests
     [TestMethod]
     public void MaxRun_DefaultAndSmallQueue_RunsOfUpTo256AndOfOne()
     {
-        Assert.AreEqual(256, new Internal.PipelineRuntime(new JobOptions { QueueSize = RunsOfUpTo256 }).MaxRun);
-        Assert.AreEqual(1, new Internal.PipelineRuntime(new JobOptions { QueueSize = RunsOfOne }).MaxRun);
+        Assert.AreEqual(256, Internal.RunLength.MaxFor(RunsOfUpTo256, 1));
+        Assert.AreEqual(1, Internal.RunLength.MaxFor(RunsOfOne, 1));
     }
 
     [TestMethod]

@@ -9,5 +9,5 @@ internal static class LaneThreads
     /// Whether <paramref name="thread"/> is done with the work it ran: it exited, or it waits idle for the next run's
     /// work (threads are kept for a while so that back-to-back runs need not create new ones).
     /// </summary>
-    public static bool IsDone(Thread thread) => !thread.IsAlive || thread.Name == DedicatedThreads.IdleName;
+    public static bool IsDone(Thread thread) => !thread.IsAlive || thread.Name == DedicatedThread.IdleName;
 }

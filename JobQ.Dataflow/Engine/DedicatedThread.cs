@@ -85,6 +85,7 @@ internal sealed class DedicatedThread
 
             scheduler.RunOnThread(task);
             Reset();
+            _thread.Name = IdleName;
 
             lock (Idle)
             {

@@ -10,14 +10,28 @@ namespace JobQ.Dataflow;
 /// </remarks>
 public sealed class JobOptions
 {
+    // The logger given, and whether this is a validated copy whose Logger falls back to standard error. The fallback is
+    // resolved when Logger is read, not when the options are validated, and the field is typed object so that Validated
+    // can test it without naming ILogger: a run that logs nothing then never loads the logging assembly, which a fresh
+    // process would pay for before its first worker call.
+    private object? _logger;
+    private bool _logsToStandardError;
+
     /// <summary>The default capacity of every queue between stages: 1024 items, as in jobq.</summary>
     public const int DefaultQueueSize = 1024;
 
-    /// <summary>The most workers a stage may have: the bound of a stage's <c>threads</c>, of a dispatcher's partitions and of <c>SetThreadNum</c>.</summary>
+    /// <summary>
+    /// The most workers a stage may have: 10,000. It bounds a stage's <c>threads</c> (the number of partitions, with a
+    /// dispatcher) and the count given to <see cref="JobManager{TIn, TOut}.SetThreadNum(Delegate, int)"/>; a larger
+    /// value is refused with an <see cref="ArgumentOutOfRangeException"/> naming the stage.
+    /// </summary>
     public const int MaxThreads = 10_000;
 
-    /// <summary>The longest wait a timer can express (about 49.7 days); a timeout at or above it means no timeout.</summary>
-    internal static readonly TimeSpan LongestTimeout = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+    /// <summary>
+    /// The longest delay a timer can wait: <see cref="uint.MaxValue"/> - 1 milliseconds, about 49.7 days. A timeout at or
+    /// above it means no timeout; a longer progress interval or speed-limit wait is refused.
+    /// </summary>
+    internal static readonly TimeSpan MaxTimerDelay = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
 
     /// <summary>
     /// Gets or sets whether every stage passes its outputs on in the order its inputs arrived (jobq's
@@ -30,6 +44,11 @@ public sealed class JobOptions
     /// until every item is processed. When it passes, workers take no new item, each finishes the call it is in,
     /// and nothing more is passed to a next stage.
     /// </summary>
+    /// <remarks>
+    /// <see cref="System.Threading.Timeout.InfiniteTimeSpan"/>, and any value at or above the longest delay a timer can
+    /// wait (<see cref="uint.MaxValue"/> - 1 milliseconds, about 49.7 days, so <see cref="TimeSpan.MaxValue"/> too), mean
+    /// no timeout, as <see langword="null"/> does. Another negative value is refused when the run starts.
+    /// </remarks>
     public TimeSpan? Timeout { get; set; }
 
     /// <summary>Gets or sets the capacity, in items, of each stage's input queue. Default <see cref="DefaultQueueSize"/> (1024).</summary>
@@ -39,10 +58,16 @@ public sealed class JobOptions
     public Probe? Probe { get; set; }
 
     /// <summary>
-    /// Gets or sets the logger for worker failures, speed reports and resizes. Default <see langword="null"/>:
-    /// nothing is logged (<see cref="NullLogger.Instance"/>).
+    /// Gets or sets the logger for worker failures, speed reports and resizes. Default <see langword="null"/>: entries
+    /// at <see cref="LogLevel.Warning"/> and above (a worker's failure, with the stage's name and the exception) are
+    /// written to <see cref="Console.Error"/>, one entry per write, as jobq's failures reach standard error through
+    /// Python's logging; Information entries are not written. Set <see cref="NullLogger.Instance"/> to log nothing.
     /// </summary>
-    public ILogger? Logger { get; set; }
+    public ILogger? Logger
+    {
+        get => (ILogger?)_logger ?? (_logsToStandardError ? Internal.StandardErrorLogger.Instance : null);
+        set => _logger = value;
+    }
 
     /// <summary>
     /// Gets or sets the clock used for the timeout and for speed limits. Default <see langword="null"/>:
@@ -83,7 +108,10 @@ public sealed class JobOptions
     /// </summary>
     public IProgress<JobStats>? Progress { get; set; }
 
-    /// <summary>Gets or sets how often <see cref="Progress"/> receives a snapshot. Default 1 second; must be positive.</summary>
+    /// <summary>
+    /// Gets or sets how often <see cref="Progress"/> receives a snapshot. Default 1 second; must be positive and at most the
+    /// longest delay a timer can wait (<see cref="uint.MaxValue"/> - 1 milliseconds, about 49.7 days).
+    /// </summary>
     public TimeSpan ProgressInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Rejects a negative timeout other than <see cref="System.Threading.Timeout.InfiniteTimeSpan"/> (which means none).</summary>
@@ -95,9 +123,13 @@ public sealed class JobOptions
         }
     }
 
-    /// <summary>Returns null (no timeout) for <see cref="System.Threading.Timeout.InfiniteTimeSpan"/> and for values a timer cannot wait for.</summary>
+    /// <summary>
+    /// Returns the timeout to apply, once <see cref="ThrowIfInvalidTimeout"/> has accepted it: <see langword="null"/> (none) for
+    /// <see langword="null"/>, <see cref="System.Threading.Timeout.InfiniteTimeSpan"/> and any value at or above
+    /// <see cref="MaxTimerDelay"/> (no timer could wait that long); otherwise the value.
+    /// </summary>
     internal static TimeSpan? NormalizeTimeout(TimeSpan? timeout)
-        => timeout is { } t && (t == System.Threading.Timeout.InfiniteTimeSpan || t >= LongestTimeout) ? null : timeout;
+        => timeout is { } t && t != System.Threading.Timeout.InfiniteTimeSpan && t < MaxTimerDelay ? t : null;
 
     internal JobOptions Validated(string paramName)
     {
@@ -113,11 +145,20 @@ public sealed class JobOptions
             throw new ArgumentOutOfRangeException(paramName, ProgressInterval, $"{nameof(ProgressInterval)} must be positive; it was {ProgressInterval}.");
         }
 
+        if (ProgressInterval > MaxTimerDelay)
+        {
+            throw new ArgumentOutOfRangeException(
+                paramName,
+                ProgressInterval,
+                $"{nameof(ProgressInterval)} must be at most {MaxTimerDelay} (the longest a timer can wait, about 49.7 days); it was {ProgressInterval}.");
+        }
+
         // A field-by-field copy, so that this method names no option of another assembly's type: compiling it then
-        // loads neither the logging abstractions nor Polly, which a run that uses neither need not pay for. The
-        // logger stays null when none was given (the run resolves it only if it logs).
+        // loads neither the logging abstractions nor Polly, which a run that uses neither need not pay for. The copy's
+        // Logger is never null: the one given, or the standard-error logger (resolved when first read).
         var copy = (JobOptions)MemberwiseClone();
         copy.Timeout = NormalizeTimeout(Timeout);
+        copy._logsToStandardError = _logger is null;
         copy.TimeProvider = TimeProvider ?? TimeProvider.System;
         copy.ErrorPolicy = ErrorPolicy ?? Dataflow.ErrorPolicy.LogAndDrop;
         return copy;

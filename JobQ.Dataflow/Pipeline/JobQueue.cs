@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using System.Threading.Tasks.Dataflow;
@@ -33,12 +34,16 @@ public static class JobQueue
     /// <param name="input">The input, read lazily as the first queue has room.</param>
     /// <param name="workers">The worker list.</param>
     /// <param name="keepOrder">Whether every stage passes outputs on in input order.</param>
-    /// <param name="timeout">The longest the run may take; <see langword="null"/> waits for everything.</param>
+    /// <param name="timeout">The longest the run may take; <see langword="null"/> waits for everything, and so do
+    /// <see cref="Timeout.InfiniteTimeSpan"/> and any value at or above the longest delay a timer can wait
+    /// (<see cref="uint.MaxValue"/> - 1 milliseconds, about 49.7 days; <see cref="TimeSpan.MaxValue"/> too).</param>
     /// <param name="probe">A probe to read live statistics from with <see cref="Stat"/>.</param>
     /// <returns>Whether the run finished or stopped at the timeout, and its statistics.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="input"/> or <paramref name="workers"/> is null.</exception>
-    /// <exception cref="ArgumentException">The worker list is empty or the timeout negative.</exception>
-    /// <remarks>A worker's exception never escapes: it is logged and that item dropped. An exception thrown by
+    /// <exception cref="ArgumentException">The worker list is empty or the timeout negative (other than <see cref="Timeout.InfiniteTimeSpan"/>).</exception>
+    /// <remarks>A worker's exception never escapes: it is logged (to standard error when no logger is set; see
+    /// <see cref="JobOptions.Logger"/>), that item dropped, and the calls that failed counted in
+    /// <see cref="JobRunResult.Failed"/>. An exception thrown by
     /// <paramref name="input"/> stops the reading; items in flight finish, then it is rethrown here.</remarks>
     public static JobRunResult Run<TIn, TOut>(
         IEnumerable<TIn> input,
@@ -198,7 +203,7 @@ public static class JobQueue
     /// <typeparam name="TIn">The type of the items the block accepts.</typeparam>
     /// <typeparam name="TOut">The type of the worker's results.</typeparam>
     /// <param name="worker">The worker; sync, so each partition gets a dedicated thread.</param>
-    /// <param name="partitions">The number of partitions; positive.</param>
+    /// <param name="partitions">The number of partitions; positive, at most <see cref="JobOptions.MaxThreads"/>.</param>
     /// <param name="dispatcher">Maps an item to its partition key.</param>
     /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
     /// <param name="cancellationToken">Cancels the block as <see cref="DataflowBlockOptions.CancellationToken"/> cancels a Dataflow block: it declines further offers, starts no new worker call, drops what it holds, and its <c>Completion</c> ends <see cref="TaskStatus.Canceled"/> once calls in progress return.</param>
@@ -213,7 +218,7 @@ public static class JobQueue
     /// <typeparam name="TIn">The type of the items the block accepts.</typeparam>
     /// <typeparam name="TOut">The type of the worker's results.</typeparam>
     /// <param name="worker">The worker; it receives the block's cancellation token (cancelled when the block faults).</param>
-    /// <param name="partitions">The number of partitions; positive.</param>
+    /// <param name="partitions">The number of partitions; positive, at most <see cref="JobOptions.MaxThreads"/>.</param>
     /// <param name="dispatcher">Maps an item to its partition key.</param>
     /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
     /// <param name="cancellationToken">Cancels the block as <see cref="DataflowBlockOptions.CancellationToken"/> cancels a Dataflow block: it declines further offers, starts no new worker call, drops what it holds, and its <c>Completion</c> ends <see cref="TaskStatus.Canceled"/> once calls in progress return.</param>
@@ -234,10 +239,12 @@ public static class JobQueue
     }
 
     /// <summary>Makes a speed limit (jobq's <c>limit_job_speed</c>); add it to a worker list with <c>Then(limit)</c>.</summary>
-    /// <param name="maxJobSpeed">The most units per second; a positive number.</param>
+    /// <param name="maxJobSpeed">The most units per second; a positive number. <see cref="double.PositiveInfinity"/> means no limit.</param>
     /// <param name="jobStep">The units each item counts for; positive. Default 1.</param>
     /// <returns>The limit.</returns>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxJobSpeed"/> is not a positive number, or <paramref name="jobStep"/> is not positive.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxJobSpeed"/> is not a positive number, or <paramref name="jobStep"/>
+    /// is not positive, or one item's wait (<paramref name="jobStep"/> / <paramref name="maxJobSpeed"/> seconds) is longer than a
+    /// timer can wait (<see cref="uint.MaxValue"/> - 1 milliseconds, about 49.7 days).</exception>
     public static SpeedLimit LimitJobSpeed(double maxJobSpeed, int jobStep = 1)
     {
         if (double.IsNaN(maxJobSpeed) || maxJobSpeed <= 0)
@@ -246,6 +253,30 @@ public static class JobQueue
         }
 
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(jobStep);
+
+        // Each item waits jobStep / maxJobSpeed seconds; no timer waits longer than MaxTimerDelay, so a slower rate would
+        // fail every item. The rate is named when even one unit per item is too slow, the step otherwise.
+        var longest = JobOptions.MaxTimerDelay.TotalSeconds;
+        if (1 / maxJobSpeed > longest)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(maxJobSpeed),
+                maxJobSpeed,
+                $"LimitJobSpeed: maxJobSpeed {maxJobSpeed.ToString(CultureInfo.InvariantCulture)} units per second makes each unit wait "
+                + $"{(1 / maxJobSpeed).ToString(CultureInfo.InvariantCulture)} s, longer than a timer can wait ({longest.ToString(CultureInfo.InvariantCulture)} s, "
+                + $"about 49.7 days); it must be at least {(1 / longest).ToString(CultureInfo.InvariantCulture)}.");
+        }
+
+        if (jobStep / maxJobSpeed > longest)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(jobStep),
+                jobStep,
+                $"LimitJobSpeed: jobStep {jobStep.ToString(CultureInfo.InvariantCulture)} at maxJobSpeed {maxJobSpeed.ToString(CultureInfo.InvariantCulture)} "
+                + $"units per second makes each item wait {(jobStep / maxJobSpeed).ToString(CultureInfo.InvariantCulture)} s, longer than a timer can wait "
+                + $"({longest.ToString(CultureInfo.InvariantCulture)} s, about 49.7 days).");
+        }
+
         return new SpeedLimit(() => maxJobSpeed, jobStep);
     }
 

@@ -7,6 +7,10 @@ public sealed class JobRunResult
     {
         Completed = completed;
         Stats = stats;
+        foreach (var stage in stats.Stages)
+        {
+            Failed += stage.Failed;
+        }
     }
 
     /// <summary>Gets whether every input item went through the pipeline; <see langword="false"/> when the timeout passed first.</summary>
@@ -17,4 +21,11 @@ public sealed class JobRunResult
 
     /// <summary>Gets the statistics of the run when it returned.</summary>
     public JobStats Stats { get; }
+
+    /// <summary>
+    /// Gets how many worker calls of the run failed, summed over its stages (each stage's <see cref="StageStats.Failed"/>):
+    /// 0 when every call succeeded. A run can complete with failures: under the default <see cref="ErrorPolicy.LogAndDrop"/>,
+    /// and with a handler, a failed call's item is dropped and the run goes on.
+    /// </summary>
+    public long Failed { get; }
 }

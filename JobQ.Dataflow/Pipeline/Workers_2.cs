@@ -15,6 +15,13 @@ namespace JobQ.Dataflow;
 /// <para>Sync workers run on dedicated threads (<c>threads</c> of them), so a worker that blocks gets its own
 /// thread from its first item. Async workers (<c>Task</c>/<c>ValueTask</c>) hold no thread while they wait;
 /// <c>threads</c> is then the number of calls awaited at once.</para>
+/// <para>Each form binds by what the worker returns, for methods and lambdas alike: a value is passed on; a
+/// <see cref="WorkerResult{T}"/> is passed on unless it is <see cref="JobQueue.EmptyRst"/>; nothing (<c>void</c>,
+/// <c>Task</c>, <c>ValueTask</c>) passes the item on unchanged once the call has finished; a <c>Task</c> or
+/// <c>ValueTask</c> of a value or of a <see cref="WorkerResult{T}"/> is awaited first; sequences go through
+/// <c>ThenMany</c>. The token forms receive the run's <see cref="CancellationToken"/>. A stage whose output would be a
+/// task or a <see cref="WorkerResult{T}"/> itself (from code that hides the worker's type, such as a generic helper) is
+/// refused with an <see cref="ArgumentException"/> when it is added.</para>
 /// <para>A list is immutable and thread-safe: it can be shared and run any number of times, even at once.</para>
 /// </remarks>
 public sealed class Workers<TIn, TOut>
@@ -54,6 +61,9 @@ public sealed class Workers<TIn, TOut>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
     /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
     /// <returns>A new worker list with the stage added.</returns>
+    /// <remarks>A lambda <c>x =&gt; x % 2 == 0 ? JobQueue.EmptyRst : x</c> has no type of its own (its two branches
+    /// have none in common), so C# cannot infer <typeparamref name="TNext"/>: give it, <c>Then&lt;int&gt;(x =&gt; x % 2 == 0 ?
+    /// JobQueue.EmptyRst : x)</c>, or give the lambda its return type, <c>Then(WorkerResult&lt;int&gt; (x) =&gt; ...)</c>.</remarks>
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, WorkerResult<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
         ArgumentNullException.ThrowIfNull(worker);
@@ -70,7 +80,7 @@ public sealed class Workers<TIn, TOut>
     public Workers<TIn, TOut> Then(Action<TOut> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
         ArgumentNullException.ThrowIfNull(worker);
-        return Append<TOut>(worker, threads, dispatcher, name, _ => new SyncActionWorker<TOut>(worker));
+        return Append<TOut>(worker, threads, dispatcher, name, _ => new SyncActionWorker<TOut>(worker), passesItemsOn: true);
     }
 
     /// <summary>Adds a one-to-one async stage; no thread is held while the worker awaits.</summary>
@@ -141,6 +151,51 @@ public sealed class Workers<TIn, TOut>
         return Append<TNext>(worker, threads, dispatcher, name, _ => new AsyncResultWorker<TOut, TNext>((item, ct) => new ValueTask<WorkerResult<TNext>>(worker(item, ct))));
     }
 
+    /// <summary>Adds an async stage whose worker may return <see cref="JobQueue.EmptyRst"/> to pass nothing on.</summary>
+    /// <typeparam name="TNext">The type of the values the worker passes on.</typeparam>
+    /// <param name="worker">The worker.</param>
+    /// <param name="threads">How many calls are awaited at once; with a dispatcher, the number of partitions. Default 1.</param>
+    /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <returns>A new worker list with the stage added.</returns>
+    /// <remarks>An async lambda whose branches return <c>EmptyRst</c> and a plain value binds here when the output type is
+    /// given: <c>Then&lt;int&gt;(async x =&gt; { await ...; return x % 2 == 0 ? JobQueue.EmptyRst : x; })</c>.</remarks>
+    [OverloadResolutionPriority(1)]
+    public Workers<TIn, TNext> Then<TNext>(Func<TOut, Task<WorkerResult<TNext>>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(worker);
+        return Append<TNext>(worker, threads, dispatcher, name, _ => new AsyncResultWorker<TOut, TNext>((item, _) => new ValueTask<WorkerResult<TNext>>(worker(item))));
+    }
+
+    /// <summary>Adds an async stage with a <see cref="ValueTask{TResult}"/> worker that may return <see cref="JobQueue.EmptyRst"/> to pass nothing on.</summary>
+    /// <typeparam name="TNext">The type of the values the worker passes on.</typeparam>
+    /// <param name="worker">The worker.</param>
+    /// <param name="threads">How many calls are awaited at once; with a dispatcher, the number of partitions. Default 1.</param>
+    /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <returns>A new worker list with the stage added.</returns>
+    public Workers<TIn, TNext> Then<TNext>(Func<TOut, ValueTask<WorkerResult<TNext>>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(worker);
+        return Append<TNext>(worker, threads, dispatcher, name, _ => new AsyncResultWorker<TOut, TNext>((item, _) => worker(item)));
+    }
+
+    /// <summary>
+    /// Adds an async stage with a <see cref="ValueTask{TResult}"/> worker that receives the run's cancellation token and may
+    /// return <see cref="JobQueue.EmptyRst"/> to pass nothing on.
+    /// </summary>
+    /// <typeparam name="TNext">The type of the values the worker passes on.</typeparam>
+    /// <param name="worker">The worker; the token is cancelled when the run times out or is cancelled.</param>
+    /// <param name="threads">How many calls are awaited at once; with a dispatcher, the number of partitions. Default 1.</param>
+    /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <returns>A new worker list with the stage added.</returns>
+    public Workers<TIn, TNext> Then<TNext>(Func<TOut, CancellationToken, ValueTask<WorkerResult<TNext>>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(worker);
+        return Append<TNext>(worker, threads, dispatcher, name, _ => new AsyncResultWorker<TOut, TNext>(worker));
+    }
+
     /// <summary>Adds an async stage that awaits <paramref name="worker"/> and passes each item on unchanged.</summary>
     /// <param name="worker">The worker.</param>
     /// <param name="threads">How many calls are awaited at once; with a dispatcher, the number of partitions. Default 1.</param>
@@ -151,7 +206,7 @@ public sealed class Workers<TIn, TOut>
     public Workers<TIn, TOut> Then(Func<TOut, Task> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
         ArgumentNullException.ThrowIfNull(worker);
-        return Append<TOut>(worker, threads, dispatcher, name, _ => new AsyncActionWorker<TOut>((item, _) => worker(item)));
+        return Append<TOut>(worker, threads, dispatcher, name, _ => new AsyncActionWorker<TOut>((item, _) => worker(item)), passesItemsOn: true);
     }
 
     /// <summary>Adds an async stage that awaits <paramref name="worker"/> (given the run's token) and passes each item on unchanged.</summary>
@@ -164,7 +219,33 @@ public sealed class Workers<TIn, TOut>
     public Workers<TIn, TOut> Then(Func<TOut, CancellationToken, Task> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
         ArgumentNullException.ThrowIfNull(worker);
-        return Append<TOut>(worker, threads, dispatcher, name, _ => new AsyncActionWorker<TOut>(worker));
+        return Append<TOut>(worker, threads, dispatcher, name, _ => new AsyncActionWorker<TOut>(worker), passesItemsOn: true);
+    }
+
+    /// <summary>Adds an async stage that awaits <paramref name="worker"/>'s <see cref="ValueTask"/> and passes each item on unchanged.</summary>
+    /// <param name="worker">The worker. A faulted call is logged and drops that item.</param>
+    /// <param name="threads">How many calls are awaited at once; with a dispatcher, the number of partitions. Default 1.</param>
+    /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <returns>A new worker list with the stage added; its output type is unchanged.</returns>
+    public Workers<TIn, TOut> Then(Func<TOut, ValueTask> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(worker);
+        // AsTask costs nothing for a ValueTask that completed or wraps a task (what an async method returns), and lets
+        // both action forms share one adapter.
+        return Append<TOut>(worker, threads, dispatcher, name, _ => new AsyncActionWorker<TOut>((item, _) => worker(item).AsTask()), passesItemsOn: true);
+    }
+
+    /// <summary>Adds an async stage that awaits <paramref name="worker"/>'s <see cref="ValueTask"/> (given the run's token) and passes each item on unchanged.</summary>
+    /// <param name="worker">The worker; the token is cancelled when the run times out or is cancelled.</param>
+    /// <param name="threads">How many calls are awaited at once; with a dispatcher, the number of partitions. Default 1.</param>
+    /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <returns>A new worker list with the stage added; its output type is unchanged.</returns>
+    public Workers<TIn, TOut> Then(Func<TOut, CancellationToken, ValueTask> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(worker);
+        return Append<TOut>(worker, threads, dispatcher, name, _ => new AsyncActionWorker<TOut>((item, ct) => worker(item, ct).AsTask()), passesItemsOn: true);
     }
 
     /// <summary>Adds a speed-limit stage (jobq's <c>limit_job_speed</c>): items pass unchanged, paced; no thread waits.</summary>
@@ -241,12 +322,18 @@ public sealed class Workers<TIn, TOut>
         return new Workers<TIn, TOut>(stages);
     }
 
+    /// <summary>Checks a new stage and returns the list one stage longer.</summary>
+    /// <remarks>
+    /// <c>passesItemsOn</c> says that the stage passes on the items it receives (actions, speed limits) rather than values
+    /// its worker makes: its output type is then the input's, which the user chose, so it is not checked for tasks.
+    /// </remarks>
     private Workers<TIn, TNext> Append<TNext>(
         Delegate? worker,
         int threads,
         Func<TOut, int>? dispatcher,
         string? name,
-        Func<Pipeline, StageWorker<TOut, TNext>> factory)
+        Func<Pipeline, StageWorker<TOut, TNext>> factory,
+        bool passesItemsOn = false)
     {
         var index = Stages.Length;
         var stageName = name ?? DescribeDelegate(worker, index);
@@ -258,8 +345,80 @@ public sealed class Workers<TIn, TOut>
                 $"Stage {index} ('{stageName}'): threads must be positive; it was {threads}.");
         }
 
+        if (threads > JobOptions.MaxThreads)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(threads),
+                threads,
+                $"Stage {index} ('{stageName}'): threads must be at most {JobOptions.MaxThreads} (JobOptions.MaxThreads); it was {threads}.");
+        }
+
+        if (!passesItemsOn && OutputTypeProblem(typeof(TNext)) is { } problem)
+        {
+            throw new ArgumentException($"Stage {index} ('{stageName}'): {problem}", nameof(worker));
+        }
+
         var spec = new StageSpec<TOut, TNext>(stageName, threads, worker, factory, dispatcher);
         return new Workers<TIn, TNext>([.. Stages, spec]);
+    }
+
+    /// <summary>
+    /// Says what is wrong, and the fix, when a stage would pass on as data what only makes sense to await (a task) or to
+    /// unwrap (a <see cref="WorkerResult{T}"/>, <see cref="EmptyResult"/>); null when the output type is fine. Every
+    /// worker form binds to an overload that awaits or unwraps, so such a stage comes from code that hides the worker's
+    /// type, such as a generic helper or an explicit type argument.
+    /// </summary>
+    private static string? OutputTypeProblem(Type output)
+    {
+        if (output.IsGenericType)
+        {
+            var definition = output.GetGenericTypeDefinition();
+            if (definition == typeof(Task<>) || definition == typeof(ValueTask<>))
+            {
+                var (item, shown, result) = (TypeName(typeof(TOut)), TypeName(output), TypeName(output.GetGenericArguments()[0]));
+                return $"its output type is {shown}, so each task would be passed to the next stage as data, never awaited. "
+                    + $"Declare the worker async, or give it as a Func<{item}, Task<{result}>> or a Func<{item}, ValueTask<{result}>> "
+                    + "(the ValueTask overload), with or without a CancellationToken: the stage then awaits each call and passes its result on.";
+            }
+
+            if (definition == typeof(WorkerResult<>))
+            {
+                var (item, shown, value) = (TypeName(typeof(TOut)), TypeName(output), TypeName(output.GetGenericArguments()[0]));
+                return $"its output type is {shown}, which a stage never passes on. Return WorkerResult<{value}> from a worker declared so "
+                    + $"(a Func<{item}, WorkerResult<{value}>>, or its Task or ValueTask form): the stage then drops the item on EmptyRst "
+                    + $"and passes any other result on as {value}.";
+            }
+        }
+
+        if (output == typeof(EmptyResult))
+        {
+            return $"its output type is {nameof(EmptyResult)}, so EmptyRst would be passed on as data instead of dropping the item. Declare the worker "
+                + "to return WorkerResult<T>, for example Then<T>(x => JobQueue.EmptyRst).";
+        }
+
+        if (output == typeof(ValueTask) || typeof(Task).IsAssignableFrom(output))
+        {
+            var (item, shown) = (TypeName(typeof(TOut)), TypeName(output));
+            var awaitable = output == typeof(ValueTask) ? "ValueTask" : "Task";
+            return $"its output type is {shown}, so each task would be passed to the next stage as data, never awaited. "
+                + $"Give the worker as a Func<{item}, {awaitable}> (or a Func<{item}, CancellationToken, {awaitable}>): "
+                + "the stage then awaits each call and passes the item on unchanged.";
+        }
+
+        return null;
+    }
+
+    /// <summary>Returns a type's name as C# shows it, with its type arguments: <c>Task&lt;Int32&gt;</c>.</summary>
+    private static string TypeName(Type type)
+    {
+        if (!type.IsGenericType)
+        {
+            return type.Name;
+        }
+
+        var name = type.Name;
+        var tick = name.IndexOf('`', StringComparison.Ordinal);
+        return $"{(tick < 0 ? name : name[..tick])}<{string.Join(", ", type.GetGenericArguments().Select(TypeName))}>";
     }
 
     private static string DescribeDelegate(Delegate? worker, int index)

@@ -1,0 +1,44 @@
+using Microsoft.Extensions.Logging;
+
+namespace JobQ.Dataflow.Internal;
+
+/// <summary>
+/// The logger of a run whose <see cref="JobOptions.Logger"/> is null: entries at <see cref="LogLevel.Warning"/> and above
+/// (a worker's failure, a failing input or progress receiver, a bad speed limit) go to <see cref="Console.Error"/>, as
+/// Python's logging prints them when nothing is configured, so that a failed item never vanishes unseen.
+/// </summary>
+/// <remarks>
+/// Each entry is one write: <c>JobQ.Dataflow {level}: {message}</c>, then the exception's <see cref="Exception.ToString"/>
+/// (type, message and stack trace) if there is one. <see cref="Console.Error"/> is read at each write, so a redirection
+/// made after the run started is followed. Information entries (speed reports, resizes) are not written.
+/// </remarks>
+internal sealed class StandardErrorLogger : ILogger
+{
+    private StandardErrorLogger()
+    {
+    }
+
+    /// <summary>Gets the one instance; it holds no state.</summary>
+    public static StandardErrorLogger Instance { get; } = new();
+
+    public IDisposable? BeginScope<TState>(TState state)
+        where TState : notnull => null;
+
+    public bool IsEnabled(LogLevel logLevel) => logLevel is >= LogLevel.Warning and < LogLevel.None;
+
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        ArgumentNullException.ThrowIfNull(formatter);
+        if (!IsEnabled(logLevel))
+        {
+            return;
+        }
+
+        var message = formatter(state, exception);
+
+        // One call per entry: Console.Error is synchronized, so entries of workers failing at once do not interleave.
+        Console.Error.WriteLine(exception is null
+            ? $"JobQ.Dataflow {logLevel}: {message}"
+            : $"JobQ.Dataflow {logLevel}: {message} {exception}");
+    }
+}
