@@ -8,12 +8,19 @@ public static class SamplesCommand
 {
     /// <summary>Parses <paramref name="args"/> and runs what they ask for, writing to <paramref name="output"/>.</summary>
     /// <param name="args">The command-line arguments.</param>
-    /// <param name="output">Where everything is written: <see cref="Console.Out"/> from <c>Program</c>, a <see cref="StringWriter"/> in tests.</param>
+    /// <param name="output">Where the samples and the help are written: <see cref="Console.Out"/> from <c>Program</c>, a <see cref="StringWriter"/> in tests.</param>
+    /// <param name="error">Where errors are written: <see cref="Console.Error"/> from <c>Program</c>.</param>
     /// <param name="cancellationToken">Stops a running sample.</param>
     /// <returns>The exit code: 0 on success, non-zero for a bad command line.</returns>
-    public static Task<int> InvokeAsync(string[] args, TextWriter output, CancellationToken cancellationToken = default)
+    public static Task<int> InvokeAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default) =>
+        InvokeAsync(args, output, error, SampleCatalog.Create, cancellationToken);
+
+    /// <summary>As the public overload, with the samples made by <paramref name="createCatalog"/> (given the <c>--dir</c> value), so tests can add their own.</summary>
+    internal static Task<int> InvokeAsync(string[] args, TextWriter output, TextWriter error, Func<string?, IReadOnlyList<ISample>> createCatalog, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(error);
+        ArgumentNullException.ThrowIfNull(createCatalog);
         var console = SampleConsole.For(output);
 
         var checksumDirectory = new Option<string?>("--dir")
@@ -26,7 +33,7 @@ public static class SamplesCommand
             Arity = ArgumentArity.ZeroOrOne,
             HelpName = "name",
         };
-        sampleName.AcceptOnlyFromAmong([.. SampleCatalog.Create().Select(s => s.Name), "all"]);
+        sampleName.AcceptOnlyFromAmong([.. createCatalog(null).Select(s => s.Name), "all"]);
 
         var root = new RootCommand(
             "JobQ.Dataflow samples.\n" +
@@ -40,7 +47,7 @@ public static class SamplesCommand
 
         root.SetAction(async (parseResult, ct) =>
         {
-            var samples = SampleCatalog.Create(parseResult.GetValue(checksumDirectory));
+            var samples = createCatalog(parseResult.GetValue(checksumDirectory));
             var name = parseResult.GetValue(sampleName);
             IEnumerable<ISample> toRun;
             if (name is null)
@@ -64,7 +71,7 @@ public static class SamplesCommand
             return 0;
         });
 
-        return root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = output }, cancellationToken);
+        return root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, cancellationToken);
     }
 
     private static void WriteList(IAnsiConsole console, IEnumerable<ISample> samples)

@@ -16,6 +16,9 @@ public sealed class ChecksumSample(string? directory = null, string? manifestPat
 {
     private const int ReadWorkers = 4;
 
+    /// <summary>Gets the folder the sample creates its own tree and temporary files in; <see langword="null"/> for the system's temporary folder.</summary>
+    internal string? ScratchRoot { get; init; }
+
     /// <inheritdoc/>
     public string Name => "checksum";
 
@@ -30,14 +33,15 @@ public sealed class ChecksumSample(string? directory = null, string? manifestPat
     {
         var console = SampleConsole.For(output);
         var ownTree = directory is null;
-        var root = Path.GetFullPath(directory ?? CreateSampleTree());
+        var scratch = ScratchRoot ?? Path.GetTempPath();
+        var root = Path.GetFullPath(directory ?? CreateSampleTree(scratch));
         if (!Directory.Exists(root))
         {
             console.WriteLine($"checksum: no such directory: {root}");
             return;
         }
 
-        var manifest = Path.GetFullPath(manifestPath ?? Path.Combine(Path.GetTempPath(), $"jobq-checksum-{Guid.NewGuid():N}.sha256"));
+        var manifest = Path.GetFullPath(manifestPath ?? Path.Combine(scratch, $"jobq-checksum-{Guid.NewGuid():N}.sha256"));
         console.WriteLine(ownTree ? $"created a sample tree: {root}" : $"hashing: {root}");
         try
         {
@@ -97,9 +101,9 @@ public sealed class ChecksumSample(string? directory = null, string? manifestPat
         console.WriteLine($"manifest: {manifestPath}");
     }
 
-    private static string CreateSampleTree()
+    private static string CreateSampleTree(string scratch)
     {
-        var root = Path.Combine(Path.GetTempPath(), $"jobq-checksum-sample-{Guid.NewGuid():N}");
+        var root = Path.Combine(scratch, $"jobq-checksum-sample-{Guid.NewGuid():N}");
         var random = new Random(7);
         foreach (var folder in new[] { "docs", "images", Path.Combine("src", "core"), Path.Combine("src", "tests") })
         {

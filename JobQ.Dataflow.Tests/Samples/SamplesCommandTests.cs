@@ -71,10 +71,18 @@ public sealed class SamplesCommandTests
         Assert.DoesNotContain("jobq.run(", text);
     }
 
+    // Runs the command line in-process; the text is what it wrote to its output, then what it wrote to its error writer.
     private static async Task<(int ExitCode, string Text)> InvokeAsync(params string[] args)
     {
+        var (exitCode, output, error) = await InvokeSplitAsync(args);
+        return (exitCode, output + error);
+    }
+
+    private static async Task<(int ExitCode, string Output, string Error)> InvokeSplitAsync(params string[] args)
+    {
         using var output = new StringWriter(CultureInfo.InvariantCulture) { NewLine = "\n" };
-        var exitCode = await SamplesCommand.InvokeAsync(args, output).WaitAsync(Bound);
-        return (exitCode, output.ToString());
+        using var error = new StringWriter(CultureInfo.InvariantCulture) { NewLine = "\n" };
+        var exitCode = await SamplesCommand.InvokeAsync(args, output, error).WaitAsync(Bound);
+        return (exitCode, output.ToString(), error.ToString());
     }
 }
