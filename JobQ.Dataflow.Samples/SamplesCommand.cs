@@ -6,6 +6,21 @@ namespace JobQ.Dataflow.Samples;
 /// <summary>The samples' command line: <c>[NAME|all] [--dir DIR]</c>.</summary>
 public static class SamplesCommand
 {
+    // How the README runs the app; used in the hints it prints.
+    private const string Launch = "dotnet run --project JobQ.Dataflow.Samples --";
+
+    /// <summary>The exit code when every sample asked for ran to completion (or help was shown).</summary>
+    public const int Success = 0;
+
+    /// <summary>The exit code when a sample threw: the rest are not run.</summary>
+    public const int SampleFailed = 1;
+
+    /// <summary>The exit code for a bad command line (unknown option or sample, an option no sample to run takes, a missing directory); nothing is run.</summary>
+    public const int UsageError = 2;
+
+    /// <summary>The exit code when the run was cancelled (Ctrl+C): 128 + SIGINT, as shells report it.</summary>
+    public const int Cancelled = 130;
+
     /// <summary>Parses <paramref name="args"/> and runs what they ask for, writing to <paramref name="output"/>.</summary>
     /// <param name="args">The command-line arguments.</param>
     /// <param name="output">Where the samples and the help are written: <see cref="Console.Out"/> from <c>Program</c>, a <see cref="StringWriter"/> in tests.</param>
@@ -16,12 +31,13 @@ public static class SamplesCommand
         InvokeAsync(args, output, error, SampleCatalog.Create, cancellationToken);
 
     /// <summary>As the public overload, with the samples made by <paramref name="createCatalog"/> (given the <c>--dir</c> value), so tests can add their own.</summary>
-    internal static Task<int> InvokeAsync(string[] args, TextWriter output, TextWriter error, Func<string?, IReadOnlyList<ISample>> createCatalog, CancellationToken cancellationToken)
+    internal static async Task<int> InvokeAsync(string[] args, TextWriter output, TextWriter error, Func<string?, IReadOnlyList<ISample>> createCatalog, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(error);
         ArgumentNullException.ThrowIfNull(createCatalog);
         var console = SampleConsole.For(output);
+        var names = createCatalog(null).Select(s => s.Name).ToList();
 
         var checksumDirectory = new Option<string?>("--dir")
         {
@@ -33,13 +49,14 @@ public static class SamplesCommand
             Arity = ArgumentArity.ZeroOrOne,
             HelpName = "name",
         };
-        sampleName.AcceptOnlyFromAmong([.. createCatalog(null).Select(s => s.Name), "all"]);
 
         var root = new RootCommand(
             "JobQ.Dataflow samples.\n" +
             "  (no name)  list every sample, then run the jobq synopsis ones\n" +
             "  NAME       run one sample\n" +
-            "  all        run every sample")
+            "  all        run every sample\n" +
+            "Errors go to standard error. Exit codes: 0 done, 1 a sample failed (the rest are not run),\n" +
+            "2 a bad command line (nothing is run), 130 cancelled.")
         {
             sampleName,
             checksumDirectory,
@@ -47,8 +64,19 @@ public static class SamplesCommand
 
         root.SetAction(async (parseResult, ct) =>
         {
-            var samples = createCatalog(parseResult.GetValue(checksumDirectory));
             var name = parseResult.GetValue(sampleName);
+            if (name is not null && name != "all" && !names.Contains(name))
+            {
+                return Usage(error, $"unknown sample '{name}'.", createCatalog(null));
+            }
+
+            var directory = parseResult.GetValue(checksumDirectory);
+            if (directory is not null && !Directory.Exists(directory))
+            {
+                return Usage(error, $"option '--dir': no such directory: {Path.GetFullPath(directory)}");
+            }
+
+            var samples = createCatalog(directory);
             IEnumerable<ISample> toRun;
             if (name is null)
             {
@@ -64,14 +92,55 @@ public static class SamplesCommand
             {
                 console.Write(new Rule($"[bold]{Markup.Escape(sample.Name)}[/]").LeftJustified());
                 console.MarkupLine($"[grey]{Markup.Escape(sample.Description)}[/]");
-                await sample.RunAsync(output, ct);
+                try
+                {
+                    await sample.RunAsync(output, ct);
+                }
+                catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                {
+                    await error.WriteLineAsync($"cancelled: sample '{sample.Name}' stopped");
+                    return Cancelled;
+                }
+                catch (Exception e)
+                {
+                    await error.WriteLineAsync($"error: sample '{sample.Name}' failed: {e.Message} ({e.GetType().Name})");
+                    return SampleFailed;
+                }
+
                 console.WriteLine();
             }
 
-            return 0;
+            return Success;
         });
 
-        return root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, cancellationToken);
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            return Usage(error, string.Join(Environment.NewLine + "error: ", parsed.Errors.Select(e => e.Message)));
+        }
+
+        return await parsed.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, cancellationToken);
+    }
+
+    // Writes a command-line error, the samples when they help, and where to find the usage; nothing has run.
+    private static int Usage(TextWriter error, string message, IEnumerable<ISample>? samples = null)
+    {
+        error.WriteLine($"error: {message}");
+        if (samples is not null)
+        {
+            var list = samples.ToList();
+            var width = list.Max(s => s.Name.Length);
+            error.WriteLine("Samples:");
+            foreach (var sample in list)
+            {
+                error.WriteLine($"  {sample.Name.PadRight(width)}  {sample.Description}");
+            }
+
+            error.WriteLine($"  {"all".PadRight(width)}  Every sample above, in this order.");
+        }
+
+        error.WriteLine($"Run '{Launch} --help' for usage and options.");
+        return UsageError;
     }
 
     private static void WriteList(IAnsiConsole console, IEnumerable<ISample> samples)

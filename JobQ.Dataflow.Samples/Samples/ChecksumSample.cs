@@ -33,13 +33,13 @@ public sealed class ChecksumSample(string? directory = null, string? manifestPat
     {
         var console = SampleConsole.For(output);
         var ownTree = directory is null;
+        if (directory is not null && !Directory.Exists(directory))
+        {
+            throw new DirectoryNotFoundException($"no such directory: {Path.GetFullPath(directory)}");
+        }
+
         var scratch = ScratchRoot ?? Path.GetTempPath();
         var root = Path.GetFullPath(directory ?? CreateSampleTree(scratch));
-        if (!Directory.Exists(root))
-        {
-            console.WriteLine($"checksum: no such directory: {root}");
-            return;
-        }
 
         var manifest = Path.GetFullPath(manifestPath ?? Path.Combine(scratch, $"jobq-checksum-{Guid.NewGuid():N}.sha256"));
         console.WriteLine(ownTree ? $"created a sample tree: {root}" : $"hashing: {root}");

@@ -61,14 +61,63 @@ public sealed class SamplesCommandTests
     }
 
     [TestMethod]
-    public async Task InvokeAsync_UnknownName_FailsAndNamesTheChoices()
+    public async Task InvokeAsync_UnknownName_FailsOnStderrAndNamesTheChoices()
     {
-        var (exitCode, text) = await InvokeAsync("no-such-sample");
+        var (exitCode, output, error) = await InvokeSplitAsync("no-such-sample");
 
-        Assert.AreNotEqual(0, exitCode);
-        StringAssert.Contains(text, "no-such-sample");
-        StringAssert.Contains(text, "checksum");
-        Assert.DoesNotContain("jobq.run(", text);
+        Assert.AreEqual(SamplesCommand.UsageError, exitCode, error);
+        StringAssert.Contains(error, "unknown sample 'no-such-sample'");
+        StringAssert.Contains(error, "checksum");
+        Assert.AreEqual(string.Empty, output, "nothing runs, and the error goes to the error writer");
+    }
+
+    [TestMethod]
+    public async Task InvokeAsync_ChecksumOnAMissingDirectory_FailsWithTheErrorOnStderr()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), $"jobq-no-such-dir-{Guid.NewGuid():N}");
+
+        var (exitCode, output, error) = await InvokeSplitAsync("checksum", "--dir", missing);
+
+        Assert.AreEqual(SamplesCommand.UsageError, exitCode, error);
+        StringAssert.Contains(error, $"no such directory: {missing}");
+        Assert.DoesNotContain("no such directory", output);
+        Assert.IsFalse(Directory.Exists(missing));
+    }
+
+    [TestMethod]
+    public async Task InvokeAsync_SampleThrows_FailsWithTheMessageOnStderrAndRunsNoFurtherSample()
+    {
+        var (exitCode, output, error) = await InvokeSplitAsync(WithTestSamples, "all");
+
+        Assert.AreEqual(SamplesCommand.SampleFailed, exitCode, error);
+        Assert.AreEqual("error: sample 'throws' failed: the disk is on fire (InvalidOperationException)\n", error);
+        StringAssert.Contains(output, "jobq.run([0, 1, 2], [add1, printarg])", "the samples before it ran");
+        Assert.DoesNotContain("Waits for its token.", output, "the sample after it did not run");
+    }
+
+    [TestMethod]
+    public async Task InvokeAsync_Cancelled_StopsTheSampleAndExitsWith130()
+    {
+        using var cancellation = new CancellationTokenSource();
+        await cancellation.CancelAsync();
+
+        var (exitCode, output, error) = await InvokeSplitAsync(WithTestSamples, cancellation.Token, "waits");
+
+        Assert.AreEqual(SamplesCommand.Cancelled, exitCode, error);
+        Assert.AreEqual("cancelled: sample 'waits' stopped\n", error);
+        Assert.DoesNotContain("too late", output);
+    }
+
+    [TestMethod]
+    public async Task Main_ChecksumOnAMissingDirectory_ExitsNonZeroWithTheErrorOnStderr()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), $"jobq-no-such-dir-{Guid.NewGuid():N}");
+
+        var (exitCode, output, error) = await SamplesProcess.RunAsync("checksum", "--dir", missing);
+
+        Assert.AreEqual(SamplesCommand.UsageError, exitCode, error);
+        StringAssert.Contains(error, $"no such directory: {missing}");
+        Assert.DoesNotContain("no such directory", output);
     }
 
     // Runs the command line in-process; the text is what it wrote to its output, then what it wrote to its error writer.
@@ -78,11 +127,49 @@ public sealed class SamplesCommandTests
         return (exitCode, output + error);
     }
 
-    private static async Task<(int ExitCode, string Output, string Error)> InvokeSplitAsync(params string[] args)
+    private static Task<(int ExitCode, string Output, string Error)> InvokeSplitAsync(params string[] args) =>
+        InvokeSplitAsync(SampleCatalog.Create, CancellationToken.None, args);
+
+    private static Task<(int ExitCode, string Output, string Error)> InvokeSplitAsync(Func<string?, IReadOnlyList<ISample>> createCatalog, params string[] args) =>
+        InvokeSplitAsync(createCatalog, CancellationToken.None, args);
+
+    private static async Task<(int ExitCode, string Output, string Error)> InvokeSplitAsync(
+        Func<string?, IReadOnlyList<ISample>> createCatalog, CancellationToken cancellationToken, params string[] args)
     {
         using var output = new StringWriter(CultureInfo.InvariantCulture) { NewLine = "\n" };
         using var error = new StringWriter(CultureInfo.InvariantCulture) { NewLine = "\n" };
-        var exitCode = await SamplesCommand.InvokeAsync(args, output, error).WaitAsync(Bound);
+        var exitCode = await SamplesCommand.InvokeAsync(args, output, error, createCatalog, cancellationToken).WaitAsync(Bound);
         return (exitCode, output.ToString(), error.ToString());
+    }
+
+    // The real samples, then one that throws and one that waits until it is cancelled.
+    private static IReadOnlyList<ISample> WithTestSamples(string? checksumDirectory) =>
+        [.. SampleCatalog.Create(checksumDirectory).Where(s => s.IsSynopsis), new ThrowingSample(), new WaitingSample()];
+
+    private sealed class ThrowingSample : ISample
+    {
+        public string Name => "throws";
+
+        public string Description => "Throws.";
+
+        public bool IsSynopsis => false;
+
+        public Task RunAsync(TextWriter output, CancellationToken cancellationToken = default) =>
+            throw new InvalidOperationException("the disk is on fire");
+    }
+
+    private sealed class WaitingSample : ISample
+    {
+        public string Name => "waits";
+
+        public string Description => "Waits for its token.";
+
+        public bool IsSynopsis => false;
+
+        public async Task RunAsync(TextWriter output, CancellationToken cancellationToken = default)
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+            output.WriteLine("cancelled too late");
+        }
     }
 }

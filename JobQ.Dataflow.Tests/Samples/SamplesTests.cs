@@ -189,6 +189,16 @@ public sealed partial class SamplesTests
     }
 
     [TestMethod]
+    public async Task RunAsync_ChecksumSampleOnAMissingDirectory_ThrowsDirectoryNotFound()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), $"jobq-no-such-dir-{Guid.NewGuid():N}");
+
+        var thrown = await Assert.ThrowsExactlyAsync<DirectoryNotFoundException>(() => RunTextAsync(new ChecksumSample(missing)));
+
+        Assert.AreEqual($"no such directory: {missing}", thrown.Message);
+    }
+
+    [TestMethod]
     public void Create_Catalog_HasUniqueNamesDescriptionsAndTheSixSynopsisSamples()
     {
         var samples = SampleCatalog.Create();
