@@ -114,6 +114,15 @@ public static class SamplesCommand
         });
 
         var parsed = root.Parse(args);
+
+        // A token that looks like an option but is none is taken by the parser as a sample name or left unmatched.
+        var positional = parsed.UnmatchedTokens.Append(parsed.GetValue(sampleName)).ToHashSet(StringComparer.Ordinal);
+        var unknownOption = args.FirstOrDefault(a => a.StartsWith('-') && positional.Contains(a));
+        if (unknownOption is not null)
+        {
+            return Usage(error, $"unknown option '{unknownOption}'.", createCatalog(null));
+        }
+
         if (parsed.Errors.Count > 0)
         {
             return Usage(error, string.Join(Environment.NewLine + "error: ", parsed.Errors.Select(e => e.Message)));

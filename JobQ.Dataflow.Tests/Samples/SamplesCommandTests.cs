@@ -72,6 +72,28 @@ public sealed class SamplesCommandTests
     }
 
     [TestMethod]
+    [DataRow("--bogus")]
+    [DataRow("run", "--bogus")]
+    [DataRow("-x", "run")]
+    public async Task InvokeAsync_UnknownOption_SaysSoListsTheSamplesAndHowToGetHelp(params string[] args)
+    {
+        var (exitCode, output, error) = await InvokeSplitAsync(args);
+
+        Assert.AreEqual(SamplesCommand.UsageError, exitCode, error);
+        var unknown = args.First(a => a.StartsWith('-'));
+        var lines = error.Split('\n');
+        Assert.AreEqual($"error: unknown option '{unknown}'.", lines[0], error);
+        foreach (var sample in SampleCatalog.Create())
+        {
+            Assert.IsTrue(lines.Any(l => l.TrimStart().StartsWith(sample.Name + " ", StringComparison.Ordinal) && l.EndsWith(sample.Description, StringComparison.Ordinal)), $"{sample.Name} listed with its description: {error}");
+        }
+
+        StringAssert.Contains(error, "-- --help' for usage and options.");
+        Assert.DoesNotContain("not recognized", error);
+        Assert.AreEqual(string.Empty, output, "nothing runs");
+    }
+
+    [TestMethod]
     public async Task InvokeAsync_ChecksumOnAMissingDirectory_FailsWithTheErrorOnStderr()
     {
         var missing = Path.Combine(Path.GetTempPath(), $"jobq-no-such-dir-{Guid.NewGuid():N}");
