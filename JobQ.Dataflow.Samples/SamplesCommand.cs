@@ -3,7 +3,7 @@ using Spectre.Console;
 
 namespace JobQ.Dataflow.Samples;
 
-/// <summary>The samples' command line: <c>[NAME|all] [--dir DIR]</c>.</summary>
+/// <summary>The samples' command line: <c>[NAME... | all] [--dir DIR]</c>.</summary>
 public static class SamplesCommand
 {
     // How the README runs the app; used in the hints it prints.
@@ -43,31 +43,36 @@ public static class SamplesCommand
         {
             Description = "The directory the checksum sample hashes (default: a small tree it creates and removes).",
         };
-        var sampleName = new Argument<string?>("name")
+        var sampleNames = new Argument<string[]>("NAME")
         {
-            Description = "The sample to run, or 'all'. With no name: list the samples, then run the jobq synopsis ones.",
-            Arity = ArgumentArity.ZeroOrOne,
-            HelpName = "name",
+            Description = "The samples to run, in order, or 'all'. With no name: list the samples, then run the jobq synopsis ones.",
+            Arity = ArgumentArity.ZeroOrMore,
+            HelpName = "NAME",
         };
 
         var root = new RootCommand(
             "JobQ.Dataflow samples.\n" +
             "  (no name)  list every sample, then run the jobq synopsis ones\n" +
-            "  NAME       run one sample\n" +
+            "  NAME...    run the named samples, one after another in the order given (-- run chain)\n" +
             "  all        run every sample\n" +
-            "Errors go to standard error. Exit codes: 0 done, 1 a sample failed (the rest are not run),\n" +
-            "2 a bad command line (nothing is run), 130 cancelled.")
+            "A sample that fails stops the run. Errors go to standard error. Exit codes: 0 done,\n" +
+            "1 a sample failed (the rest are not run), 2 a bad command line (nothing is run), 130 cancelled.")
         {
-            sampleName,
+            sampleNames,
             checksumDirectory,
         };
 
         root.SetAction(async (parseResult, ct) =>
         {
-            var name = parseResult.GetValue(sampleName);
-            if (name is not null && name != "all" && !names.Contains(name))
+            var asked = parseResult.GetValue(sampleNames) ?? [];
+            if (asked.FirstOrDefault(n => n != "all" && !names.Contains(n)) is { } unknown)
             {
-                return Usage(error, $"unknown sample '{name}'.", createCatalog(null));
+                return Usage(error, $"unknown sample '{unknown}'.", createCatalog(null));
+            }
+
+            if (asked.Length > 1 && asked.Contains("all"))
+            {
+                return Usage(error, "'all' runs every sample: give it alone, or name the samples to run.");
             }
 
             var directory = parseResult.GetValue(checksumDirectory);
@@ -78,14 +83,14 @@ public static class SamplesCommand
 
             var samples = createCatalog(directory);
             IEnumerable<ISample> toRun;
-            if (name is null)
+            if (asked.Length == 0)
             {
                 WriteList(console, samples);
                 toRun = samples.Where(s => s.IsSynopsis);
             }
             else
             {
-                toRun = name == "all" ? samples : samples.Where(s => s.Name == name);
+                toRun = asked is ["all"] ? samples : asked.Select(n => samples.Single(s => s.Name == n));
             }
 
             foreach (var sample in toRun)
@@ -116,7 +121,7 @@ public static class SamplesCommand
         var parsed = root.Parse(args);
 
         // A token that looks like an option but is none is taken by the parser as a sample name or left unmatched.
-        var positional = parsed.UnmatchedTokens.Append(parsed.GetValue(sampleName)).ToHashSet(StringComparer.Ordinal);
+        var positional = parsed.UnmatchedTokens.Concat(parsed.GetValue(sampleNames) ?? []).ToHashSet(StringComparer.Ordinal);
         var unknownOption = args.FirstOrDefault(a => a.StartsWith('-') && positional.Contains(a));
         if (unknownOption is not null)
         {
@@ -164,7 +169,7 @@ public static class SamplesCommand
         }
 
         console.Write(table);
-        console.MarkupLine("Run one with [bold]dotnet run --project JobQ.Dataflow.Samples -- NAME[/], or all of them with [bold]-- all[/]; [bold]-- --help[/] for options.");
+        console.MarkupLine("Run some with [bold]dotnet run --project JobQ.Dataflow.Samples -- NAME [[NAME...]][/] (in that order), or all of them with [bold]-- all[/]; [bold]-- --help[/] for options.");
         console.WriteLine();
     }
 }

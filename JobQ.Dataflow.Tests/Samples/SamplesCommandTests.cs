@@ -48,13 +48,55 @@ public sealed class SamplesCommandTests
     }
 
     [TestMethod]
+    public async Task InvokeAsync_TwoNames_RunsBothInTheOrderGiven()
+    {
+        var (exitCode, output, error) = await InvokeSplitAsync("chain", "run");
+
+        Assert.AreEqual(SamplesCommand.Success, exitCode, error);
+        var chain = output.IndexOf("jobq.run((0, 1, 2), [add1, multi2, printarg])\n2\n4\n6\n", StringComparison.Ordinal);
+        var run = output.IndexOf("jobq.run([0, 1, 2], [add1, printarg])\n1\n2\n3\n", StringComparison.Ordinal);
+        Assert.IsTrue(chain >= 0 && run > chain, $"chain, then run: {output}");
+        Assert.DoesNotContain("jobq.run(range(3)", output, "only the named samples");
+        Assert.AreEqual(string.Empty, error);
+    }
+
+    [TestMethod]
+    public async Task InvokeAsync_AnUnknownNameAmongSeveral_FailsBeforeRunningAny()
+    {
+        var (exitCode, output, error) = await InvokeSplitAsync("run", "no-such-sample");
+
+        Assert.AreEqual(SamplesCommand.UsageError, exitCode, error);
+        StringAssert.StartsWith(error, "error: unknown sample 'no-such-sample'.\n");
+        Assert.AreEqual(string.Empty, output);
+    }
+
+    [TestMethod]
+    public async Task InvokeAsync_AllWithANameToo_IsRefused()
+    {
+        var (exitCode, output, error) = await InvokeSplitAsync("run", "all");
+
+        Assert.AreEqual(SamplesCommand.UsageError, exitCode, error);
+        StringAssert.StartsWith(error, "error: 'all' runs every sample: give it alone, or name the samples to run.\n");
+        Assert.AreEqual(string.Empty, output);
+    }
+
+    [TestMethod]
+    public async Task InvokeAsync_Help_SaysSeveralNamesRunInOrder()
+    {
+        var (exitCode, output, _) = await InvokeSplitAsync("--help");
+
+        Assert.AreEqual(SamplesCommand.Success, exitCode);
+        StringAssert.Contains(output, "NAME...    run the named samples, one after another in the order given (-- run chain)");
+        StringAssert.Contains(output, "A sample that fails stops the run");
+    }
+
+    [TestMethod]
     public async Task InvokeAsync_Help_DescribesNameAllAndDir()
     {
         var (exitCode, text) = await InvokeAsync("--help");
 
         Assert.AreEqual(0, exitCode, text);
         StringAssert.Contains(text, "list every sample, then run the jobq synopsis ones");
-        StringAssert.Contains(text, "run one sample");
         StringAssert.Contains(text, "all");
         StringAssert.Contains(text, "--dir");
         Assert.DoesNotContain("jobq.run(", text, "help runs nothing");
