@@ -41,7 +41,7 @@ public static class SamplesCommand
 
         var checksumDirectory = new Option<string?>("--dir")
         {
-            Description = "The directory the checksum sample hashes (default: a small tree it creates and removes).",
+            Description = "checksum only: the directory to hash, which is only read (default: a small tree the sample creates and removes).",
         };
         var sampleNames = new Argument<string[]>("NAME")
         {
@@ -50,13 +50,17 @@ public static class SamplesCommand
             HelpName = "NAME",
         };
 
+        // The options a sample reads, with the samples that read them: giving one when none of those runs is refused.
+        (Option Option, string[] TakenBy)[] sampleOptions = [(checksumDirectory, ["checksum"])];
+
         var root = new RootCommand(
             "JobQ.Dataflow samples.\n" +
             "  (no name)  list every sample, then run the jobq synopsis ones\n" +
             "  NAME...    run the named samples, one after another in the order given (-- run chain)\n" +
             "  all        run every sample\n" +
             "A sample that fails stops the run. Errors go to standard error. Exit codes: 0 done,\n" +
-            "1 a sample failed (the rest are not run), 2 a bad command line (nothing is run), 130 cancelled.")
+            "1 a sample failed (the rest are not run), 2 a bad command line (nothing is run), 130 cancelled.\n" +
+            "An option marked 'checksum only' is refused unless checksum is among the samples to run.")
         {
             sampleNames,
             checksumDirectory,
@@ -75,6 +79,16 @@ public static class SamplesCommand
                 return Usage(error, "'all' runs every sample: give it alone, or name the samples to run.");
             }
 
+            var toRun = Select(createCatalog(null), asked).Select(s => s.Name).ToList();
+            foreach (var (option, takenBy) in sampleOptions)
+            {
+                if (parseResult.GetResult(option) is not null && !toRun.Intersect(takenBy).Any())
+                {
+                    var takers = takenBy.Length == 1 ? $"the {takenBy[0]} sample, which is" : $"the {string.Join(", ", takenBy)} samples, which are";
+                    return Usage(error, $"option '{option.Name}' is only taken by {takers} not among the samples to run ({string.Join(", ", toRun)}).");
+                }
+            }
+
             var directory = parseResult.GetValue(checksumDirectory);
             if (directory is not null && !Directory.Exists(directory))
             {
@@ -82,18 +96,12 @@ public static class SamplesCommand
             }
 
             var samples = createCatalog(directory);
-            IEnumerable<ISample> toRun;
             if (asked.Length == 0)
             {
                 WriteList(console, samples);
-                toRun = samples.Where(s => s.IsSynopsis);
-            }
-            else
-            {
-                toRun = asked is ["all"] ? samples : asked.Select(n => samples.Single(s => s.Name == n));
             }
 
-            foreach (var sample in toRun)
+            foreach (var sample in Select(samples, asked))
             {
                 console.Write(new Rule($"[bold]{Markup.Escape(sample.Name)}[/]").LeftJustified());
                 console.MarkupLine($"[grey]{Markup.Escape(sample.Description)}[/]");
@@ -135,6 +143,15 @@ public static class SamplesCommand
 
         return await parsed.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, cancellationToken);
     }
+
+    // The samples to run, in order: the synopsis ones for no name, every one for 'all', else the ones named.
+    private static IEnumerable<ISample> Select(IReadOnlyList<ISample> samples, string[] asked) =>
+        asked switch
+        {
+            [] => samples.Where(s => s.IsSynopsis),
+            ["all"] => samples,
+            _ => asked.Select(n => samples.Single(s => s.Name == n)),
+        };
 
     // Writes a command-line error, the samples when they help, and where to find the usage; nothing has run.
     private static int Usage(TextWriter error, string message, IEnumerable<ISample>? samples = null)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.RegularExpressions;
 using JobQ.Dataflow.Samples;
 
 namespace JobQ.Dataflow.Tests.Samples;
@@ -81,6 +82,39 @@ public sealed class SamplesCommandTests
     }
 
     [TestMethod]
+    [DataRow("run", "--dir", ".")]
+    [DataRow("run", "chain", "--dir", ".")]
+    [DataRow("--dir", ".")]
+    public async Task InvokeAsync_DirWithoutChecksum_IsRefusedNamingTheSamplesThatTakeIt(params string[] args)
+    {
+        var (exitCode, output, error) = await InvokeSplitAsync(args);
+
+        Assert.AreEqual(SamplesCommand.UsageError, exitCode, error);
+        StringAssert.StartsWith(error, "error: option '--dir' is only taken by the checksum sample, which is not among the samples to run (");
+        Assert.AreEqual(string.Empty, output, "nothing runs");
+    }
+
+    [TestMethod]
+    public async Task InvokeAsync_DirWithChecksumAmongTheSamples_HashesThatDirectory()
+    {
+        var root = Directory.CreateTempSubdirectory("jobq-samples-test-").FullName;
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(root, "a.txt"), "hello");
+
+            var (exitCode, output, error) = await InvokeSplitAsync("run", "checksum", "--dir", root);
+
+            Assert.AreEqual(SamplesCommand.Success, exitCode, error);
+            StringAssert.Contains(output, $"hashing: {root}");
+            StringAssert.Contains(output, "files hashed: 1,");
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [TestMethod]
     public async Task InvokeAsync_Help_SaysSeveralNamesRunInOrder()
     {
         var (exitCode, output, _) = await InvokeSplitAsync("--help");
@@ -88,6 +122,16 @@ public sealed class SamplesCommandTests
         Assert.AreEqual(SamplesCommand.Success, exitCode);
         StringAssert.Contains(output, "NAME...    run the named samples, one after another in the order given (-- run chain)");
         StringAssert.Contains(output, "A sample that fails stops the run");
+    }
+
+    [TestMethod]
+    public async Task InvokeAsync_Help_MarksTheOptionsOfOneSample()
+    {
+        var (exitCode, output, _) = await InvokeSplitAsync("--help");
+
+        Assert.AreEqual(SamplesCommand.Success, exitCode);
+        StringAssert.Matches(output, new Regex(@"--dir <dir>\s+checksum only: "));
+        StringAssert.Contains(output, "An option marked 'checksum only' is refused unless checksum is among the samples to run.");
     }
 
     [TestMethod]
