@@ -3,7 +3,7 @@ using Spectre.Console;
 
 namespace JobQ.Dataflow.Samples;
 
-/// <summary>The samples' command line: <c>[NAME... | all] [--dir DIR]</c>.</summary>
+/// <summary>The samples' command line: <c>[NAME... | all] [--dir DIR] [--out FILE]</c>.</summary>
 public static class SamplesCommand
 {
     // How the README runs the app; used in the hints it prints.
@@ -30,18 +30,24 @@ public static class SamplesCommand
     public static Task<int> InvokeAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default) =>
         InvokeAsync(args, output, error, SampleCatalog.Create, cancellationToken);
 
-    /// <summary>As the public overload, with the samples made by <paramref name="createCatalog"/> (given the <c>--dir</c> value), so tests can add their own.</summary>
-    internal static async Task<int> InvokeAsync(string[] args, TextWriter output, TextWriter error, Func<string?, IReadOnlyList<ISample>> createCatalog, CancellationToken cancellationToken)
+    /// <summary>As the public overload, with the samples made by <paramref name="createCatalog"/> (given the <c>--dir</c> and <c>--out</c> values), so tests can add their own.</summary>
+    internal static async Task<int> InvokeAsync(string[] args, TextWriter output, TextWriter error, Func<string?, string?, IReadOnlyList<ISample>> createCatalog, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(error);
         ArgumentNullException.ThrowIfNull(createCatalog);
         var console = SampleConsole.For(output);
-        var names = createCatalog(null).Select(s => s.Name).ToList();
+        var names = createCatalog(null, null).Select(s => s.Name).ToList();
 
         var checksumDirectory = new Option<string?>("--dir")
         {
             Description = "checksum only: the directory to hash, which is only read (default: a small tree the sample creates and removes).",
+        };
+        var checksumManifest = new Option<string?>("--out")
+        {
+            Description = "checksum only: keep the manifest (sha256sum format) in this file, replaced only when the run succeeds " +
+                "(default: a temporary file, partly shown, then removed).",
+            HelpName = "file",
         };
         var sampleNames = new Argument<string[]>("NAME")
         {
@@ -51,7 +57,7 @@ public static class SamplesCommand
         };
 
         // The options a sample reads, with the samples that read them: giving one when none of those runs is refused.
-        (Option Option, string[] TakenBy)[] sampleOptions = [(checksumDirectory, ["checksum"])];
+        (Option Option, string[] TakenBy)[] sampleOptions = [(checksumDirectory, ["checksum"]), (checksumManifest, ["checksum"])];
 
         var root = new RootCommand(
             "JobQ.Dataflow samples.\n" +
@@ -64,6 +70,7 @@ public static class SamplesCommand
         {
             sampleNames,
             checksumDirectory,
+            checksumManifest,
         };
 
         root.SetAction(async (parseResult, ct) =>
@@ -71,7 +78,7 @@ public static class SamplesCommand
             var asked = parseResult.GetValue(sampleNames) ?? [];
             if (asked.FirstOrDefault(n => n != "all" && !names.Contains(n)) is { } unknown)
             {
-                return Usage(error, $"unknown sample '{unknown}'.", createCatalog(null));
+                return Usage(error, $"unknown sample '{unknown}'.", createCatalog(null, null));
             }
 
             if (asked.Length > 1 && asked.Contains("all"))
@@ -79,7 +86,7 @@ public static class SamplesCommand
                 return Usage(error, "'all' runs every sample: give it alone, or name the samples to run.");
             }
 
-            var toRun = Select(createCatalog(null), asked).Select(s => s.Name).ToList();
+            var toRun = Select(createCatalog(null, null), asked).Select(s => s.Name).ToList();
             foreach (var (option, takenBy) in sampleOptions)
             {
                 if (parseResult.GetResult(option) is not null && !toRun.Intersect(takenBy).Any())
@@ -95,7 +102,14 @@ public static class SamplesCommand
                 return Usage(error, $"option '--dir': no such directory: {Path.GetFullPath(directory)}");
             }
 
-            var samples = createCatalog(directory);
+            var manifest = parseResult.GetValue(checksumManifest);
+            var manifestFolder = manifest is null ? null : Path.GetDirectoryName(Path.GetFullPath(manifest));
+            if (manifestFolder is not null && !Directory.Exists(manifestFolder))
+            {
+                return Usage(error, $"option '--out': no such directory: {manifestFolder}");
+            }
+
+            var samples = createCatalog(directory, manifest);
             if (asked.Length == 0)
             {
                 WriteList(console, samples);
@@ -133,7 +147,7 @@ public static class SamplesCommand
         var unknownOption = args.FirstOrDefault(a => a.StartsWith('-') && positional.Contains(a));
         if (unknownOption is not null)
         {
-            return Usage(error, $"unknown option '{unknownOption}'.", createCatalog(null));
+            return Usage(error, $"unknown option '{unknownOption}'.", createCatalog(null, null));
         }
 
         if (parsed.Errors.Count > 0)

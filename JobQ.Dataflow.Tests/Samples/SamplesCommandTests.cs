@@ -95,6 +95,65 @@ public sealed class SamplesCommandTests
     }
 
     [TestMethod]
+    [DataRow("run", "--out", "manifest.sha256")]
+    [DataRow("--out", "manifest.sha256")]
+    public async Task InvokeAsync_OutWithoutChecksum_IsRefusedNamingTheSamplesThatTakeIt(params string[] args)
+    {
+        var (exitCode, output, error) = await InvokeSplitAsync(args);
+
+        Assert.AreEqual(SamplesCommand.UsageError, exitCode, error);
+        StringAssert.StartsWith(error, "error: option '--out' is only taken by the checksum sample, which is not among the samples to run (");
+        Assert.AreEqual(string.Empty, output, "nothing runs");
+    }
+
+    [TestMethod]
+    public async Task InvokeAsync_OutInAMissingFolder_FailsBeforeRunningAny()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), $"jobq-no-such-dir-{Guid.NewGuid():N}");
+
+        var (exitCode, output, error) = await InvokeSplitAsync("run", "checksum", "--out", Path.Combine(missing, "manifest.sha256"));
+
+        Assert.AreEqual(SamplesCommand.UsageError, exitCode, error);
+        StringAssert.StartsWith(error, $"error: option '--out': no such directory: {missing}\n");
+        Assert.AreEqual(string.Empty, output);
+    }
+
+    [TestMethod]
+    public async Task InvokeAsync_ChecksumWithDirAndOut_KeepsTheManifestInOutAndWritesNothingInDir()
+    {
+        var root = Directory.CreateTempSubdirectory("jobq-samples-test-").FullName;
+        try
+        {
+            var tree = Directory.CreateDirectory(Path.Combine(root, "tree")).FullName;
+            await File.WriteAllTextAsync(Path.Combine(tree, "a.txt"), "hello");
+            var manifest = Path.Combine(root, "manifest.sha256");
+
+            var (exitCode, output, error) = await InvokeSplitAsync("checksum", "--dir", tree, "--out", manifest);
+
+            Assert.AreEqual(SamplesCommand.Success, exitCode, error);
+            StringAssert.Contains(output, $"manifest: {manifest}\n");
+            CollectionAssert.AreEqual(
+                new[] { "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824  a.txt" },
+                await File.ReadAllLinesAsync(manifest));
+            CollectionAssert.AreEqual(new[] { "a.txt" }, Directory.EnumerateFileSystemEntries(tree).Select(Path.GetFileName).ToArray());
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public async Task InvokeAsync_Help_SaysWhatChecksumWritesAndWhere()
+    {
+        var (exitCode, output, _) = await InvokeSplitAsync("--help");
+
+        Assert.AreEqual(SamplesCommand.Success, exitCode);
+        StringAssert.Matches(output, new Regex(@"--dir <dir>\s+checksum only: the directory to hash, which is only read"));
+        StringAssert.Matches(output, new Regex(@"--out <file>\s+checksum only: keep the manifest"));
+    }
+
+    [TestMethod]
     public async Task InvokeAsync_DirWithChecksumAmongTheSamples_HashesThatDirectory()
     {
         var root = Directory.CreateTempSubdirectory("jobq-samples-test-").FullName;
@@ -238,11 +297,11 @@ public sealed class SamplesCommandTests
     private static Task<(int ExitCode, string Output, string Error)> InvokeSplitAsync(params string[] args) =>
         InvokeSplitAsync(SampleCatalog.Create, CancellationToken.None, args);
 
-    private static Task<(int ExitCode, string Output, string Error)> InvokeSplitAsync(Func<string?, IReadOnlyList<ISample>> createCatalog, params string[] args) =>
+    private static Task<(int ExitCode, string Output, string Error)> InvokeSplitAsync(Func<string?, string?, IReadOnlyList<ISample>> createCatalog, params string[] args) =>
         InvokeSplitAsync(createCatalog, CancellationToken.None, args);
 
     private static async Task<(int ExitCode, string Output, string Error)> InvokeSplitAsync(
-        Func<string?, IReadOnlyList<ISample>> createCatalog, CancellationToken cancellationToken, params string[] args)
+        Func<string?, string?, IReadOnlyList<ISample>> createCatalog, CancellationToken cancellationToken, params string[] args)
     {
         using var output = new StringWriter(CultureInfo.InvariantCulture) { NewLine = "\n" };
         using var error = new StringWriter(CultureInfo.InvariantCulture) { NewLine = "\n" };
@@ -251,8 +310,8 @@ public sealed class SamplesCommandTests
     }
 
     // The real samples, then one that throws and one that waits until it is cancelled.
-    private static IReadOnlyList<ISample> WithTestSamples(string? checksumDirectory) =>
-        [.. SampleCatalog.Create(checksumDirectory).Where(s => s.IsSynopsis), new ThrowingSample(), new WaitingSample()];
+    private static IReadOnlyList<ISample> WithTestSamples(string? checksumDirectory, string? checksumManifest) =>
+        [.. SampleCatalog.Create(checksumDirectory, checksumManifest).Where(s => s.IsSynopsis), new ThrowingSample(), new WaitingSample()];
 
     private sealed class ThrowingSample : ISample
     {
