@@ -117,7 +117,7 @@ public static class SamplesCommand
 
             foreach (var sample in Select(samples, asked))
             {
-                console.Write(new Rule($"[bold]{Markup.Escape(sample.Name)}[/]").LeftJustified());
+                SampleConsole.WriteHeading(console, output, sample.Name);
                 console.MarkupLine($"[grey]{Markup.Escape(sample.Description)}[/]");
                 try
                 {

@@ -276,6 +276,25 @@ public sealed class SamplesCommandTests
     }
 
     [TestMethod]
+    public async Task InvokeAsync_OutputNotATerminal_KeepsEachLongLineWhole()
+    {
+        var (exitCode, output, error) = await InvokeSplitAsync();
+
+        Assert.AreEqual(SamplesCommand.Success, exitCode, error);
+        AssertLongLinesWhole(output);
+    }
+
+    [TestMethod]
+    public async Task Main_OutputRedirected_KeepsEachLongLineWhole()
+    {
+        var (exitCode, output, error) = await SamplesProcess.RunAsync();
+
+        Assert.AreEqual(SamplesCommand.Success, exitCode, error);
+        AssertLongLinesWhole(output);
+        Assert.DoesNotContain("\u001b[", output, "no terminal escapes in redirected output");
+    }
+
+    [TestMethod]
     public async Task Main_ChecksumOnAMissingDirectory_ExitsNonZeroWithTheErrorOnStderr()
     {
         var missing = Path.Combine(Path.GetTempPath(), $"jobq-no-such-dir-{Guid.NewGuid():N}");
@@ -285,6 +304,22 @@ public sealed class SamplesCommandTests
         Assert.AreEqual(SamplesCommand.UsageError, exitCode, error);
         StringAssert.Contains(error, $"no such directory: {missing}");
         Assert.DoesNotContain("no such directory", output);
+    }
+
+    // The list's hint and every sample's row (with its whole description) are each one line, however long.
+    private static void AssertLongLinesWhole(string output)
+    {
+        var lines = output.Split('\n');
+        var hint = lines.SingleOrDefault(l => l.StartsWith("Run some with", StringComparison.Ordinal));
+        Assert.IsNotNull(hint, output);
+        Assert.EndsWith("for options.", hint, output);
+        Assert.IsGreaterThan(120, hint.Length, "the hint is longer than any default width");
+        foreach (var sample in SampleCatalog.Create())
+        {
+            Assert.IsTrue(lines.Any(l => l.Contains($"│ {sample.Name} ", StringComparison.Ordinal) && l.Contains($"│ {sample.Description} ", StringComparison.Ordinal)), $"{sample.Name}'s row is one line: {output}");
+        }
+
+        Assert.IsTrue(SampleCatalog.Create().Any(s => s.Description.Length > 120), "some description is longer than any default width");
     }
 
     // Runs the command line in-process; the text is what it wrote to its output, then what it wrote to its error writer.
