@@ -26,7 +26,7 @@ public static class SamplesCommand
     /// <param name="output">Where the samples and the help are written: <see cref="Console.Out"/> from <c>Program</c>, a <see cref="StringWriter"/> in tests.</param>
     /// <param name="error">Where errors are written: <see cref="Console.Error"/> from <c>Program</c>.</param>
     /// <param name="cancellationToken">Stops a running sample.</param>
-    /// <returns>The exit code: 0 on success, non-zero for a bad command line.</returns>
+    /// <returns>The exit code: <see cref="Success"/>, <see cref="SampleFailed"/>, <see cref="UsageError"/> or <see cref="Cancelled"/>.</returns>
     public static Task<int> InvokeAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default) =>
         InvokeAsync(args, output, error, SampleCatalog.Create, cancellationToken);
 
@@ -78,12 +78,12 @@ public static class SamplesCommand
             var asked = parseResult.GetValue(sampleNames) ?? [];
             if (asked.FirstOrDefault(n => n != "all" && !names.Contains(n)) is { } unknown)
             {
-                return Usage(error, $"unknown sample '{unknown}'.", createCatalog(null, null));
+                return Usage(error, createCatalog(null, null), $"unknown sample '{unknown}'.");
             }
 
             if (asked.Length > 1 && asked.Contains("all"))
             {
-                return Usage(error, "'all' runs every sample: give it alone, or name the samples to run.");
+                return Usage(error, null, "'all' runs every sample: give it alone, or name the samples to run.");
             }
 
             var toRun = Select(createCatalog(null, null), asked).Select(s => s.Name).ToList();
@@ -92,21 +92,29 @@ public static class SamplesCommand
                 if (parseResult.GetResult(option) is not null && !toRun.Intersect(takenBy).Any())
                 {
                     var takers = takenBy.Length == 1 ? $"the {takenBy[0]} sample, which is" : $"the {string.Join(", ", takenBy)} samples, which are";
-                    return Usage(error, $"option '{option.Name}' is only taken by {takers} not among the samples to run ({string.Join(", ", toRun)}).");
+                    return Usage(error, null, $"option '{option.Name}' is only taken by {takers} not among the samples to run ({string.Join(", ", toRun)}).");
                 }
             }
 
             var directory = parseResult.GetValue(checksumDirectory);
-            if (directory is not null && !Directory.Exists(directory))
+            var manifest = parseResult.GetValue(checksumManifest);
+            foreach (var (option, value) in new[] { (checksumDirectory, directory), (checksumManifest, manifest) })
             {
-                return Usage(error, $"option '--dir': no such directory: {Path.GetFullPath(directory)}");
+                if (value is not null && string.IsNullOrWhiteSpace(value))
+                {
+                    return Usage(error, null, $"option '{option.Name}': the path is empty.");
+                }
             }
 
-            var manifest = parseResult.GetValue(checksumManifest);
+            if (directory is not null && !Directory.Exists(directory))
+            {
+                return Usage(error, null, $"option '--dir': no such directory: {Path.GetFullPath(directory)}");
+            }
+
             var manifestFolder = manifest is null ? null : Path.GetDirectoryName(Path.GetFullPath(manifest));
             if (manifestFolder is not null && !Directory.Exists(manifestFolder))
             {
-                return Usage(error, $"option '--out': no such directory: {manifestFolder}");
+                return Usage(error, null, $"option '--out': no such directory: {manifestFolder}");
             }
 
             var samples = createCatalog(directory, manifest);
@@ -147,12 +155,12 @@ public static class SamplesCommand
         var unknownOption = args.FirstOrDefault(a => a.StartsWith('-') && positional.Contains(a));
         if (unknownOption is not null)
         {
-            return Usage(error, $"unknown option '{unknownOption}'.", createCatalog(null, null));
+            return Usage(error, createCatalog(null, null), $"unknown option '{unknownOption}'.");
         }
 
         if (parsed.Errors.Count > 0)
         {
-            return Usage(error, string.Join(Environment.NewLine + "error: ", parsed.Errors.Select(e => e.Message)));
+            return Usage(error, null, [.. parsed.Errors.Select(e => e.Message)]);
         }
 
         return await parsed.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, cancellationToken);
@@ -167,16 +175,19 @@ public static class SamplesCommand
             _ => asked.Select(n => samples.Single(s => s.Name == n)),
         };
 
-    // Writes a command-line error, the samples when they help, and where to find the usage; nothing has run.
-    private static int Usage(TextWriter error, string message, IEnumerable<ISample>? samples = null)
+    // Writes command-line errors, the samples when they help, and where to find the usage; nothing has run.
+    private static int Usage(TextWriter error, IReadOnlyList<ISample>? samples, params string[] messages)
     {
-        error.WriteLine($"error: {message}");
+        foreach (var message in messages)
+        {
+            error.WriteLine($"error: {message}");
+        }
+
         if (samples is not null)
         {
-            var list = samples.ToList();
-            var width = list.Max(s => s.Name.Length);
+            var width = samples.Max(s => s.Name.Length);
             error.WriteLine("Samples:");
-            foreach (var sample in list)
+            foreach (var sample in samples)
             {
                 error.WriteLine($"  {sample.Name.PadRight(width)}  {sample.Description}");
             }

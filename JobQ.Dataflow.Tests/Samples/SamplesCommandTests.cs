@@ -119,6 +119,29 @@ public sealed class SamplesCommandTests
     }
 
     [TestMethod]
+    [DataRow("--dir")]
+    [DataRow("--out")]
+    public async Task InvokeAsync_EmptyPath_IsAUsageError(string option)
+    {
+        var (exitCode, output, error) = await InvokeSplitAsync("checksum", option, "");
+
+        Assert.AreEqual(SamplesCommand.UsageError, exitCode, error);
+        StringAssert.StartsWith(error, $"error: option '{option}': the path is empty.\n");
+        Assert.AreEqual(string.Empty, output);
+    }
+
+    [TestMethod]
+    public async Task InvokeAsync_OptionWithoutItsValue_IsAUsageErrorOnStderr()
+    {
+        var (exitCode, output, error) = await InvokeSplitAsync("checksum", "--dir");
+
+        Assert.AreEqual(SamplesCommand.UsageError, exitCode, error);
+        StringAssert.StartsWith(error, "error: Required argument missing for option: '--dir'.\n");
+        StringAssert.Contains(error, "-- --help' for usage and options.");
+        Assert.AreEqual(string.Empty, output);
+    }
+
+    [TestMethod]
     public async Task InvokeAsync_ChecksumWithDirAndOut_KeepsTheManifestInOutAndWritesNothingInDir()
     {
         var root = Directory.CreateTempSubdirectory("jobq-samples-test-").FullName;
