@@ -1,4 +1,4 @@
 using JobQ.Dataflow.Samples;
 
-// dotnet run --project JobQ.Dataflow.Samples [-- NAME|all] [--dir DIR]; see SamplesCommand.
-return await SamplesCommand.InvokeAsync(args, Console.Out);
+// dotnet run --project JobQ.Dataflow.Samples [-- NAME... | all] [--dir DIR] [--out FILE]; see SamplesCommand.
+return await SamplesCommand.InvokeAsync(args, Console.Out, Console.Error);

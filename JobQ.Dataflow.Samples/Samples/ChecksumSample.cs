@@ -10,17 +10,25 @@ namespace JobQ.Dataflow.Samples;
 /// stage with one thread per core hashes them, and a last stage writes a manifest (<c>sha256sum</c> format), while
 /// a live table drawn from <see cref="JobQueue.Stat(Probe)"/> shows each stage's in/out/doing, queue depth and rate.
 /// </summary>
-/// <param name="directory">The tree to hash; <see langword="null"/> for a small tree the sample creates and removes.</param>
-/// <param name="manifestPath">Where to write the manifest; <see langword="null"/> for a file in the temporary folder.</param>
+/// <param name="directory">The tree to hash, which is only read; <see langword="null"/> for a small tree the sample creates and removes.</param>
+/// <param name="manifestPath">
+/// Where to keep the manifest: it is written to a temporary file next to it and moved there once the run succeeds, so a
+/// failed or cancelled run leaves an existing file as it was. <see langword="null"/>: the manifest goes to a temporary
+/// file that is shown in part, then removed.
+/// </param>
 public sealed class ChecksumSample(string? directory = null, string? manifestPath = null) : ISample
 {
     private const int ReadWorkers = 4;
+    private const int ShownLines = 3;
+
+    /// <summary>Gets the folder the sample creates its own tree and temporary files in; <see langword="null"/> for the system's temporary folder.</summary>
+    internal string? ScratchRoot { get; init; }
 
     /// <inheritdoc/>
     public string Name => "checksum";
 
     /// <inheritdoc/>
-    public string Description => "SHA-256 manifest of a directory tree (--dir, or a tree it creates): list -> read x4 -> hash x cores -> manifest, live stats.";
+    public string Description => "SHA-256 manifest of a directory tree (--dir, or a tree it creates; --out keeps the manifest): list -> read x4 -> hash x cores -> manifest, live stats.";
 
     /// <inheritdoc/>
     public bool IsSynopsis => false;
@@ -29,35 +37,82 @@ public sealed class ChecksumSample(string? directory = null, string? manifestPat
     public async Task RunAsync(TextWriter output, CancellationToken cancellationToken = default)
     {
         var console = SampleConsole.For(output);
-        var ownTree = directory is null;
-        var root = Path.GetFullPath(directory ?? CreateSampleTree());
-        if (!Directory.Exists(root))
+        if (directory is not null && !Directory.Exists(directory))
         {
-            console.WriteLine($"checksum: no such directory: {root}");
-            return;
+            throw new DirectoryNotFoundException($"no such directory: {Path.GetFullPath(directory)}");
         }
 
-        var manifest = Path.GetFullPath(manifestPath ?? Path.Combine(Path.GetTempPath(), $"jobq-checksum-{Guid.NewGuid():N}.sha256"));
-        console.WriteLine(ownTree ? $"created a sample tree: {root}" : $"hashing: {root}");
+        // Everything this run creates is removed in the finally block, whatever happens: its own tree, and the
+        // temporary manifest unless it was moved to manifestPath.
+        var scratch = ScratchRoot ?? Path.GetTempPath();
+        var target = manifestPath is null ? null : Path.GetFullPath(manifestPath);
+        var manifestFolder = target is null ? scratch : Path.GetDirectoryName(target)!;
+        if (!Directory.Exists(manifestFolder))
+        {
+            throw new DirectoryNotFoundException($"no such directory for the manifest: {manifestFolder}");
+        }
+
+        var temporaryManifest = target is null
+            ? Path.Combine(scratch, $"jobq-checksum-{Guid.NewGuid():N}.sha256")
+            : Path.Combine(manifestFolder, $".{Path.GetFileName(target)}.{Guid.NewGuid():N}.tmp");
+        string? ownTree = null;
         try
         {
-            await HashTreeAsync(console, root, manifest, cancellationToken);
+            string root;
+            if (directory is null)
+            {
+                ownTree = Path.Combine(scratch, $"jobq-checksum-sample-{Guid.NewGuid():N}");
+                CreateSampleTree(ownTree, cancellationToken);
+                root = ownTree;
+                console.WriteLine($"created a sample tree: {root}");
+            }
+            else
+            {
+                root = Path.GetFullPath(directory);
+                console.WriteLine($"hashing: {root}");
+            }
+
+            // Neither manifest file is hashed when it lies inside the tree.
+            string[] excluded = [temporaryManifest, target ?? temporaryManifest];
+            await HashTreeAsync(console, root, temporaryManifest, excluded, cancellationToken);
+            if (target is not null)
+            {
+                File.Move(temporaryManifest, target, overwrite: true);
+                console.WriteLine($"manifest: {target}");
+            }
+            else
+            {
+                var lines = await File.ReadAllLinesAsync(temporaryManifest, cancellationToken);
+                console.WriteLine($"manifest: {lines.Length} lines, not kept (--out FILE keeps it); the first {Math.Min(ShownLines, lines.Length)}:");
+                foreach (var line in lines.Take(ShownLines))
+                {
+                    console.WriteLine(line);
+                }
+            }
         }
         finally
         {
-            if (ownTree)
+            try
             {
-                Directory.Delete(root, recursive: true);
-                console.WriteLine($"removed the sample tree: {root}");
+                File.Delete(temporaryManifest);
+            }
+            finally
+            {
+                if (ownTree is not null && Directory.Exists(ownTree))
+                {
+                    Directory.Delete(ownTree, recursive: true);
+                    console.WriteLine($"removed the sample tree: {ownTree}");
+                }
             }
         }
     }
 
-    private static async Task HashTreeAsync(IAnsiConsole console, string root, string manifestPath, CancellationToken cancellationToken)
+    private static async Task HashTreeAsync(IAnsiConsole console, string root, string manifestPath, string[] excluded, CancellationToken cancellationToken)
     {
         var bytes = 0L;
 
-        IEnumerable<string> ListFiles(string dir) => Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories);
+        IEnumerable<string> ListFiles(string dir) =>
+            Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Where(p => !excluded.Contains(p, StringComparer.Ordinal));
 
         async Task<FileData> ReadAsync(string path, CancellationToken ct)
         {
@@ -94,25 +149,23 @@ public sealed class ChecksumSample(string? directory = null, string? manifestPat
         var megabytes = Interlocked.Read(ref bytes) / (1024.0 * 1024.0);
         console.WriteLine($"files hashed: {files}, {megabytes:F1} MB in {seconds:F2} s ({megabytes / seconds:F0} MB/s)");
         console.WriteLine($"failed: {result.Stats.Stages.Sum(s => s.Failed)}");
-        console.WriteLine($"manifest: {manifestPath}");
     }
 
-    private static string CreateSampleTree()
+    // 160 files of random bytes in four folders under root (the same bytes every run).
+    private static void CreateSampleTree(string root, CancellationToken cancellationToken)
     {
-        var root = Path.Combine(Path.GetTempPath(), $"jobq-checksum-sample-{Guid.NewGuid():N}");
         var random = new Random(7);
         foreach (var folder in new[] { "docs", "images", Path.Combine("src", "core"), Path.Combine("src", "tests") })
         {
             var dir = Directory.CreateDirectory(Path.Combine(root, folder)).FullName;
             for (var i = 0; i < 40; i++)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 var content = new byte[random.Next(1_000, 200_000)];
                 random.NextBytes(content);
                 File.WriteAllBytes(Path.Combine(dir, $"file{i:D3}.bin"), content);
             }
         }
-
-        return root;
     }
 
     private sealed record FileData(string RelativePath, byte[] Content);

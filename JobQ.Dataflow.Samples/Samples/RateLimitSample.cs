@@ -79,8 +79,7 @@ public sealed class RateLimitSample : ISample
         AddRow(table, "after 429", $"{BackOffRate:F0}", after.Length, Seconds(switchAt, end));
         AddRow(table, "whole run", $"{BackOffRate:F0} at the end", Requests, Seconds(start, end));
         console.Write(table);
-        console.WriteLine("A new rate applies from the moment the limit reads it: the pacing window restarts,");
-        console.WriteLine("so lowering the rate never stalls and raising it never bursts.");
+        console.WriteLine("A new rate applies from the moment the limit reads it: the pacing window restarts, so lowering the rate never stalls and raising it never bursts.");
     }
 
     private static double Seconds(long from, long to) => Stopwatch.GetElapsedTime(from, to).TotalSeconds;

@@ -108,6 +108,14 @@ public sealed partial class SamplesTests
     }
 
     [TestMethod]
+    public async Task RunAsync_RateLimitSample_PrintsItsClosingSentenceOnOneLine()
+    {
+        var lines = await RunLinesAsync(new RateLimitSample());
+
+        CollectionAssert.Contains(lines, "A new rate applies from the moment the limit reads it: the pacing window restarts, so lowering the rate never stalls and raising it never bursts.");
+    }
+
+    [TestMethod]
     public async Task RunAsync_JobManagerResizeSample_ShowsWorkerCountsOfEachPhaseAndProcessesAll()
     {
         var text = await RunTextAsync(new JobManagerResizeSample());
@@ -186,6 +194,16 @@ public sealed partial class SamplesTests
         {
             Directory.Delete(root, recursive: true);
         }
+    }
+
+    [TestMethod]
+    public async Task RunAsync_ChecksumSampleOnAMissingDirectory_ThrowsDirectoryNotFound()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), $"jobq-no-such-dir-{Guid.NewGuid():N}");
+
+        var thrown = await Assert.ThrowsExactlyAsync<DirectoryNotFoundException>(() => RunTextAsync(new ChecksumSample(missing)));
+
+        Assert.AreEqual($"no such directory: {missing}", thrown.Message);
     }
 
     [TestMethod]
