@@ -177,15 +177,34 @@ public static class JobQueue
     /// <param name="workers">The worker list.</param>
     /// <param name="options">The options; <see cref="JobOptions.QueueSize"/> is also the bounded capacity of the block's
     /// input and output buffers; <see cref="JobOptions.Timeout"/> is ignored (use <see cref="IDataflowBlock.Fault"/> or complete it).</param>
+    /// <param name="cancellationToken">Cancels the block as <see cref="DataflowBlockOptions.CancellationToken"/> cancels a
+    /// Dataflow block: it declines further offers, starts no new worker call, drops what it holds, and its
+    /// <see cref="IDataflowBlock.Completion"/> ends Canceled once calls in progress return.</param>
     /// <returns>The block, already running.</returns>
     /// <remarks>It follows Dataflow's conventions: <c>Complete()</c> drains then completes; <c>Fault()</c> stops it;
     /// completion and faults propagate over links made with <c>PropagateCompletion</c>; offers are postponed while
     /// the input buffer is full. A worker's exception is handled by <see cref="JobOptions.ErrorPolicy"/>: logged and
     /// dropped by default; only <see cref="ErrorPolicy.FailFast"/> faults the block.</remarks>
-    public static IPropagatorBlock<TIn, TOut> CreateBlock<TIn, TOut>(Workers<TIn, TOut> workers, JobOptions? options = null)
+    public static IPropagatorBlock<TIn, TOut> CreateBlock<TIn, TOut>(Workers<TIn, TOut> workers, JobOptions? options = null, CancellationToken cancellationToken = default)
     {
         var validated = Pipeline<TIn, TOut>.Validate(workers, options, nameof(workers), nameof(options));
-        return PipelineBlock.Create(workers, validated);
+        var block = PipelineBlock.Create(workers, validated);
+        if (cancellationToken.CanBeCanceled)
+        {
+            // This engine has no cancelled state for a block: a cancelled token stops it as Fault does (offers are
+            // declined, no new call starts), so Completion ends Faulted with the cancellation rather than Canceled.
+            var registration = cancellationToken.Register(
+                static state => ((IDataflowBlock)state!).Fault(new OperationCanceledException("The block's cancellation token was cancelled.")),
+                block);
+            _ = block.Completion.ContinueWith(
+                static (_, state) => ((CancellationTokenRegistration)state!).Dispose(),
+                registration,
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
+        }
+
+        return block;
     }
 
     /// <summary>
@@ -196,9 +215,12 @@ public static class JobQueue
     /// <typeparam name="T">The type of the items.</typeparam>
     /// <param name="limit">The limit, from <see cref="LimitJobSpeed(double, int)"/> or <see cref="LimitJobSpeed(Func{double}, int)"/>.</param>
     /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
+    /// <param name="cancellationToken">Cancels the block as <see cref="DataflowBlockOptions.CancellationToken"/> cancels a
+    /// Dataflow block: it declines further offers, starts no new worker call, drops what it holds, and its
+    /// <see cref="IDataflowBlock.Completion"/> ends Canceled once calls in progress return.</param>
     /// <returns>The block, already running.</returns>
-    public static IPropagatorBlock<T, T> CreateSpeedLimitBlock<T>(SpeedLimit limit, JobOptions? options = null)
-        => CreateBlock(Workers.Of<T>().Then(limit), options);
+    public static IPropagatorBlock<T, T> CreateSpeedLimitBlock<T>(SpeedLimit limit, JobOptions? options = null, CancellationToken cancellationToken = default)
+        => CreateBlock(Workers.Of<T>().Then(limit), options, cancellationToken);
 
     /// <summary>
     /// Makes a partitioned block for any Dataflow graph: item goes to partition <c>dispatcher(item) mod partitions</c>
@@ -211,25 +233,31 @@ public static class JobQueue
     /// <param name="partitions">The number of partitions; positive.</param>
     /// <param name="dispatcher">Maps an item to its partition key.</param>
     /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
+    /// <param name="cancellationToken">Cancels the block as <see cref="DataflowBlockOptions.CancellationToken"/> cancels a
+    /// Dataflow block: it declines further offers, starts no new worker call, drops what it holds, and its
+    /// <see cref="IDataflowBlock.Completion"/> ends Canceled once calls in progress return.</param>
     /// <returns>The block, already running.</returns>
-    public static IPropagatorBlock<TIn, TOut> CreatePartitionedBlock<TIn, TOut>(Func<TIn, TOut> worker, int partitions, Func<TIn, int> dispatcher, JobOptions? options = null)
+    public static IPropagatorBlock<TIn, TOut> CreatePartitionedBlock<TIn, TOut>(Func<TIn, TOut> worker, int partitions, Func<TIn, int> dispatcher, JobOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(dispatcher);
-        return CreateBlock(Workers.Of<TIn>().Then(worker, partitions, dispatcher), options);
+        return CreateBlock(Workers.Of<TIn>().Then(worker, partitions, dispatcher), options, cancellationToken);
     }
 
-    /// <summary>Makes a partitioned block whose worker is async; see <see cref="CreatePartitionedBlock{TIn, TOut}(Func{TIn, TOut}, int, Func{TIn, int}, JobOptions?)"/>.</summary>
+    /// <summary>Makes a partitioned block whose worker is async; see <see cref="CreatePartitionedBlock{TIn, TOut}(Func{TIn, TOut}, int, Func{TIn, int}, JobOptions?, CancellationToken)"/>.</summary>
     /// <typeparam name="TIn">The type of the items the block accepts.</typeparam>
     /// <typeparam name="TOut">The type of the worker's results.</typeparam>
     /// <param name="worker">The worker; it receives the block's cancellation token (cancelled when the block faults).</param>
     /// <param name="partitions">The number of partitions; positive.</param>
     /// <param name="dispatcher">Maps an item to its partition key.</param>
     /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
+    /// <param name="cancellationToken">Cancels the block as <see cref="DataflowBlockOptions.CancellationToken"/> cancels a
+    /// Dataflow block: it declines further offers, starts no new worker call, drops what it holds, and its
+    /// <see cref="IDataflowBlock.Completion"/> ends Canceled once calls in progress return.</param>
     /// <returns>The block, already running.</returns>
-    public static IPropagatorBlock<TIn, TOut> CreatePartitionedBlock<TIn, TOut>(Func<TIn, CancellationToken, Task<TOut>> worker, int partitions, Func<TIn, int> dispatcher, JobOptions? options = null)
+    public static IPropagatorBlock<TIn, TOut> CreatePartitionedBlock<TIn, TOut>(Func<TIn, CancellationToken, Task<TOut>> worker, int partitions, Func<TIn, int> dispatcher, JobOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(dispatcher);
-        return CreateBlock(Workers.Of<TIn>().Then(worker, partitions, dispatcher), options);
+        return CreateBlock(Workers.Of<TIn>().Then(worker, partitions, dispatcher), options, cancellationToken);
     }
 
     /// <summary>Returns a snapshot of the statistics a run writes into <paramref name="probe"/> (jobq's <c>stat</c>).</summary>
