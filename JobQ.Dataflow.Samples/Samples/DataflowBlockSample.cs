@@ -6,7 +6,7 @@ namespace JobQ.Dataflow.Samples;
 
 /// <summary>
 /// The pipeline as a Dataflow block inside an existing graph: a <see cref="BufferBlock{T}"/> of orders is linked to
-/// <see cref="JobQueue.CreateBlock{TIn, TOut}(Workers{TIn, TOut}, JobOptions?)"/>, which is linked to an
+/// <see cref="JobQueue.CreateBlock{TIn, TOut}(Workers{TIn, TOut}, JobOptions?, CancellationToken)"/>, which is linked to an
 /// <see cref="ActionBlock{T}"/>, with completion propagated over both links. Then the same workers as an async
 /// stream with <see cref="JobQueue.StreamAsync{TIn, TOut}(IEnumerable{TIn}, Workers{TIn, TOut}, JobOptions?, CancellationToken)"/>.
 /// </summary>
