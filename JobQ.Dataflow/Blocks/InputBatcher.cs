@@ -1,25 +1,26 @@
 namespace JobQ.Dataflow.Internal;
 
 /// <summary>
-/// The head of a pipeline fed item by item (a pipeline block's target side, a <c>JobManager</c>'s puts): gathers the
-/// items into a run and hands it to the first stage's door once the run is as long as the stage asks for, or at once
-/// whenever the stage could start a run and has none queued, so that an item never waits for a run to fill.
+/// The entrance of a pipeline fed item by item (a pipeline block's target side, a <c>JobManager</c>'s puts): gathers
+/// the items into a run and hands it to the <see cref="PipelineHead{T}"/> once the run is as long as the first stage
+/// asks for, or at once whenever the stage could start a run and has none waiting, so that an item never waits for a
+/// run to fill.
 /// </summary>
 /// <typeparam name="T">The type of the items.</typeparam>
 /// <remarks>
-/// <para>Every item reserves its place in the first stage's queue when it is taken, so the items gathered here count
-/// as waiting in that queue (its <c>Input.Size</c>) and within its capacity. When the queue is full, offers are
+/// <para>Every item is counted into the first stage's queue when it is taken, so the items gathered here count as
+/// waiting in that queue (its <c>Input.Size</c>) and within its capacity. When the queue is full, offers are
 /// postponed, as a bounded Dataflow block postpones them, and consumed in order once there is room (so a link with
 /// <c>MaxMessages</c> counts them); puts block, or await.</para>
-/// <para><c>_lock</c> guards every field; it is held while handing a run to the door (whose lock never calls back
+/// <para><c>_lock</c> guards every field; it is held while handing a run to the head's buffer (which never calls back
 /// here) and while consuming from the source that is offering, never while consuming a postponed message.</para>
 /// </remarks>
 internal sealed class InputBatcher<T> : ITargetBlock<T>
 {
     private readonly Lock _lock = new();
     private readonly Queue<(ISourceBlock<T> Source, DataflowMessageHeader Header)> _postponed = new();
-    private readonly StageDoor<T> _door;
-    private readonly RunLength _runLength;
+    private readonly PipelineHead<T> _head;
+    private readonly CancellationToken _stop;
     private T[]? _items;
     private int _count;
     private bool _declining;
@@ -27,15 +28,15 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
     private bool _watchingRoom;
     private bool _completeRequested;
 
-    public InputBatcher(StageDoor<T> door, RunLength runLength)
+    public InputBatcher(PipelineHead<T> head, CancellationToken stop)
     {
-        _door = door;
-        _runLength = runLength;
+        _head = head;
+        _stop = stop;
         Owner = this;
-        door.Starved = Flush;
+        head.First.Door.Starved = Flush;
     }
 
-    public Task Completion => _door.Completion;
+    public Task Completion => _head.First.Door.Completion;
 
     /// <summary>Gets or sets the target that sources see: the block that was linked to (a propagator wrapping this head).</summary>
     /// <remarks>Messages are consumed in its name, so that a link's <c>MaxMessages</c> counts them.</remarks>
@@ -91,19 +92,19 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
 
         lock (_lock)
         {
-            if (_declining || !_door.IsOpen)
+            if (_declining || _stop.IsCancellationRequested)
             {
                 return DataflowMessageStatus.DecliningPermanently;
             }
 
-            if (_postponed.Count == 0 && !_transferring && _door.TryReserve(1))
+            if (_postponed.Count == 0 && !_transferring && TryReserveLocked())
             {
                 if (consumeToAccept)
                 {
                     messageValue = source!.ConsumeMessage(messageHeader, Owner, out var consumed)!;
                     if (!consumed)
                     {
-                        _door.Started(1);
+                        _head.Queue.Take(1);
                         return DataflowMessageStatus.NotAvailable;
                     }
                 }
@@ -143,7 +144,7 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
             }
         }
 
-        _door.Complete();
+        _head.Complete();
     }
 
     /// <summary>Declines every later item (the pipeline is being stopped for a fault); the pipeline faults the blocks.</summary>
@@ -171,26 +172,38 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
     {
         lock (_lock)
         {
-            if (_declining)
+            if (_declining || _stop.IsCancellationRequested)
             {
                 return Task.FromResult(false);
             }
 
-            if (_postponed.Count == 0 && !_transferring && _door.TryReserve(1))
+            if (_postponed.Count == 0 && !_transferring && TryReserveLocked())
             {
                 AddLocked(item);
                 return null;
             }
 
-            return _door.WaitForRoomAsync(1);
+            return _head.Queue.WaitForRoomAsync();
         }
+    }
+
+    /// <summary>Counts one more item into the first stage's queue if it has room: the item's place is reserved.</summary>
+    private bool TryReserveLocked()
+    {
+        if (!_head.Queue.HasRoom)
+        {
+            return false;
+        }
+
+        _head.Queue.Add(1);
+        return true;
     }
 
     private void AddLocked(T item)
     {
-        _items ??= ItemRun<T>.Rent(_runLength.Max);
+        _items ??= ItemRun<T>.Rent(_head.RunLength.Max);
         _items[_count++] = item;
-        if (_count >= _runLength.Preferred || _count == _items.Length || _door.IsHungry)
+        if (_count >= _head.RunLength.Preferred || _count == _items.Length || _head.IsHungry)
         {
             FlushLocked();
         }
@@ -206,10 +219,7 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
         var run = new ItemRun<T>(_items!, _count);
         _items = null;
         _count = 0;
-        if (!_door.AcceptReserved(run))
-        {
-            run.Return();
-        }
+        _head.PostCounted(run);
     }
 
     private void WatchRoomLocked()
@@ -220,7 +230,7 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
         }
 
         _watchingRoom = true;
-        _door.WaitForRoomAsync(1).ContinueWith(
+        _head.Queue.WaitForRoomAsync().ContinueWith(
             static (room, state) => ((InputBatcher<T>)state!).TransferPostponed(room.Result),
             this,
             CancellationToken.None,
@@ -243,7 +253,7 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
                     return;
                 }
 
-                if (!_door.TryReserve(1))
+                if (!TryReserveLocked())
                 {
                     WatchRoomLocked();
                     return;
@@ -265,7 +275,7 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
                 }
                 else
                 {
-                    _door.Started(1);
+                    _head.Queue.Take(1);
                 }
 
                 complete = _completeRequested;
@@ -277,7 +287,7 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
 
             if (complete)
             {
-                _door.Complete();
+                _head.Complete();
                 return;
             }
         }

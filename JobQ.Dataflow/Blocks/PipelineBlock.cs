@@ -25,7 +25,7 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
     {
         _pipeline = built.Pipeline;
         _tail = built.Tail!.Block;
-        _head = new InputBatcher<TIn>(built.First.Door, built.First.RunLength) { Owner = this };
+        _head = new InputBatcher<TIn>(built.Head, _pipeline.Token) { Owner = this };
         _pipeline.Start(built.LastCompletion);
         _tail.Completion.ContinueWith(
             static (tail, state) => ((Pipeline)state!).Fail(tail.Exception!.InnerException!),

@@ -27,11 +27,11 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
     private readonly TransformManyBlock<PartitionOutput<TOut>, ItemRun<TOut>> _merge;
     private readonly OrderedMerge<TOut> _order;
     private readonly TransformManyBlock<ItemRun<TIn>, PartitionOutput<TOut>>?[] _partitions;
-    private readonly int[] _routed;
+    private readonly StageQueue[] _routed;
     private readonly TaskScheduler _partitionScheduler;
     private readonly CancellationToken _stop;
+    private readonly (TIn[]? Items, int Count)[] _pending;
     private volatile bool _routing;
-    private int _created;
 
     public DispatchStage(Pipeline pipeline, int index, string name, Delegate? userDelegate, StageWorker<TIn, TOut> worker, int partitions, Func<TIn, int> dispatcher)
         : base(pipeline, index, name, userDelegate)
@@ -40,7 +40,13 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
         _dispatcher = dispatcher;
         _stop = pipeline.Token;
         _partitions = new TransformManyBlock<ItemRun<TIn>, PartitionOutput<TOut>>?[partitions];
-        _routed = new int[partitions];
+        _pending = new (TIn[]?, int)[partitions];
+        _routed = new StageQueue[partitions];
+        for (var p = 0; p < partitions; p++)
+        {
+            _routed[p] = new StageQueue(pipeline.QueueSize, _stop);
+        }
+
         _order = new OrderedMerge<TOut>(partitions);
         RunLength = new RunLength(pipeline.QueueSize, partitions);
         _partitionScheduler = worker.IsAsync ? TaskScheduler.Default : new DedicatedThreadScheduler($"JobQ {name}", partitions + 1, RunLength);
@@ -58,8 +64,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
 
-        var backlogLimit = Math.Max(1, pipeline.QueueSize - (partitions * RunLength.Max));
-        _door = new StageDoor<TIn>(_router, pipeline.QueueSize, backlogLimit, _stop);
+        _door = new StageDoor<TIn>(_router, Queue, 1, _stop);
     }
 
     public override StageDoor<TIn> Door => _door;
@@ -74,38 +79,46 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
 
     public override int WorkerCount => _partitions.Length;
 
-    protected override int MaxRun => RunLength.Max;
-
     public override void SetWorkerCount(int count)
         => throw new JobWorkerException($"Stage {Index} ('{Name}') has a dispatcher: its worker count is its partition count ({_partitions.Length}) and cannot change.");
 
     public override bool OnlyInUserCode() => !_routing && base.OnlyInUserCode();
 
+    public override void Cancel()
+    {
+        base.Cancel();
+        foreach (var routed in _routed)
+        {
+            routed.Cancel();
+        }
+    }
+
     public override StageStats Snapshot()
     {
         var (@in, @out, failed, dropped) = Counters.Read();
         var partitions = new PartitionStats[_partitions.Length];
-        var routed = 0;
+        var merging = 0;
         for (var p = 0; p < partitions.Length; p++)
         {
-            var waiting = Volatile.Read(ref _routed[p]);
-            routed += waiting;
-            partitions[p] = new PartitionStats(new QueueStats(Math.Max(0, waiting), Pipeline.QueueSize), new QueueStats(Math.Max(0, _order.Waiting(p)), Pipeline.QueueSize));
+            var waiting = (int)Math.Clamp(_routed[p].Count, 0, Pipeline.QueueSize);
+            var finished = Math.Max(0, _order.Waiting(p));
+            merging += finished;
+            partitions[p] = new PartitionStats(new QueueStats(waiting, Pipeline.QueueSize), new QueueStats(Math.Min(finished, Pipeline.QueueSize), Pipeline.QueueSize));
         }
 
-        var input = new QueueStats(Math.Max(0, Queue.Waiting - routed), Queue.Capacity);
-        var coordinator = new QueueStats((int)Math.Max(0, Queue.Backlog), Math.Max(Pipeline.QueueSize, CoordinatorCapacity));
-        return new StageStats(Name, input, WorkerCount, coordinator, partitions, @in, @out, failed, dropped);
+        var coordinator = new QueueStats(Math.Min(merging, Pipeline.QueueSize), Pipeline.QueueSize);
+        return new StageStats(Name, InputStats(), WorkerCount, coordinator, partitions, @in, @out, failed, dropped);
     }
 
+    /// <summary>
+    /// Routes a run's items, in order, to their partitions, one run per partition; the routing thread waits while a
+    /// partition's queue is full, as jobq's dispatcher thread does. A dispatcher that throws fails only its item.
+    /// </summary>
     private void Route(ItemRun<TIn> input)
     {
-        _door.RunStarted();
         _routing = true;
         var routes = ArrayPool<int>.Shared.Rent(input.Count);
-        var runs = new (TIn[]? Items, int Count)[_partitions.Length];
         var count = 0;
-        var start = Stopwatch.GetTimestamp();
         try
         {
             for (var i = 0; i < input.Count && !_stop.IsCancellationRequested; i++)
@@ -125,43 +138,66 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
                 }
 
                 _routing = true;
-                ref var run = ref runs[partition];
-                run.Items ??= ItemRun<TIn>.Rent(input.Count);
-                run.Items[run.Count++] = item;
+                ref var pending = ref _pending[partition];
+                var queue = _routed[partition];
+                if (queue.Count + pending.Count >= Pipeline.QueueSize)
+                {
+                    Post(partition);
+                    if (!queue.HasRoom && !queue.WaitForRoomAsync().GetAwaiter().GetResult())
+                    {
+                        break;
+                    }
+                }
+
+                pending.Items ??= ItemRun<TIn>.Rent(input.Count);
+                pending.Items[pending.Count++] = item;
                 routes[count++] = partition;
+            }
+
+            // Logged before this run's last posts; outputs of earlier posts simply wait in the merge for their route.
+            _order.Route(routes, count);
+            routes = null;
+            for (var p = 0; p < _pending.Length; p++)
+            {
+                Post(p);
             }
         }
         finally
         {
             _routing = false;
+            if (routes is not null)
+            {
+                ArrayPool<int>.Shared.Return(routes);
+            }
+
+            input.Return();
+            _door.RunEnded();
+            if (_stop.IsCancellationRequested)
+            {
+                Pipeline.CheckQuiescent();
+            }
+        }
+    }
+
+    /// <summary>Posts the items routed to partition <paramref name="p"/> so far as one run.</summary>
+    private void Post(int p)
+    {
+        ref var pending = ref _pending[p];
+        if (pending.Count == 0)
+        {
+            return;
         }
 
-        // Items not routed (failed dispatcher, or a stop) leave the queue here; routed ones when their partition starts them.
-        _door.Started(input.Count - count);
-        input.Return();
+        var run = new ItemRun<TIn>(pending.Items!, pending.Count);
+        pending = default;
         if (_stop.IsCancellationRequested)
         {
-            ArrayPool<int>.Shared.Return(routes);
-            foreach (var run in runs)
-            {
-                ItemRun<TIn>.Return(run.Items, run.Count);
-            }
-        }
-        else
-        {
-            _order.Route(routes, count);
-            for (var p = 0; p < runs.Length; p++)
-            {
-                if (runs[p].Items is { } items)
-                {
-                    Interlocked.Add(ref _routed[p], runs[p].Count);
-                    Partition(p).Post(new ItemRun<TIn>(items, runs[p].Count));
-                }
-            }
+            run.Return();
+            return;
         }
 
-        _door.RunEnded();
-        Pipeline.CheckQuiescent();
+        _routed[p].Add(run.Count);
+        Partition(p).Post(run);
     }
 
     private static int Normalize(Func<TIn, int> dispatcher, TIn item, int partitions)
@@ -183,14 +219,12 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
             ? new TransformManyBlock<ItemRun<TIn>, PartitionOutput<TOut>>(run => ProcessAsync(partition, run), options)
             : new TransformManyBlock<ItemRun<TIn>, PartitionOutput<TOut>>(run => [ProcessSync(partition, run)], options);
         block.LinkTo(_merge);
-        Interlocked.Increment(ref _created);
         return _partitions[p] = block;
     }
 
     private PartitionOutput<TOut> ProcessSync(int partition, ItemRun<TIn> input)
     {
-        Interlocked.Add(ref _routed[partition], -input.Count);
-        _door.Started(input.Count);
+        _routed[partition].Take(input.Count);
         var progress = Counters.Begin();
         var output = new ItemBuffer<TOut>(progress);
         var counts = ArrayPool<int>.Shared.Rent(input.Count);
@@ -224,8 +258,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
 
     private async Task<IEnumerable<PartitionOutput<TOut>>> ProcessAsync(int partition, ItemRun<TIn> input)
     {
-        Interlocked.Add(ref _routed[partition], -input.Count);
-        _door.Started(input.Count);
+        _routed[partition].Take(input.Count);
         var progress = Counters.Begin();
         var output = new ItemBuffer<TOut>(progress);
         var counts = ArrayPool<int>.Shared.Rent(input.Count);
@@ -261,7 +294,6 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
     {
         Counters.End(progress);
         var values = output.Take();
-        Queue.AddBacklog(values.Count);
         var result = new PartitionOutput<TOut>(partition, values, counts, input.Count);
         input.Return();
         if (_stop.IsCancellationRequested)
@@ -274,17 +306,15 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
 
     private ItemRun<TOut>[] Merge(PartitionOutput<TOut> result)
     {
-        var writer = new RunWriter<TOut>(Next?.RunLength ?? RunLength, DiscardCounts);
+        var writer = new RunWriter<TOut>(Next?.RunLength, DiscardCounts);
         _order.Add(result, writer);
-        if (Next is null || _stop.IsCancellationRequested)
+        if (_stop.IsCancellationRequested)
         {
-            // The last stage of a run: nothing goes on, so nothing stays counted as held back.
-            Queue.AddBacklog(-writer.Written);
             writer.Discard();
             return [];
         }
 
-        return writer.TakeAll();
+        return PassOn(0, writer.TakeAll());
     }
 
     private void DispatcherFailed(Exception exception, TIn item)

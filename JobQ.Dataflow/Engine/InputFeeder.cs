@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace JobQ.Dataflow.Internal;
 
 /// <summary>
-/// Reads a run's input lazily, as the first stage's queue has room, and hands it to the first stage's door in runs:
+/// Reads a run's input lazily, as the first stage's queue has room, and hands it to the pipeline's head in runs:
 /// as long as the stage asks for (<see cref="RunLength.Preferred"/>), but at once whenever the stage could start a
 /// run and has none queued, so that one item alone goes through without waiting for a run to fill.
 /// </summary>
@@ -21,34 +21,34 @@ internal sealed class InputFeeder<T>
     private static readonly DedicatedThreadScheduler InputScheduler = new("JobQ input", int.MaxValue);
 
     private readonly Pipeline _pipeline;
-    private readonly StageDoor<T> _door;
+    private readonly PipelineHead<T> _head;
     private readonly RunLength _runLength;
     private T[] _buffer;
     private int _count;
     private long _runStart;
 
-    private InputFeeder(Pipeline pipeline, StageDoor<T> door, RunLength runLength)
+    private InputFeeder(Pipeline pipeline, PipelineHead<T> head)
     {
         _pipeline = pipeline;
-        _door = door;
-        _runLength = runLength;
-        _buffer = ItemRun<T>.Rent(runLength.Max);
+        _head = head;
+        _runLength = head.RunLength;
+        _buffer = ItemRun<T>.Rent(_runLength.Max);
     }
 
     /// <summary>Gets the exception the input threw, which the run rethrows once finished.</summary>
     public Exception? Error { get; private set; }
 
-    public static InputFeeder<T> Start(IEnumerable<T> input, Pipeline pipeline, StageDoor<T> door, RunLength runLength)
+    public static InputFeeder<T> Start(IEnumerable<T> input, Pipeline pipeline, PipelineHead<T> head)
     {
-        var feeder = new InputFeeder<T>(pipeline, door, runLength);
+        var feeder = new InputFeeder<T>(pipeline, head);
         pipeline.LoopStarted();
         Task.Factory.StartNew(static state => ((InputFeeder<T>)((object[])state!)[0]).Feed((IEnumerable<T>)((object[])state!)[1]), new object[] { feeder, input }, CancellationToken.None, TaskCreationOptions.DenyChildAttach, InputScheduler);
         return feeder;
     }
 
-    public static InputFeeder<T> Start(IAsyncEnumerable<T> input, Pipeline pipeline, StageDoor<T> door, RunLength runLength)
+    public static InputFeeder<T> Start(IAsyncEnumerable<T> input, Pipeline pipeline, PipelineHead<T> head)
     {
-        var feeder = new InputFeeder<T>(pipeline, door, runLength);
+        var feeder = new InputFeeder<T>(pipeline, head);
         pipeline.LoopStarted();
         _ = Task.Run(() => feeder.FeedAsync(input));
         return feeder;
@@ -143,7 +143,7 @@ internal sealed class InputFeeder<T>
 
         _buffer[_count++] = item;
         return _count >= _runLength.Preferred
-            || _door.IsHungry
+            || _head.IsHungry
             || ((_count & 15) == 0 && Stopwatch.GetTimestamp() - _runStart > RunLength.TargetRunTicks);
     }
 
@@ -151,9 +151,9 @@ internal sealed class InputFeeder<T>
     private bool HandOver()
     {
         var run = new ItemRun<T>(_buffer, _count);
-        while (!_door.TryAccept(run))
+        while (!_head.TryPost(run))
         {
-            if (!_door.WaitForRoomAsync(run.Count).GetAwaiter().GetResult())
+            if (!_head.Queue.WaitForRoomAsync().GetAwaiter().GetResult())
             {
                 return Drop(run);
             }
@@ -166,9 +166,9 @@ internal sealed class InputFeeder<T>
     private async ValueTask<bool> HandOverAsync()
     {
         var run = new ItemRun<T>(_buffer, _count);
-        while (!_door.TryAccept(run))
+        while (!_head.TryPost(run))
         {
-            if (!await _door.WaitForRoomAsync(run.Count).ConfigureAwait(false))
+            if (!await _head.Queue.WaitForRoomAsync().ConfigureAwait(false))
             {
                 return Drop(run);
             }
@@ -202,7 +202,7 @@ internal sealed class InputFeeder<T>
         ItemRun<T>.Return(_buffer, _count);
         if (!_pipeline.Token.IsCancellationRequested)
         {
-            _door.Complete();
+            _head.Complete();
         }
 
         _pipeline.LoopExited();

@@ -13,10 +13,11 @@ namespace JobQ.Dataflow.Internal;
 /// processes it, which returns the array to the pool once it has read the items.</remarks>
 internal readonly struct ItemRun<T>
 {
-    public ItemRun(T[] items, int count)
+    public ItemRun(T[] items, int count, long sequence = 0)
     {
         Items = items;
         Count = count;
+        Sequence = sequence;
     }
 
     /// <summary>Gets the array; only its first <see cref="Count"/> slots hold items.</summary>
@@ -25,8 +26,14 @@ internal readonly struct ItemRun<T>
     /// <summary>Gets the number of items in the run.</summary>
     public int Count { get; }
 
+    /// <summary>Gets the run's position among the runs a stage admitted, from 0 (stamped by the stage's door).</summary>
+    public long Sequence { get; }
+
     /// <summary>Gets the items.</summary>
     public ReadOnlySpan<T> Span => new(Items, 0, Count);
+
+    /// <summary>Returns the same run stamped with <paramref name="sequence"/>.</summary>
+    public ItemRun<T> WithSequence(long sequence) => new(Items, Count, sequence);
 
     /// <summary>Rents an array that holds at least <paramref name="capacity"/> items.</summary>
     public static T[] Rent(int capacity) => ArrayPool<T>.Shared.Rent(capacity);

@@ -1,8 +1,9 @@
 namespace JobQ.Dataflow.Internal;
 
 /// <summary>
-/// Builds a worker list into its Dataflow graph: one stage per entry, each stage's block linked to the next stage's
-/// door with <c>PropagateCompletion</c>, the last one to a <see cref="TailBlock{T}"/> or to nothing.
+/// Builds a worker list into its Dataflow graph: a <see cref="PipelineHead{T}"/>, one stage per entry, each stage's
+/// block linked to the next stage's door with <c>PropagateCompletion</c>, the last one to a <see cref="TailBlock{T}"/>
+/// or to nothing.
 /// </summary>
 internal static class PipelineBuilder
 {
@@ -44,12 +45,12 @@ internal static class PipelineBuilder
         var tailBlock = tail ? new TailBlock<TOut>(options.QueueSize, pipeline.Token) : null;
         ((IStageOutput<TOut>)stages[^1]).ConnectTo(tailBlock);
         pipeline.Stages = stages;
-        return new Built<TIn, TOut>(pipeline, (Stage<TIn>)stages[0], tailBlock);
+        return new Built<TIn, TOut>(pipeline, new PipelineHead<TIn>((Stage<TIn>)stages[0], pipeline.Token), tailBlock);
     }
 }
 
-/// <summary>A built graph: its pipeline, its first stage (where input goes) and its tail, if the outputs are taken.</summary>
-internal sealed record Built<TIn, TOut>(Pipeline Pipeline, Stage<TIn> First, TailBlock<TOut>? Tail)
+/// <summary>A built graph: its pipeline, its head (where input goes) and its tail, if the outputs are taken.</summary>
+internal sealed record Built<TIn, TOut>(Pipeline Pipeline, PipelineHead<TIn> Head, TailBlock<TOut>? Tail)
 {
     /// <summary>Gets the block whose completion finishes the run: the tail, or the last stage's block.</summary>
     public Task LastCompletion => Tail?.Block.Completion ?? Pipeline.Stages[^1].Completion;

@@ -11,8 +11,7 @@ namespace JobQ.Dataflow.Internal;
 /// <remarks>
 /// <para>A run's items are processed one after another by one call of the block's delegate, so a long run would hold
 /// items that another thread of the stage could take, and would delay a shrink by <c>SetThreadNum</c>; runs are
-/// therefore kept to about 50 µs of measured work, and at most a share of the queue that leaves every thread of the
-/// stage a run (<see cref="Max"/>).</para>
+/// therefore kept to about 50 µs of measured work, and to at most a share of the queue (<see cref="Max"/>).</para>
 /// <para>Updates race between the threads of a stage; the value is a heuristic, read and written whole.</para>
 /// </remarks>
 internal sealed class RunLength
@@ -32,7 +31,7 @@ internal sealed class RunLength
     /// <summary>Creates the policy of a stage with <paramref name="threads"/> workers and queues of <paramref name="queueSize"/> items.</summary>
     public RunLength(int queueSize, int threads) => Max = MaxFor(queueSize, threads);
 
-    /// <summary>Gets the most items a message carries into this stage: every thread's run fits twice in the queue.</summary>
+    /// <summary>Gets the most items a message carries into this stage: the runs of all its threads fill at most a quarter of the queue.</summary>
     public int Max { get; }
 
     /// <summary>Gets the number of items the next message should carry into this stage.</summary>
@@ -42,7 +41,7 @@ internal sealed class RunLength
     public bool IsCheap => _cheap;
 
     /// <summary>Gets the largest run for a queue of <paramref name="queueSize"/> items shared by <paramref name="threads"/> workers.</summary>
-    public static int MaxFor(int queueSize, int threads) => Math.Clamp(queueSize / (2 * Math.Max(1, threads)), 1, Limit);
+    public static int MaxFor(int queueSize, int threads) => Math.Clamp(queueSize / (4 * Math.Max(1, threads)), 1, Limit);
 
     /// <summary>Records that a run of <paramref name="items"/> calls took <paramref name="elapsedTicks"/>.</summary>
     public void Record(int items, long elapsedTicks)

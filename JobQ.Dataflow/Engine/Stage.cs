@@ -17,8 +17,14 @@ internal abstract class Stage(Pipeline pipeline, int index, string name, Delegat
     /// <summary>Gets the stage's call counts.</summary>
     public StageCounters Counters { get; } = new();
 
-    /// <summary>Gets the stage's input queue, counted in items.</summary>
-    public abstract StageQueue Queue { get; }
+    /// <summary>Gets the stage's input queue (jobq's <c>input</c>), counted in items.</summary>
+    public StageQueue Queue { get; } = new(pipeline.QueueSize, pipeline.Token);
+
+    /// <summary>Gets what the stage's reordering holds back, under keepOrder with several threads; else null.</summary>
+    public OrderTracker? Order { get; protected init; }
+
+    /// <summary>Gets or sets the order tracker of the stage before, whose held-back outputs are counted in <see cref="Queue"/> but are not there yet.</summary>
+    public OrderTracker? UpstreamOrder { get; set; }
 
     /// <summary>Gets every Dataflow block of the stage, whose faults the pipeline watches.</summary>
     public abstract IEnumerable<IDataflowBlock> Blocks { get; }
@@ -29,20 +35,14 @@ internal abstract class Stage(Pipeline pipeline, int index, string name, Delegat
     /// <summary>Gets the stage's current number of workers (jobq's <c>nr_worker</c>).</summary>
     public abstract int WorkerCount { get; }
 
-    /// <summary>Gets the capacity reported for the stage's coordinator: the most finished items it holds back.</summary>
-    public int CoordinatorCapacity => Queue.BacklogLimit + (WorkerCount * MaxRun);
-
-    /// <summary>Gets the most items one message carries into this stage.</summary>
-    protected abstract int MaxRun { get; }
-
-    /// <summary>Links the stage's output to the door of <paramref name="next"/>, whose input type is this stage's output type.</summary>
+    /// <summary>Links the stage's output to <paramref name="next"/>, whose input type is this stage's output type.</summary>
     public abstract void ConnectToNext(Stage next);
 
     /// <summary>Changes the number of workers while the stage runs; see <c>JobManager.SetThreadNum</c>.</summary>
     public virtual void SetWorkerCount(int count) => throw new JobWorkerException($"Stage {Index} ('{Name}') cannot be resized.");
 
     /// <summary>The pipeline stopped: decline every later run and release whoever waits for room.</summary>
-    public virtual void Cancel() => Queue.Cancel();
+    public abstract void Cancel();
 
     /// <summary>Gets whether every run of the stage in progress is inside a user call.</summary>
     public virtual bool OnlyInUserCode() => Counters.OnlyInUserCode();
@@ -50,9 +50,19 @@ internal abstract class Stage(Pipeline pipeline, int index, string name, Delegat
     public virtual StageStats Snapshot()
     {
         var (@in, @out, failed, dropped) = Counters.Read();
-        QueueStats? coordinator = Pipeline.KeepOrder ? new QueueStats((int)Math.Max(0, Queue.Backlog), Math.Max(Pipeline.QueueSize, CoordinatorCapacity)) : null;
-        return new StageStats(Name, new QueueStats(Math.Max(0, Queue.Waiting), Queue.Capacity), WorkerCount, coordinator, null, @in, @out, failed, dropped);
+        return new StageStats(Name, InputStats(), WorkerCount, CoordinatorStats(), null, @in, @out, failed, dropped);
     }
+
+    /// <summary>Gets the input queue as jobq reports it: the items waiting for the stage, up to its capacity.</summary>
+    protected QueueStats InputStats()
+    {
+        var waiting = Queue.Count - (UpstreamOrder?.Parked ?? 0);
+        return new QueueStats((int)Math.Clamp(waiting, 0, Queue.Capacity), Queue.Capacity);
+    }
+
+    /// <summary>Gets the coordinator under keepOrder: the outputs held back until earlier items are passed on.</summary>
+    protected QueueStats? CoordinatorStats()
+        => Pipeline.KeepOrder ? new QueueStats(Math.Min(Order?.Parked ?? 0, Pipeline.QueueSize), Pipeline.QueueSize) : null;
 }
 
 /// <summary>A stage seen from its input: runs of <typeparamref name="TIn"/> come in through its door.</summary>
@@ -62,17 +72,15 @@ internal abstract class Stage<TIn>(Pipeline pipeline, int index, string name, De
     /// <summary>Gets where the stage before (or the input) sends its runs.</summary>
     public abstract StageDoor<TIn> Door { get; }
 
-    public override StageQueue Queue => Door;
-
+    /// <summary>Gets how long the runs sent to this stage should be.</summary>
     public abstract RunLength RunLength { get; }
 
     public ITargetBlock<ItemRun<TIn>> Target => Door;
 
-    StageQueue? IRunTarget<TIn>.Queue => Door;
-
-    StageQueue? IRunTarget<TIn>.Upstream
+    public override void Cancel()
     {
-        set => Door.Upstream = value;
+        Door.Cancel();
+        Queue.Cancel();
     }
 }
 
@@ -91,12 +99,27 @@ internal abstract class Stage<TIn, TOut>(Pipeline pipeline, int index, string na
         Next = next;
         if (next is not null)
         {
-            next.Upstream = Queue;
+            next.UpstreamOrder = Order;
+            Door.Output = next.Queue;
             Output.LinkTo(next.Target, new DataflowLinkOptions { PropagateCompletion = true });
         }
     }
 
     public override void ConnectToNext(Stage next) => ConnectTo((IRunTarget<TOut>)next);
+
+    /// <summary>Ends a run: its outputs join the next stage's queue, and a reordering stage learns how many it holds back.</summary>
+    protected ItemRun<TOut>[] PassOn(long sequence, ItemRun<TOut>[] runs)
+    {
+        var items = 0;
+        foreach (var run in runs)
+        {
+            items += run.Count;
+        }
+
+        Next?.Queue.Add(items);
+        Order?.Ended(sequence, items);
+        return runs;
+    }
 }
 
 /// <summary>A stage seen from its output.</summary>
@@ -116,9 +139,9 @@ internal interface IRunTarget<T>
     /// <summary>Gets how long the runs sent here should be.</summary>
     RunLength RunLength { get; }
 
-    /// <summary>Gets the queue whose room a stage streaming many outputs waits for; null when there is none to wait for.</summary>
-    StageQueue? Queue { get; }
+    /// <summary>Gets the queue that counts the items sent here and not yet taken.</summary>
+    StageQueue Queue { get; }
 
-    /// <summary>Sets the queue of the stage that sends here, whose backlog shrinks as runs are taken.</summary>
-    StageQueue? Upstream { set; }
+    /// <summary>Sets the order tracker of the stage that sends here.</summary>
+    OrderTracker? UpstreamOrder { set; }
 }

@@ -1,33 +1,86 @@
 namespace JobQ.Dataflow.Internal;
 
 /// <summary>
-/// The target in front of a stage's block: admits runs while the stage's <see cref="StageQueue"/> has room in items,
-/// and postpones offers otherwise, as a bounded Dataflow block does, consuming them in order once room frees.
+/// The target in front of a stage's block. It admits a run only when the stage can start it at once (fewer runs in
+/// progress than <see cref="Concurrency"/>) and the stage's output queue has room; otherwise it postpones the offer, as
+/// a bounded Dataflow block does, and consumes it once a run ends or room frees. So a stage holds only the runs it is
+/// processing; the runs waiting for it stay in the block before it (jobq's queue, counted by <see cref="Input"/>), and a
+/// stage whose outputs are not taken stops taking input, as jobq's workers block on a full queue.
 /// </summary>
 /// <typeparam name="T">The type of the stage's input items.</typeparam>
 /// <remarks>
-/// <para>Admitted runs go on to <see cref="Block"/> (the stage's unbounded <c>TransformManyBlock</c>, or a
-/// dispatcher's router) in the order they were admitted: admission and the hand-over happen under the same lock, and
-/// while postponed offers are being consumed, new offers are postponed behind them.</para>
-/// <para>Lock leveling as in Dataflow's own targets: the lock is held while calling the source that is offering (to
-/// consume the message it offers) and while handing a run to <see cref="Block"/>, which never calls back; it is never
-/// held while consuming a postponed message, or while telling the stage before that its backlog shrank.</para>
+/// <para>Admitted runs go on to <see cref="Block"/> (the stage's <c>TransformManyBlock</c>, or a dispatcher's router)
+/// in the order they were admitted, each stamped with its sequence number: admission and the hand-over happen under
+/// the same lock, and while a postponed offer is being consumed, new offers are postponed behind it.</para>
+/// <para>Because the door admits no more runs than the stage's concurrency, a resizable stage's concurrency is simply
+/// <see cref="Concurrency"/>: its block's <c>MaxDegreeOfParallelism</c> is then only a cap.</para>
+/// <para>Lock leveling as in Dataflow's own targets: <c>_lock</c> is held while consuming from the source that is
+/// offering and while handing a run to <see cref="Block"/> (which never calls back); never while consuming a postponed
+/// message.</para>
 /// </remarks>
-internal sealed class StageDoor<T> : StageQueue, ITargetBlock<ItemRun<T>>
+internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
 {
-    // Guarded by Lock.
+    private readonly Lock _lock = new();
+    private readonly CancellationToken _stop;
+
+    // Guarded by _lock.
     private readonly Queue<Postponed> _postponed = new();
+    private bool _declining;
     private bool _transferring;
     private bool _completeRequested;
+    private long _sequence;
 
-    public StageDoor(ITargetBlock<ItemRun<T>> block, int capacity, int backlogLimit, CancellationToken stop)
-        : base(capacity, backlogLimit, stop)
+    // Written under _lock, decremented without it when a run ends.
+    private int _running;
+
+    /// <param name="block">The block that processes admitted runs.</param>
+    /// <param name="input">The stage's queue: the items passed on to it and not taken yet.</param>
+    /// <param name="concurrency">How many runs the stage processes at once.</param>
+    /// <param name="stop">The pipeline's stop signal.</param>
+    public StageDoor(ITargetBlock<ItemRun<T>> block, StageQueue input, int concurrency, CancellationToken stop)
     {
         Block = block;
+        Input = input;
+        _stop = stop;
+        Concurrency = concurrency;
     }
 
     /// <summary>Gets the block that processes admitted runs.</summary>
     public ITargetBlock<ItemRun<T>> Block { get; }
+
+    /// <summary>Gets the stage's input queue.</summary>
+    public StageQueue Input { get; }
+
+    /// <summary>Gets or sets the next stage's queue; null while the outputs are discarded (nothing holds the stage back).</summary>
+    public StageQueue? Output
+    {
+        get;
+        set
+        {
+            field = value;
+            value?.RoomFreed = TransferPostponed;
+        }
+    }
+
+    /// <summary>Gets or sets how many runs the stage processes at once; raising it admits postponed runs at once.</summary>
+    public int Concurrency
+    {
+        get => Volatile.Read(ref field);
+        set
+        {
+            Volatile.Write(ref field, value);
+            TransferPostponed();
+        }
+    }
+
+    /// <summary>Gets the runs admitted that have not ended.</summary>
+    public int Running => Volatile.Read(ref _running);
+
+    /// <summary>Gets whether the stage could start a run now and none waits for it: a producer should hand over what it holds.</summary>
+    public bool IsHungry => Running < Concurrency && Input.Count == 0;
+
+    /// <summary>Gets or sets what to call when a run ends and nothing waits: a producer holding items hands them over.</summary>
+    public Action? Starved { get; set; }
 
     public Task Completion => Block.Completion;
 
@@ -43,22 +96,22 @@ internal sealed class StageDoor<T> : StageQueue, ITargetBlock<ItemRun<T>>
             throw new ArgumentException("A message cannot be consumed from a null source.", nameof(consumeToAccept));
         }
 
-        int admitted;
-        lock (Lock)
+        int taken;
+        lock (_lock)
         {
-            if (Declining || Stop.IsCancellationRequested)
+            if (_declining || _stop.IsCancellationRequested)
             {
                 return DataflowMessageStatus.DecliningPermanently;
             }
 
-            if (_transferring || _postponed.Count != 0 || !HasRoomLocked(messageValue.Count))
+            if (_transferring || _postponed.Count != 0 || !CanAdmitLocked())
             {
                 if (source is null)
                 {
                     return DataflowMessageStatus.Declined;
                 }
 
-                _postponed.Enqueue(new Postponed(source, messageHeader, messageValue.Count));
+                _postponed.Enqueue(new Postponed(source, messageHeader));
                 return DataflowMessageStatus.Postponed;
             }
 
@@ -71,48 +124,30 @@ internal sealed class StageDoor<T> : StageQueue, ITargetBlock<ItemRun<T>>
                 }
             }
 
-            admitted = AdmitLocked(messageValue, reserved: false);
+            taken = AdmitLocked(messageValue);
         }
 
-        Upstream?.ReleaseBacklog(admitted);
+        // Outside the lock: taking from the queue may let the stage before admit its own postponed run.
+        Input.Take(taken);
         return DataflowMessageStatus.Accepted;
     }
 
-    /// <summary>Admits a run from a producer of our own (an input reader) if there is room now.</summary>
-    public bool TryAccept(ItemRun<T> run)
+    /// <summary>The stage ended a run it was admitted: the next postponed run may start.</summary>
+    public void RunEnded()
     {
-        lock (Lock)
+        Interlocked.Decrement(ref _running);
+        TransferPostponed();
+        if (Input.Count == 0)
         {
-            if (Declining || Stop.IsCancellationRequested || !HasRoomLocked(run.Count))
-            {
-                return false;
-            }
-
-            AdmitLocked(run, reserved: false);
-            return true;
-        }
-    }
-
-    /// <summary>Admits a run whose room was reserved with <see cref="StageQueue.TryReserve"/>; false if the door declines now.</summary>
-    public bool AcceptReserved(ItemRun<T> run)
-    {
-        lock (Lock)
-        {
-            if (Declining || Stop.IsCancellationRequested)
-            {
-                return false;
-            }
-
-            AdmitLocked(run, reserved: true);
-            return true;
+            Starved?.Invoke();
         }
     }
 
     public void Complete()
     {
-        lock (Lock)
+        lock (_lock)
         {
-            Declining = true;
+            _declining = true;
             if (_transferring)
             {
                 // The transfer in flight may hold a run it consumed but has not handed over yet; it completes the block.
@@ -127,19 +162,30 @@ internal sealed class StageDoor<T> : StageQueue, ITargetBlock<ItemRun<T>>
     public void Fault(Exception exception)
     {
         ArgumentNullException.ThrowIfNull(exception);
-        lock (Lock)
+        lock (_lock)
         {
-            Declining = true;
-            ForgetPostponedLocked();
+            _declining = true;
+            _postponed.Clear();
         }
 
         Block.Fault(exception);
     }
 
-    protected override void TransferPostponed()
+    /// <summary>Declines every later run (the pipeline stopped); postponed messages stay with their sources.</summary>
+    public void Cancel()
+    {
+        lock (_lock)
+        {
+            _declining = true;
+            _postponed.Clear();
+        }
+    }
+
+    /// <summary>Admits postponed offers, in order, while the stage can take them.</summary>
+    private void TransferPostponed()
     {
         Postponed next;
-        lock (Lock)
+        lock (_lock)
         {
             if (_transferring || !TryTakePostponedLocked(out next))
             {
@@ -154,20 +200,13 @@ internal sealed class StageDoor<T> : StageQueue, ITargetBlock<ItemRun<T>>
         do
         {
             var value = next.Source.ConsumeMessage(next.Header, this, out var consumed);
-            var admitted = 0;
+            var taken = 0;
             bool complete;
-            lock (Lock)
+            lock (_lock)
             {
                 if (consumed)
                 {
-                    if (Stop.IsCancellationRequested)
-                    {
-                        value.Return();
-                    }
-                    else
-                    {
-                        admitted = AdmitLocked(value, reserved: false);
-                    }
+                    taken = AdmitLocked(value);
                 }
 
                 more = TryTakePostponedLocked(out next);
@@ -175,11 +214,7 @@ internal sealed class StageDoor<T> : StageQueue, ITargetBlock<ItemRun<T>>
                 complete = !more && _completeRequested;
             }
 
-            if (admitted != 0)
-            {
-                Upstream?.ReleaseBacklog(admitted);
-            }
-
+            Input.Take(taken);
             if (complete)
             {
                 Block.Complete();
@@ -188,13 +223,13 @@ internal sealed class StageDoor<T> : StageQueue, ITargetBlock<ItemRun<T>>
         while (more);
     }
 
-    protected override void ForgetPostponedLocked() => _postponed.Clear();
+    private bool CanAdmitLocked() => Volatile.Read(ref _running) < Concurrency && (Output?.HasRoom ?? true);
 
     private bool TryTakePostponedLocked(out Postponed next)
     {
-        if (!Declining && !Stop.IsCancellationRequested && _postponed.TryPeek(out next) && HasRoomLocked(next.Count))
+        if (!_declining && !_stop.IsCancellationRequested && _postponed.Count != 0 && CanAdmitLocked())
         {
-            _postponed.Dequeue();
+            next = _postponed.Dequeue();
             return true;
         }
 
@@ -202,18 +237,26 @@ internal sealed class StageDoor<T> : StageQueue, ITargetBlock<ItemRun<T>>
         return false;
     }
 
-    private int AdmitLocked(ItemRun<T> run, bool reserved)
+    /// <summary>Hands a run to the block; returns the items the caller must take from <see cref="Input"/> once it released the lock.</summary>
+    private int AdmitLocked(ItemRun<T> run)
     {
-        AdmittedLocked(run.Count, reserved);
-        if (!Block.Post(run))
+        if (_stop.IsCancellationRequested)
         {
-            // The block stopped between our check and the hand-over (its cancellation token fired): the run is dropped
-            // with everything else the stopped pipeline held.
+            run.Return();
+            return run.Count;
+        }
+
+        Interlocked.Increment(ref _running);
+        if (!Block.Post(run.WithSequence(_sequence++)))
+        {
+            // The block stopped between the check and the hand-over: the run is dropped with everything the stopped
+            // pipeline held.
+            Interlocked.Decrement(ref _running);
             run.Return();
         }
 
         return run.Count;
     }
 
-    private readonly record struct Postponed(ISourceBlock<ItemRun<T>> Source, DataflowMessageHeader Header, int Count);
+    private readonly record struct Postponed(ISourceBlock<ItemRun<T>> Source, DataflowMessageHeader Header);
 }

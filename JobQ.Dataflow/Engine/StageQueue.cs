@@ -1,212 +1,96 @@
 namespace JobQ.Dataflow.Internal;
 
 /// <summary>
-/// A stage's input queue as jobq counts it, in items: how many wait to be processed (<see cref="Waiting"/>, at most
-/// <see cref="Capacity"/>), and how many the stage has finished that the next stage has not taken yet
-/// (<see cref="Backlog"/>). The door in front of the stage (<see cref="StageDoor{T}"/>) admits a run only while both
-/// leave room, so a stage holds its queue, its calls in progress and a bounded backlog, whatever the run lengths.
+/// jobq's input queue of a stage, counted in items: what the producer before the stage (the stage before it, or the
+/// input) has passed on that the stage has not taken yet. The items themselves wait in the producer's Dataflow output
+/// buffer (or, for the first stage, in a <see cref="BufferBlock{T}"/>); this only counts them, so that every bound and
+/// size is in items whatever the run lengths.
 /// </summary>
 /// <remarks>
-/// <para>Dataflow's <c>BoundedCapacity</c> counts messages; messages here carry runs of up to
-/// <see cref="RunLength.Limit"/> items, so the bound in items is kept by this queue instead, through Dataflow's own
-/// postponement protocol: a door that has no room postpones the offer, and the message waits in the block before, whose
-/// backlog then stops that block's own door in turn.</para>
-/// <para><c>Lock</c> guards every field but <see cref="_backlog"/>, which the stage raises with an interlocked add
-/// (raising it never frees room) and the next door lowers under this lock.</para>
+/// <para>A producer passes items on only while the queue has room (<see cref="HasRoom"/>): a stage checks its output
+/// queue before it takes a run (see <see cref="StageDoor{T}"/>), the input reader and the puts before they add. So,
+/// as in jobq, a full queue holds the stage before it back, and memory depends on queue sizes, not input length.</para>
+/// <para>A run that started while the queue had room may overfill it by its outputs, as jobq's workers hold their
+/// result while the next queue is full; <see cref="Count"/> can then exceed <see cref="Capacity"/>.</para>
 /// </remarks>
-internal abstract class StageQueue
+internal sealed class StageQueue(int capacity, CancellationToken stop)
 {
-    private readonly List<TaskCompletionSource<bool>> _roomWaiters = [];
-    private long _backlog;
-    private int _waiting;
-    private int _queuedRuns;
-    private int _running;
+    private readonly Lock _lock = new();
+    private readonly List<TaskCompletionSource<bool>> _waiters = [];
+    private long _count;
 
-    protected StageQueue(int capacity, int backlogLimit, CancellationToken stop)
+    /// <summary>Gets the queue size (jobq's <c>queue_size</c>).</summary>
+    public int Capacity { get; } = capacity;
+
+    /// <summary>Gets the items passed on to the stage that it has not taken yet.</summary>
+    public long Count => Interlocked.Read(ref _count);
+
+    /// <summary>Gets whether a producer may pass more on: the queue is below its capacity (an empty one takes any run).</summary>
+    public bool HasRoom => Interlocked.Read(ref _count) < Capacity;
+
+    /// <summary>Gets or sets what to call when room frees: the door of the producing stage admits the run it postponed.</summary>
+    public Action? RoomFreed { get; set; }
+
+    /// <summary>The producer passes <paramref name="count"/> items on.</summary>
+    public void Add(int count) => Interlocked.Add(ref _count, count);
+
+    /// <summary>The stage takes <paramref name="count"/> items: they leave the queue, and a producer waiting for room goes on.</summary>
+    public void Take(int count)
     {
-        Capacity = capacity;
-        BacklogLimit = backlogLimit;
-        Stop = stop;
-    }
-
-    /// <summary>Gets the most items that wait in the queue (jobq's queue size); a run larger than that is admitted into an empty queue.</summary>
-    public int Capacity { get; }
-
-    /// <summary>Gets the most finished items the stage may hold back before the door stops admitting more input.</summary>
-    public int BacklogLimit { get; }
-
-    /// <summary>Gets whether the door still takes runs (not completed, faulted or stopped); read without the lock.</summary>
-    public bool IsOpen => !Declining && !Stop.IsCancellationRequested;
-
-    /// <summary>Gets the items admitted (or reserved by a producer) that no call has started yet.</summary>
-    public int Waiting => Volatile.Read(ref _waiting);
-
-    /// <summary>Gets the items the stage has finished that the next stage has not taken yet.</summary>
-    public long Backlog => Interlocked.Read(ref _backlog);
-
-    /// <summary>
-    /// Gets whether the stage could start a run now and has none queued: a producer holding items should hand them
-    /// over at once instead of filling a longer run.
-    /// </summary>
-    public bool IsHungry => Volatile.Read(ref _queuedRuns) == 0 && Volatile.Read(ref _running) < Concurrency;
-
-    /// <summary>Gets or sets how many runs the stage processes at once (its worker count).</summary>
-    public int Concurrency { get; set; } = 1;
-
-    /// <summary>Gets or sets what to call when a run ends and none is queued: a producer holding items hands them over.</summary>
-    public Action? Starved { get; set; }
-
-    /// <summary>Gets or sets the queue of the stage before this one, whose backlog shrinks as this door admits its runs.</summary>
-    public StageQueue? Upstream { get; set; }
-
-    protected Lock Lock { get; } = new();
-
-    protected CancellationToken Stop { get; }
-
-    /// <summary>Gets or sets whether the door takes no more runs (completed, faulted or stopped). Guarded by <see cref="Lock"/>.</summary>
-    protected bool Declining { get; set; }
-
-    /// <summary>The stage starts processing <paramref name="count"/> items: they leave the queue.</summary>
-    public void Started(int count)
-    {
-        lock (Lock)
+        var before = Interlocked.Add(ref _count, -count) + count;
+        if (before >= Capacity && before - count < Capacity)
         {
-            _waiting -= count;
-        }
-
-        OnRoomFreed();
-    }
-
-    /// <summary>The stage takes an admitted run (a dispatcher's router takes it to route it).</summary>
-    public void RunStarted()
-    {
-        Interlocked.Decrement(ref _queuedRuns);
-        Interlocked.Increment(ref _running);
-    }
-
-    /// <summary>The stage is done with a run it took with <see cref="RunStarted"/>.</summary>
-    public void RunEnded()
-    {
-        Interlocked.Decrement(ref _running);
-        if (Volatile.Read(ref _queuedRuns) == 0)
-        {
-            Starved?.Invoke();
+            OnRoomFreed();
         }
     }
 
-    /// <summary>The stage passes on <paramref name="count"/> finished items; they count against its backlog until taken.</summary>
-    public void AddBacklog(int count) => Interlocked.Add(ref _backlog, count);
-
-    /// <summary>The next stage took <paramref name="count"/> of this stage's finished items.</summary>
-    public void ReleaseBacklog(int count)
+    /// <summary>Completes when the queue has room (true), or when the pipeline stopped (false).</summary>
+    public Task<bool> WaitForRoomAsync()
     {
-        Interlocked.Add(ref _backlog, -count);
-        OnRoomFreed();
-    }
-
-    /// <summary>Reserves room for <paramref name="count"/> items a producer is about to hand over; false if there is none or the door declines.</summary>
-    public bool TryReserve(int count)
-    {
-        lock (Lock)
+        lock (_lock)
         {
-            if (Declining || Stop.IsCancellationRequested || !HasRoomLocked(count))
-            {
-                return false;
-            }
-
-            _waiting += count;
-            return true;
-        }
-    }
-
-    /// <summary>Completes when there may be room (true) or when the door declines for good (false).</summary>
-    public Task<bool> WaitForRoomAsync(int count)
-    {
-        lock (Lock)
-        {
-            if (Declining || Stop.IsCancellationRequested)
+            if (stop.IsCancellationRequested)
             {
                 return Task.FromResult(false);
             }
 
-            if (HasRoomLocked(count))
+            if (HasRoom)
             {
                 return Task.FromResult(true);
             }
 
             var waiter = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-            _roomWaiters.Add(waiter);
+            _waiters.Add(waiter);
             return waiter.Task;
         }
     }
 
-    /// <summary>Declines every later run and releases every producer waiting for room (the pipeline stopped or failed).</summary>
-    public void Cancel()
-    {
-        lock (Lock)
-        {
-            Declining = true;
-            ForgetPostponedLocked();
-        }
+    /// <summary>Releases every producer waiting for room (the pipeline stopped).</summary>
+    public void Cancel() => Release(false);
 
-        ReleaseWaiters(false);
+    private void OnRoomFreed()
+    {
+        Release(true);
+        RoomFreed?.Invoke();
     }
 
-    /// <summary>Whether <paramref name="count"/> more items fit; an empty queue takes any run, so an oversized one never waits forever.</summary>
-    protected bool HasRoomLocked(int count)
-        => (_waiting == 0 || _waiting + count <= Capacity) && Interlocked.Read(ref _backlog) <= BacklogLimit;
-
-    /// <summary>Counts an admitted run; the caller holds <see cref="Lock"/>.</summary>
-    protected void AdmittedLocked(int count, bool reserved)
-    {
-        if (!reserved)
-        {
-            _waiting += count;
-        }
-
-        Interlocked.Increment(ref _queuedRuns);
-    }
-
-    /// <summary>Room may have been freed: admit postponed offers, wake waiting producers.</summary>
-    protected void OnRoomFreed()
-    {
-        bool wake;
-        lock (Lock)
-        {
-            wake = _roomWaiters.Count > 0 && (Declining || HasRoomLocked(1));
-        }
-
-        if (wake)
-        {
-            ReleaseWaiters(true);
-        }
-
-        TransferPostponed();
-    }
-
-    /// <summary>Admits postponed offers while there is room; called with no lock held.</summary>
-    protected abstract void TransferPostponed();
-
-    /// <summary>Forgets the postponed offers (their sources keep the messages); the caller holds <see cref="Lock"/>.</summary>
-    protected abstract void ForgetPostponedLocked();
-
-    private void ReleaseWaiters(bool result)
+    private void Release(bool result)
     {
         TaskCompletionSource<bool>[] waiters;
-        lock (Lock)
+        lock (_lock)
         {
-            if (_roomWaiters.Count == 0)
+            if (_waiters.Count == 0)
             {
                 return;
             }
 
-            waiters = [.. _roomWaiters];
-            _roomWaiters.Clear();
+            waiters = [.. _waiters];
+            _waiters.Clear();
         }
 
         foreach (var waiter in waiters)
         {
-            waiter.TrySetResult(result && !Declining);
+            waiter.TrySetResult(result && !stop.IsCancellationRequested);
         }
     }
 }

@@ -5,18 +5,18 @@ namespace JobQ.Dataflow.Internal;
 /// <summary>
 /// The end of a pipeline whose outputs someone takes (a pipeline block or a stream): a
 /// <see cref="TransformManyBlock{TInput, TOutput}"/> that opens the last stage's runs into single items, with
-/// <c>BoundedCapacity</c> = the queue size, so that at most that many outputs (and one run) wait to be taken before
-/// the last stage is held back.
+/// <c>BoundedCapacity</c> = the queue size, so that at most that many outputs (and one run) wait to be taken; runs
+/// it has not opened yet count in <see cref="Queue"/>, which holds the last stage back once full.
 /// </summary>
 /// <typeparam name="T">The type of the outputs.</typeparam>
 internal sealed class TailBlock<T> : IRunTarget<T>
 {
     private readonly TransformManyBlock<ItemRun<T>, T> _block;
-    private StageQueue? _upstream;
 
     public TailBlock(int queueSize, CancellationToken stop)
     {
         RunLength = new RunLength(queueSize, 1);
+        Queue = new StageQueue(queueSize, stop);
         _block = new TransformManyBlock<ItemRun<T>, T>(Open, new ExecutionDataflowBlockOptions { BoundedCapacity = queueSize, CancellationToken = stop });
     }
 
@@ -27,16 +27,14 @@ internal sealed class TailBlock<T> : IRunTarget<T>
 
     public RunLength RunLength { get; }
 
-    public StageQueue? Queue => null;
+    /// <summary>Gets the outputs the last stage passed on that this block has not opened yet.</summary>
+    public StageQueue Queue { get; }
 
-    public StageQueue? Upstream
-    {
-        set => _upstream = value;
-    }
+    public OrderTracker? UpstreamOrder { private get; set; }
 
     private IEnumerable<T> Open(ItemRun<T> run)
     {
-        _upstream?.ReleaseBacklog(run.Count);
+        Queue.Take(run.Count);
         var start = Stopwatch.GetTimestamp();
         try
         {

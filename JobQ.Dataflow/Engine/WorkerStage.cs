@@ -1,18 +1,19 @@
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
 
 namespace JobQ.Dataflow.Internal;
 
 /// <summary>
 /// A worker stage: a <see cref="TransformManyBlock{TInput, TOutput}"/> of runs behind a <see cref="StageDoor{T}"/>,
-/// with <c>MaxDegreeOfParallelism</c> = threads, <c>EnsureOrdered</c> = keepOrder, and for blocking (sync) workers a
+/// with <c>MaxDegreeOfParallelism</c> = threads, <c>EnsureOrdered</c> = keepOrder and, for blocking (sync) workers, a
 /// <see cref="DedicatedThreadScheduler"/>. Each message is a run; the block's delegate calls the worker once per item.
 /// </summary>
 /// <remarks>
-/// <para>Four delegate forms, one per worker kind: sync one-to-one (returns the output runs), sync generator (an
-/// iterator that hands each output run over as it fills), async one-to-one (a task of the output runs), async
-/// generator (an async iterator). A resizable stage (<c>JobManager</c>) uses the async forms with
-/// <c>MaxDegreeOfParallelism</c> as a cap and a <see cref="ConcurrencyGate"/> holding the real concurrency.</para>
+/// <para>Three delegate forms: sync one-to-one (returns the output runs), async (a task of them; an async generator's
+/// outputs go on when its run ends), and sync generators (an iterator that hands each output run over as it fills, so
+/// a long sequence streams, waiting while the next stage's queue is full as jobq's generator workers do). Dataflow's
+/// <c>IAsyncEnumerable</c> form is not used: it blocks a thread while it enumerates.</para>
+/// <para>A resizable stage (<c>JobManager</c>) has <c>MaxDegreeOfParallelism</c> = <see cref="JobOptions.MaxThreads"/> as
+/// a cap; its door admits only as many runs as its worker count, which <see cref="SetWorkerCount"/> changes.</para>
 /// <para>No call starts once the pipeline stopped, and the outputs of calls in progress then are discarded.</para>
 /// </remarks>
 internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
@@ -22,26 +23,25 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
     private readonly StageWorker<TIn, TOut> _worker;
     private readonly StageDoor<TIn> _door;
     private readonly TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>> _block;
-    private readonly ConcurrencyGate? _gate;
     private readonly DedicatedThreadScheduler? _scheduler;
+    private readonly KeyValuePair<string, object?>[] _tags;
     private readonly CancellationToken _stop;
-    private readonly int _threads;
 
     public WorkerStage(Pipeline pipeline, int index, string name, Delegate? userDelegate, StageWorker<TIn, TOut> worker, int threads, bool resizable)
         : base(pipeline, index, name, userDelegate)
     {
         _worker = worker;
-        _threads = threads;
         _stop = pipeline.Token;
+        _tags = JobMetrics.StageTags(pipeline.Name, name);
         RunLength = new RunLength(pipeline.QueueSize, threads);
         if (!worker.IsAsync)
         {
             _scheduler = new DedicatedThreadScheduler($"JobQ {name}", threads + 1, RunLength);
         }
 
-        if (resizable)
+        if (pipeline.KeepOrder && (threads > 1 || resizable))
         {
-            _gate = new ConcurrencyGate(threads);
+            Order = new OrderTracker();
         }
 
         var options = new ExecutionDataflowBlockOptions
@@ -51,16 +51,12 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
             TaskScheduler = _scheduler ?? TaskScheduler.Default,
             CancellationToken = _stop,
         };
-        _block = (worker.Streams, worker.IsAsync || resizable) switch
-        {
-            (false, false) => new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(ProcessSync, options),
-            (false, true) => new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(ProcessAsync, options),
-            (true, false) => new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(StreamSync, options),
-            (true, true) => new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(StreamAsync, options),
-        };
-
-        var backlogLimit = Math.Max(1, pipeline.QueueSize - (threads * RunLength.Max));
-        _door = new StageDoor<TIn>(_block, pipeline.QueueSize, backlogLimit, _stop) { Concurrency = threads };
+        _block = worker.IsAsync
+            ? new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(ProcessAsync, options)
+            : worker.Streams
+                ? new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(StreamSync, options)
+                : new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(ProcessSync, options);
+        _door = new StageDoor<TIn>(_block, Queue, threads, _stop);
     }
 
     public override StageDoor<TIn> Door => _door;
@@ -73,61 +69,48 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
 
     public override Task Completion => _block.Completion;
 
-    public override int WorkerCount => _gate?.Limit ?? _threads;
-
-    protected override int MaxRun => RunLength.Max;
+    public override int WorkerCount => _door.Concurrency;
 
     public override void SetWorkerCount(int count)
     {
-        if (_gate is null)
-        {
-            base.SetWorkerCount(count);
-            return;
-        }
-
-        var from = _gate.Limit;
+        var from = _door.Concurrency;
         if (_scheduler is not null)
         {
-            // Raised before the gate lets more calls in, so that each of them finds a dedicated thread.
+            // Raised before the door admits more runs, so that each of them finds a dedicated thread.
             _scheduler.Limit = count + 1;
         }
 
         _door.Concurrency = count;
-        _gate.SetLimit(count);
         Pipeline.SafeLog(logger => Log.Resized(logger, Name, from, count));
     }
 
-    public override void Cancel()
-    {
-        base.Cancel();
-        _gate?.Cancel();
-    }
-
-    /// <summary>The sync one-to-one form: runs every call on the calling (dedicated or pool) thread.</summary>
+    /// <summary>The sync one-to-one form: every call runs on the calling (dedicated or pool) thread.</summary>
     private ItemRun<TOut>[] ProcessSync(ItemRun<TIn> input)
     {
-        StartRun(input.Count);
         var progress = Counters.Begin();
         var writer = new RunWriter<TOut>(Next?.RunLength, progress);
         var items = input.Items;
         var count = input.Count;
+        var timed = JobMetrics.CallDuration.Enabled;
         var start = Stopwatch.GetTimestamp();
         var i = 0;
         while (i < count)
         {
             try
             {
-                for (; i < count; i++)
+                for (; i < count && !_stop.IsCancellationRequested; i++)
                 {
-                    if (_stop.IsCancellationRequested)
-                    {
-                        goto Done;
-                    }
-
                     progress.Start();
+                    var callStart = timed ? Stopwatch.GetTimestamp() : 0;
                     _worker.Invoke(items[i], writer);
                     progress.Finish();
+                    if (timed)
+                    {
+                        Record(callStart);
+                    }
                 }
+
+                break;
             }
             catch (Exception exception)
             {
@@ -136,67 +119,52 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
             }
         }
 
-    Done:
         RunLength.Record(i, Stopwatch.GetTimestamp() - start);
-        return Finish(input, progress, writer);
+        return End(input, progress, writer);
     }
 
-    /// <summary>The async one-to-one form, also used by resizable stages of either kind: no thread is held while a call or the gate is awaited.</summary>
+    /// <summary>The async one-to-one form: no thread is held while a call is awaited.</summary>
     private async Task<IEnumerable<ItemRun<TOut>>> ProcessAsync(ItemRun<TIn> input)
     {
-        if (_gate is not null && !_gate.TryEnter())
-        {
-            // Resumed on this block's scheduler (no ConfigureAwait(false)): a sync worker stays on a dedicated thread.
-            if (!await _gate.EnterAsync())
-            {
-                Abandon(input);
-                return None;
-            }
-        }
-
-        try
-        {
-            if (!_worker.IsAsync)
-            {
-                return ProcessSync(input);
-            }
-
-            StartRun(input.Count);
-            var progress = Counters.Begin();
-            var writer = new RunWriter<TOut>(Next?.RunLength, progress);
-            var start = Stopwatch.GetTimestamp();
-            var i = 0;
-            for (; i < input.Count && !_stop.IsCancellationRequested; i++)
-            {
-                var item = input.Items[i];
-                progress.Start();
-                try
-                {
-                    await _worker.InvokeAsync(item, writer, _stop).ConfigureAwait(false);
-                    progress.Finish();
-                }
-                catch (Exception exception)
-                {
-                    await FailedAsync(progress, exception, item).ConfigureAwait(false);
-                }
-            }
-
-            RunLength.Record(i, Stopwatch.GetTimestamp() - start);
-            return Finish(input, progress, writer);
-        }
-        finally
-        {
-            _gate?.Exit();
-        }
-    }
-
-    /// <summary>The sync generator form: each output run is handed over as it fills, so a long sequence streams.</summary>
-    private IEnumerable<ItemRun<TOut>> StreamSync(ItemRun<TIn> input)
-    {
-        StartRun(input.Count);
         var progress = Counters.Begin();
         var writer = new RunWriter<TOut>(Next?.RunLength, progress);
-        var completed = false;
+        var timed = JobMetrics.CallDuration.Enabled;
+        var start = Stopwatch.GetTimestamp();
+        var i = 0;
+        for (; i < input.Count && !_stop.IsCancellationRequested; i++)
+        {
+            var item = input.Items[i];
+            progress.Start();
+            var callStart = Stopwatch.GetTimestamp();
+            try
+            {
+                await _worker.InvokeAsync(item, writer, _stop).ConfigureAwait(false);
+                progress.Finish();
+                if (timed)
+                {
+                    Record(callStart);
+                }
+            }
+            catch (Exception exception)
+            {
+                await FailedAsync(progress, exception, item).ConfigureAwait(false);
+            }
+        }
+
+        RunLength.Record(i, Stopwatch.GetTimestamp() - start);
+        return End(input, progress, writer);
+    }
+
+    /// <summary>
+    /// The sync generator form: an iterator the block enumerates as it goes, so each output run is handed over as it
+    /// fills (a long sequence streams), once the next stage's queue has room: the dedicated thread waits for it, as
+    /// jobq's generator workers block on a full queue.
+    /// </summary>
+    private IEnumerable<ItemRun<TOut>> StreamSync(ItemRun<TIn> input)
+    {
+        var progress = Counters.Begin();
+        var writer = new RunWriter<TOut>(Next?.RunLength, progress);
+        var ended = false;
         try
         {
             for (var i = 0; i < input.Count && !_stop.IsCancellationRequested; i++)
@@ -205,223 +173,115 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
                 progress.Start();
                 IEnumerator<TOut>? values = null;
                 var produced = false;
+                Exception? failure = null;
                 while (true)
                 {
-                    bool more;
                     try
                     {
                         values ??= _worker.Expand(item).GetEnumerator();
-                        more = values.MoveNext();
-                        if (more)
+                        if (_stop.IsCancellationRequested || !values.MoveNext())
                         {
-                            produced = true;
-                            writer.Add(values.Current);
+                            break;
                         }
+
+                        produced = true;
+                        writer.Add(values.Current);
                     }
                     catch (Exception exception)
                     {
-                        values?.Dispose();
-                        Failed(progress, exception, item);
-                        break;
-                    }
-
-                    if (!more)
-                    {
-                        values.Dispose();
-                        if (!produced)
-                        {
-                            progress.Drop();
-                        }
-
-                        progress.Finish();
-                        break;
-                    }
-
-                    if (_stop.IsCancellationRequested)
-                    {
-                        values.Dispose();
-                        progress.Finish();
+                        failure = exception;
                         break;
                     }
 
                     if (writer.HasSealed)
                     {
-                        foreach (var run in HandOver(writer.TakeSealed()))
+                        if (Next is { } next && !next.Queue.HasRoom && !next.Queue.WaitForRoomAsync().GetAwaiter().GetResult())
+                        {
+                            break;
+                        }
+
+                        foreach (var run in Handed(writer.TakeSealed()))
                         {
                             yield return run;
                         }
                     }
                 }
+
+                values?.Dispose();
+                if (failure is not null)
+                {
+                    Failed(progress, failure, item);
+                }
+                else
+                {
+                    if (!produced)
+                    {
+                        progress.Drop();
+                    }
+
+                    progress.Finish();
+                }
             }
 
-            completed = true;
+            ended = true;
         }
         finally
         {
-            if (!completed)
+            if (!ended)
             {
                 // Enumeration abandoned: the block is stopping; nothing more is passed on.
                 writer.Discard();
                 Counters.End(progress);
+                Order?.Ended(input.Sequence, 0);
                 input.Return();
                 _door.RunEnded();
             }
         }
 
-        foreach (var run in Finish(input, progress, writer))
+        foreach (var run in End(input, progress, writer))
         {
             yield return run;
         }
     }
 
-    /// <summary>The async generator form, also used by resizable generator stages.</summary>
-    private async IAsyncEnumerable<ItemRun<TOut>> StreamAsync(ItemRun<TIn> input)
+    /// <summary>Counts output runs handed over before the call ends into the next stage's queue.</summary>
+    private ItemRun<TOut>[] Handed(ItemRun<TOut>[] runs)
     {
-        if (_gate is not null && !_gate.TryEnter() && !await _gate.EnterAsync())
-        {
-            Abandon(input);
-            yield break;
-        }
-
-        try
-        {
-            StartRun(input.Count);
-            var progress = Counters.Begin();
-            var writer = new RunWriter<TOut>(Next?.RunLength, progress);
-            for (var i = 0; i < input.Count && !_stop.IsCancellationRequested; i++)
-            {
-                var item = input.Items[i];
-                progress.Start();
-                IAsyncEnumerator<TOut>? values = null;
-                var produced = false;
-                while (true)
-                {
-                    bool more;
-                    Exception? failure = null;
-                    try
-                    {
-                        values ??= _worker.IsAsync
-                            ? _worker.ExpandAsync(item, _stop).GetAsyncEnumerator(_stop)
-                            : new SyncEnumerator(_worker.Expand(item).GetEnumerator());
-                        more = await values.MoveNextAsync();
-                        if (more)
-                        {
-                            produced = true;
-                            writer.Add(values.Current);
-                        }
-                    }
-                    catch (Exception exception)
-                    {
-                        failure = exception;
-                        more = false;
-                    }
-
-                    if (!more)
-                    {
-                        if (values is not null)
-                        {
-                            await values.DisposeAsync();
-                        }
-
-                        if (failure is not null)
-                        {
-                            await FailedAsync(progress, failure, item);
-                        }
-                        else
-                        {
-                            if (!produced)
-                            {
-                                progress.Drop();
-                            }
-
-                            progress.Finish();
-                        }
-
-                        break;
-                    }
-
-                    if (writer.HasSealed)
-                    {
-                        await WaitForRoomAsync();
-                        foreach (var run in HandOver(writer.TakeSealed()))
-                        {
-                            yield return run;
-                        }
-                    }
-                }
-            }
-
-            foreach (var run in Finish(input, progress, writer))
-            {
-                yield return run;
-            }
-        }
-        finally
-        {
-            _gate?.Exit();
-        }
-    }
-
-    /// <summary>Counts runs handed over mid-call against the backlog, after waiting for room in the next stage (blocking).</summary>
-    private ItemRun<TOut>[] HandOver(ItemRun<TOut>[] runs)
-    {
-        if (Next?.Queue is { } next)
-        {
-            var room = next.WaitForRoomAsync(1);
-            if (!room.IsCompleted)
-            {
-                room.GetAwaiter().GetResult();
-            }
-        }
-
-        return Counted(runs);
-    }
-
-    private Task WaitForRoomAsync() => Next?.Queue?.WaitForRoomAsync(1) ?? Task.CompletedTask;
-
-    private ItemRun<TOut>[] Counted(ItemRun<TOut>[] runs)
-    {
-        var items = 0;
         foreach (var run in runs)
         {
-            items += run.Count;
+            Next?.Queue.Add(run.Count);
         }
 
-        Queue.AddBacklog(items);
         return runs;
     }
 
-    /// <summary>Ends a run: folds its counts, returns its input array, and passes its outputs on (or discards them once stopped).</summary>
-    private ItemRun<TOut>[] Finish(ItemRun<TIn> input, RunProgress progress, RunWriter<TOut> writer)
+    /// <summary>Ends a run: folds its counts, returns its input array, passes its outputs on (or discards them once stopped), and frees its place.</summary>
+    private ItemRun<TOut>[] End(ItemRun<TIn> input, RunProgress progress, RunWriter<TOut> writer)
     {
         Counters.End(progress);
         input.Return();
+        ItemRun<TOut>[] outputs;
         if (_stop.IsCancellationRequested)
         {
             writer.Discard();
-            _door.RunEnded();
-            Pipeline.CheckQuiescent();
-            return None;
+            outputs = PassOn(input.Sequence, None);
+        }
+        else
+        {
+            outputs = PassOn(input.Sequence, writer.TakeAll());
         }
 
-        var outputs = Counted(writer.TakeAll());
         _door.RunEnded();
+        if (_stop.IsCancellationRequested)
+        {
+            Pipeline.CheckQuiescent();
+        }
+
         return outputs;
     }
 
-    private void StartRun(int items)
-    {
-        _door.Started(items);
-        _door.RunStarted();
-    }
-
-    /// <summary>Drops a run the stage will not process (the pipeline stopped while it waited for the gate).</summary>
-    private void Abandon(ItemRun<TIn> input)
-    {
-        StartRun(input.Count);
-        input.Return();
-        _door.RunEnded();
-    }
+    private void Record(long callStart)
+        => JobMetrics.CallDuration.Record(Stopwatch.GetElapsedTime(callStart).TotalSeconds, _tags);
 
     private void Failed(RunProgress progress, Exception exception, TIn item)
     {
@@ -444,19 +304,5 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
 
         progress.Fail();
         return Pipeline.ReportFailureAsync(this, exception, item);
-    }
-
-    /// <summary>A sync enumerator seen as an async one, for a resizable sync generator stage.</summary>
-    private sealed class SyncEnumerator(IEnumerator<TOut> inner) : IAsyncEnumerator<TOut>
-    {
-        public TOut Current => inner.Current;
-
-        public ValueTask<bool> MoveNextAsync() => new(inner.MoveNext());
-
-        public ValueTask DisposeAsync()
-        {
-            inner.Dispose();
-            return default;
-        }
     }
 }

@@ -57,7 +57,7 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
         var validated = PipelineBuilder.Validate(workers, options, nameof(workers), optionsParam);
         var built = PipelineBuilder.Build(workers, validated, resizable: true, tail: false);
         _pipeline = built.Pipeline;
-        _input = new InputBatcher<TIn>(built.First.Door, built.First.RunLength);
+        _input = new InputBatcher<TIn>(built.Head, _pipeline.Token);
         _pipeline.Start(built.LastCompletion);
     }
 

@@ -71,7 +71,7 @@ public static class JobQueue
         var built = PipelineBuilder.Build(workers, validated, resizable: false, tail: false);
         var pipeline = built.Pipeline;
         pipeline.Start(built.LastCompletion);
-        var feeder = InputFeeder<TIn>.Start(input, pipeline, built.First.Door, built.First.RunLength);
+        var feeder = InputFeeder<TIn>.Start(input, pipeline, built.Head);
         using (pipeline.StartTimeout(validated.Timeout))
         {
             pipeline.Finished.Wait();
@@ -96,7 +96,7 @@ public static class JobQueue
     {
         ArgumentNullException.ThrowIfNull(input);
         var validated = PipelineBuilder.Validate(workers, options, nameof(workers), nameof(options));
-        return ExecuteAsync(workers, validated, (pipeline, first) => InputFeeder<TIn>.Start(input, pipeline, first.Door, first.RunLength), cancellationToken);
+        return ExecuteAsync(workers, validated, (pipeline, head) => InputFeeder<TIn>.Start(input, pipeline, head), cancellationToken);
     }
 
     /// <summary>Processes an async input through <paramref name="workers"/>.</summary>
@@ -115,7 +115,7 @@ public static class JobQueue
     {
         ArgumentNullException.ThrowIfNull(input);
         var validated = PipelineBuilder.Validate(workers, options, nameof(workers), nameof(options));
-        return ExecuteAsync(workers, validated, (pipeline, first) => InputFeeder<TIn>.Start(input, pipeline, first.Door, first.RunLength), cancellationToken);
+        return ExecuteAsync(workers, validated, (pipeline, head) => InputFeeder<TIn>.Start(input, pipeline, head), cancellationToken);
     }
 
     /// <summary>
@@ -139,7 +139,7 @@ public static class JobQueue
     {
         ArgumentNullException.ThrowIfNull(input);
         var validated = PipelineBuilder.Validate(workers, options, nameof(workers), nameof(options));
-        return StreamCoreAsync(workers, validated, (pipeline, first) => InputFeeder<TIn>.Start(input, pipeline, first.Door, first.RunLength), cancellationToken);
+        return StreamCoreAsync(workers, validated, (pipeline, head) => InputFeeder<TIn>.Start(input, pipeline, head), cancellationToken);
     }
 
     /// <summary>Runs an async input through <paramref name="workers"/> and yields the last stage's outputs as they come.</summary>
@@ -158,7 +158,7 @@ public static class JobQueue
     {
         ArgumentNullException.ThrowIfNull(input);
         var validated = PipelineBuilder.Validate(workers, options, nameof(workers), nameof(options));
-        return StreamCoreAsync(workers, validated, (pipeline, first) => InputFeeder<TIn>.Start(input, pipeline, first.Door, first.RunLength), cancellationToken);
+        return StreamCoreAsync(workers, validated, (pipeline, head) => InputFeeder<TIn>.Start(input, pipeline, head), cancellationToken);
     }
 
     /// <summary>
@@ -294,7 +294,7 @@ public static class JobQueue
     private static async IAsyncEnumerable<TOut> StreamCoreAsync<TIn, TOut>(
         Workers<TIn, TOut> workers,
         JobOptions options,
-        Func<Pipeline, Stage<TIn>, InputFeeder<TIn>> startFeeder,
+        Func<Pipeline, PipelineHead<TIn>, InputFeeder<TIn>> startFeeder,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
@@ -302,7 +302,7 @@ public static class JobQueue
         var pipeline = built.Pipeline;
         var tail = built.Tail!.Block;
         pipeline.Start(built.LastCompletion);
-        var feeder = startFeeder(pipeline, built.First);
+        var feeder = startFeeder(pipeline, built.Head);
         using var timer = pipeline.StartTimeout(options.Timeout);
         using var registration = cancellationToken.UnsafeRegister(static state => ((Pipeline)state!).Stop(StopReason.Canceled), pipeline);
         try
@@ -362,14 +362,14 @@ public static class JobQueue
     private static async Task<JobRunResult> ExecuteAsync<TIn, TOut>(
         Workers<TIn, TOut> workers,
         JobOptions options,
-        Func<Pipeline, Stage<TIn>, InputFeeder<TIn>> startFeeder,
+        Func<Pipeline, PipelineHead<TIn>, InputFeeder<TIn>> startFeeder,
         CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var built = PipelineBuilder.Build(workers, options, resizable: false, tail: false);
         var pipeline = built.Pipeline;
         pipeline.Start(built.LastCompletion);
-        var feeder = startFeeder(pipeline, built.First);
+        var feeder = startFeeder(pipeline, built.Head);
         using var timer = pipeline.StartTimeout(options.Timeout);
         using var registration = cancellationToken.UnsafeRegister(static state => ((Pipeline)state!).Stop(StopReason.Canceled), pipeline);
         await pipeline.Finished.ConfigureAwait(false);

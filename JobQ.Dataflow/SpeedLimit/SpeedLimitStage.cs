@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 
 namespace JobQ.Dataflow.Internal;
@@ -13,8 +12,9 @@ namespace JobQ.Dataflow.Internal;
 /// <para>The window restarts every 5 seconds (as in jobq, logging the speed reached) and whenever the rate read from
 /// the limit changes, so that a new rate applies from that moment: raising it never releases a burst to catch up,
 /// lowering it never stalls the stage to pay back items that went by at the old rate.</para>
-/// <para>The block's <c>MaxDegreeOfParallelism</c> is 1, so the pacing state needs no lock. Items ready to go are
-/// handed over before each wait, so none waits for a run to fill.</para>
+/// <para>The block's <c>MaxDegreeOfParallelism</c> is 1, so the pacing state needs no lock. A run's items go on when
+/// the run ends, so while the limit holds items back the stage asks for runs of one item (<see cref="RunLength"/>),
+/// and each item goes on at its due time; runs grow again while items pass unheld.</para>
 /// </remarks>
 internal sealed class SpeedLimitStage<T> : Stage<T, T>
 {
@@ -37,7 +37,7 @@ internal sealed class SpeedLimitStage<T> : Stage<T, T>
         _stop = pipeline.Token;
         RunLength = new RunLength(pipeline.QueueSize, 1);
         _block = new TransformManyBlock<ItemRun<T>, ItemRun<T>>(Pace, new ExecutionDataflowBlockOptions { CancellationToken = _stop });
-        _door = new StageDoor<T>(_block, pipeline.QueueSize, Math.Max(1, pipeline.QueueSize - RunLength.Max), _stop);
+        _door = new StageDoor<T>(_block, Queue, 1, _stop);
     }
 
     public override StageDoor<T> Door => _door;
@@ -52,72 +52,60 @@ internal sealed class SpeedLimitStage<T> : Stage<T, T>
 
     public override int WorkerCount => 1;
 
-    protected override int MaxRun => RunLength.Max;
-
     private TimeProvider Time => Pipeline.TimeProvider;
 
-    private async IAsyncEnumerable<ItemRun<T>> Pace(ItemRun<T> input)
+    private async Task<IEnumerable<ItemRun<T>>> Pace(ItemRun<T> input)
     {
-        _door.Started(input.Count);
-        _door.RunStarted();
         var progress = Counters.Begin();
         var writer = new RunWriter<T>(Next?.RunLength, progress);
-        try
+        var start = System.Diagnostics.Stopwatch.GetTimestamp();
+        var waited = false;
+        var i = 0;
+        for (; i < input.Count && !_stop.IsCancellationRequested; i++)
         {
-            for (var i = 0; i < input.Count && !_stop.IsCancellationRequested; i++)
+            progress.Start();
+            var due = Due();
+            if (due > TimeSpan.Zero)
             {
-                progress.Start();
-                var due = Due();
-                if (due > TimeSpan.Zero)
+                waited = true;
+                try
                 {
-                    foreach (var run in Counted(writer.TakeAll()))
-                    {
-                        yield return run;
-                    }
-
-                    try
-                    {
-                        await Task.Delay(due, Time, _stop).ConfigureAwait(false);
-                    }
-                    catch (OperationCanceledException)
-                    {
-                        progress.Finish();
-                        break;
-                    }
+                    await Task.Delay(due, Time, _stop).ConfigureAwait(false);
                 }
-
-                writer.Add(input.Items[i]);
-                progress.Finish();
+                catch (OperationCanceledException)
+                {
+                    progress.Finish();
+                    break;
+                }
             }
-        }
-        finally
-        {
-            Counters.End(progress);
-            input.Return();
-            _door.RunEnded();
+
+            writer.Add(input.Items[i]);
+            progress.Finish();
         }
 
+        // While the limit holds items back, runs of one item, so that each goes on at its due time; while it does not,
+        // runs as long as for any cheap stage.
+        RunLength.Record(i, waited ? long.MaxValue / 4 : System.Diagnostics.Stopwatch.GetTimestamp() - start);
+        Counters.End(progress);
+        input.Return();
+        ItemRun<T>[] outputs;
         if (_stop.IsCancellationRequested)
         {
             writer.Discard();
+            outputs = PassOn(input.Sequence, []);
+        }
+        else
+        {
+            outputs = PassOn(input.Sequence, writer.TakeAll());
+        }
+
+        _door.RunEnded();
+        if (_stop.IsCancellationRequested)
+        {
             Pipeline.CheckQuiescent();
-            yield break;
         }
 
-        foreach (var run in Counted(writer.TakeAll()))
-        {
-            yield return run;
-        }
-    }
-
-    private ItemRun<T>[] Counted(ItemRun<T>[] runs)
-    {
-        foreach (var run in runs)
-        {
-            Queue.AddBacklog(run.Count);
-        }
-
-        return runs;
+        return outputs;
     }
 
     /// <summary>Counts the next item into the window and returns how long until it is due.</summary>

@@ -5,10 +5,6 @@ internal sealed class AsyncManyWorker<TIn, TOut>(Func<TIn, CancellationToken, IA
 {
     public override bool IsAsync => true;
 
-    public override bool Streams => true;
-
-    public override IAsyncEnumerable<TOut> ExpandAsync(TIn item, CancellationToken cancellationToken) => worker(item, cancellationToken);
-
     public override async ValueTask InvokeAsync(TIn item, IOutput<TOut> output, CancellationToken cancellationToken)
     {
         var produced = false;

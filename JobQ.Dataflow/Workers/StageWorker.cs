@@ -15,12 +15,9 @@ internal abstract class StageWorker<TIn, TOut>
     /// <summary>Calls an async worker; holds no thread while it waits.</summary>
     public virtual ValueTask InvokeAsync(TIn item, IOutput<TOut> output, CancellationToken cancellationToken) => throw new NotSupportedException();
 
-    /// <summary>Gets whether the worker is a generator whose sequence the stage streams (<see cref="Expand"/>, <see cref="ExpandAsync"/>).</summary>
+    /// <summary>Gets whether the worker is a sync generator whose sequence the stage streams (<see cref="Expand"/>).</summary>
     public virtual bool Streams => false;
 
     /// <summary>Returns a sync generator's sequence for <paramref name="item"/>, which the stage enumerates.</summary>
     public virtual IEnumerable<TOut> Expand(TIn item) => throw new NotSupportedException();
-
-    /// <summary>Returns an async generator's sequence for <paramref name="item"/>, which the stage enumerates.</summary>
-    public virtual IAsyncEnumerable<TOut> ExpandAsync(TIn item, CancellationToken cancellationToken) => throw new NotSupportedException();
 }

@@ -1,0 +1,37 @@
+namespace JobQ.Dataflow.Internal;
+
+/// <summary>
+/// Counts what Dataflow's reordering buffer holds back in a keepOrder stage with several threads: the outputs of runs
+/// that ended before a run admitted earlier did (jobq's coordinator). It holds no items, only the counts, keyed by the
+/// sequence numbers the stage's door stamps in admission order, which is the order the block emits in.
+/// </summary>
+/// <remarks>Every admitted run ends exactly once. <c>_lock</c> guards the fields.</remarks>
+internal sealed class OrderTracker
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<long, int> _ended = [];
+    private long _next;
+    private int _parked;
+
+    /// <summary>Gets the outputs held back until an earlier run ends.</summary>
+    public int Parked => Volatile.Read(ref _parked);
+
+    /// <summary>Run <paramref name="sequence"/> ended with <paramref name="outputs"/> outputs.</summary>
+    public void Ended(long sequence, int outputs)
+    {
+        lock (_lock)
+        {
+            if (sequence != _next)
+            {
+                _ended[sequence] = outputs;
+                _parked += outputs;
+                return;
+            }
+
+            while (_ended.Remove(++_next, out var released))
+            {
+                _parked -= released;
+            }
+        }
+    }
+}
