@@ -55,7 +55,7 @@ public sealed class DispatcherTests
     public async Task Then_Dispatcher_EachPartitionSeesOnlyItsKeysInArrivalOrderOneAtATime()
     {
         const int n = 5;
-        var byThread = new ConcurrentDictionary<int, ConcurrentQueue<int>>();
+        var byPartition = new ConcurrentDictionary<int, ConcurrentQueue<int>>();
         var inFlight = new int[n];
         var overlapsWithinPartition = 0;
         var workers = Workers.Of<int>().Then(
@@ -67,7 +67,7 @@ public sealed class DispatcherTests
                     Interlocked.Increment(ref overlapsWithinPartition);
                 }
 
-                byThread.GetOrAdd(Environment.CurrentManagedThreadId, _ => new ConcurrentQueue<int>()).Enqueue(x);
+                byPartition.GetOrAdd(p, _ => new ConcurrentQueue<int>()).Enqueue(x);
                 Thread.SpinWait(Random.Shared.Next(0, 2_000)); // workload
                 Interlocked.Decrement(ref inFlight[p]);
                 return x;
@@ -78,9 +78,9 @@ public sealed class DispatcherTests
         await JobQueue.RunAsync(Enumerable.Range(-150, 300), workers).Within();
 
         Assert.AreEqual(0, overlapsWithinPartition, "a partition must process one item at a time");
-        Assert.HasCount(n, byThread, "one worker thread per partition");
+        Assert.HasCount(n, byPartition, "every partition received items");
         var seen = new List<int>();
-        foreach (var items in byThread.Values.Select(q => q.ToArray()))
+        foreach (var items in byPartition.Values.Select(q => q.ToArray()))
         {
             var partition = PythonMod(items[0] * 7, n);
             Assert.IsTrue(items.All(x => PythonMod(x * 7, n) == partition), "a partition received another partition's key");

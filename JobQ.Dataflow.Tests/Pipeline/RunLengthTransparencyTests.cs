@@ -92,7 +92,8 @@ public sealed class RunLengthTransparencyTests
     [DataRow(RunsOfOne)]
     public async Task RunAsync_TimeoutWhileCallsBlockAmidCheapItems_NoCallStartsAfterTheDeadline(int queueSize)
     {
-        const int Count = 200_000, FirstBlocker = 100_000;
+        // The two blockers lie in different runs (runs hold at most 256 items), so each holds one of the two threads.
+        const int Count = 200_000, FirstBlocker = 100_000, SecondBlocker = 150_000;
         var time = new FakeTimeProvider();
         var probe = new Probe();
         using var blocked = new CountdownEvent(2);
@@ -102,7 +103,7 @@ public sealed class RunLengthTransparencyTests
             .Then(
                 x =>
                 {
-                    if (x is FirstBlocker or FirstBlocker + 1)
+                    if (x is FirstBlocker or SecondBlocker)
                     {
                         blocked.Signal();
                         release.Wait(Bounded.Limit);
@@ -118,7 +119,7 @@ public sealed class RunLengthTransparencyTests
         try
         {
             var run = JobQueue.RunAsync(Enumerable.Range(0, Count), workers, options);
-            Assert.IsTrue(blocked.Wait(Bounded.Limit), "Both blocking calls should start: each lane holds one.");
+            Assert.IsTrue(blocked.Wait(Bounded.Limit), "Both blocking calls should start: each thread holds one.");
             Assert.AreEqual(2L, JobQueue.Stat(probe).Stages[1].Doing, "The blocked calls are the calls in progress in their stage.");
 
             time.Advance(TimeSpan.FromSeconds(5));
@@ -170,6 +171,8 @@ public sealed class RunLengthTransparencyTests
                 await manager.PutAsync(i).AsTask().Within();
             }
 
+            // Put into an idle stage, each item goes on at once in a run of its own, so the three block at once.
+            Bounded.Until(() => manager.Stat().Stages[0].Out == Cheap, "the cheap items to be processed");
             for (var i = 1; i <= 3; i++)
             {
                 await manager.PutAsync(-i).AsTask().Within();

@@ -230,11 +230,13 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
         }
 
         _watchingRoom = true;
+
+        // Never inline: the transfer consumes from sources, which must not happen under this lock.
         _head.Queue.WaitForRoomAsync().ContinueWith(
             static (room, state) => ((InputBatcher<T>)state!).TransferPostponed(room.Result),
             this,
             CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously,
+            TaskContinuationOptions.RunContinuationsAsynchronously,
             TaskScheduler.Default);
     }
 

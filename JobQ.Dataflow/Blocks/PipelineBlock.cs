@@ -26,17 +26,11 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
         _pipeline = built.Pipeline;
         _tail = built.Tail!.Block;
         _head = new InputBatcher<TIn>(built.Head, _pipeline.Token) { Owner = this };
-        _pipeline.Start(built.LastCompletion);
-        _tail.Completion.ContinueWith(
-            static (tail, state) => ((Pipeline)state!).Fail(tail.Exception!.InnerException!),
-            _pipeline,
-            CancellationToken.None,
-            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
-            TaskScheduler.Default);
+        _pipeline.Start(built.LastCompletion, lastFaultsFromOutside: true);
 
-        var blocks = _pipeline.Stages.SelectMany(stage => stage.Blocks).Select(block => block.Completion).Append(_tail.Completion);
+        var blocks = _pipeline.Stages.SelectMany(stage => stage.Blocks.Select(block => block.Completion).Append(stage.Completion)).Append(_tail.Completion);
         Task.WhenAll(blocks).ContinueWith(
-            static (_, state) => ((PipelineBlock<TIn, TOut>)state!).Completed(),
+            static (all, state) => ((PipelineBlock<TIn, TOut>)state!).Completed(all),
             this,
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,
@@ -65,7 +59,37 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
         _pipeline.Fail(exception);
     }
 
-    public IDisposable LinkTo(ITargetBlock<TOut> target, DataflowLinkOptions linkOptions) => _tail.LinkTo(target, linkOptions);
+    public IDisposable LinkTo(ITargetBlock<TOut> target, DataflowLinkOptions linkOptions)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(linkOptions);
+        if (!linkOptions.PropagateCompletion)
+        {
+            return _tail.LinkTo(target, linkOptions);
+        }
+
+        // The whole block's completion is propagated, not the tail's: a stop or fault ends the tail as Canceled, and a
+        // linked target must see the block's fault.
+        var link = _tail.LinkTo(target, new DataflowLinkOptions { Append = linkOptions.Append, MaxMessages = linkOptions.MaxMessages });
+        Completion.ContinueWith(
+            static (completion, state) =>
+            {
+                var target = (ITargetBlock<TOut>)state!;
+                if (completion.IsFaulted)
+                {
+                    target.Fault(completion.Exception!.InnerException!);
+                }
+                else
+                {
+                    target.Complete();
+                }
+            },
+            target,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+        return link;
+    }
 
     public TOut? ConsumeMessage(DataflowMessageHeader messageHeader, ITargetBlock<TOut> target, out bool messageConsumed)
         => ((ISourceBlock<TOut>)_tail).ConsumeMessage(messageHeader, target, out messageConsumed);
@@ -80,9 +104,10 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
 
     public bool TryReceiveAll([NotNullWhen(true)] out IList<TOut>? items) => _tail.TryReceiveAll(out items);
 
-    private void Completed()
+    private void Completed(Task all)
     {
-        if (_pipeline.Fault is { } fault)
+        // A block's own fault counts too: its continuation that stops the pipeline may run after this one.
+        if ((_pipeline.Fault ?? all.Exception?.InnerException) is { } fault)
         {
             _completion.TrySetException(fault);
         }

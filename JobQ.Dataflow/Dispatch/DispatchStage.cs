@@ -27,7 +27,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
     private readonly TransformManyBlock<PartitionOutput<TOut>, ItemRun<TOut>> _merge;
     private readonly OrderedMerge<TOut> _order;
     private readonly TransformManyBlock<ItemRun<TIn>, PartitionOutput<TOut>>?[] _partitions;
-    private readonly StageQueue[] _routed;
+    private readonly int[] _routed;
     private readonly TaskScheduler _partitionScheduler;
     private readonly CancellationToken _stop;
     private readonly (TIn[]? Items, int Count)[] _pending;
@@ -41,11 +41,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
         _stop = pipeline.Token;
         _partitions = new TransformManyBlock<ItemRun<TIn>, PartitionOutput<TOut>>?[partitions];
         _pending = new (TIn[]?, int)[partitions];
-        _routed = new StageQueue[partitions];
-        for (var p = 0; p < partitions; p++)
-        {
-            _routed[p] = new StageQueue(pipeline.QueueSize, _stop);
-        }
+        _routed = new int[partitions];
 
         _order = new OrderedMerge<TOut>(partitions);
         RunLength = new RunLength(pipeline.QueueSize, partitions);
@@ -57,14 +53,14 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
             CancellationToken = _stop,
         });
         _merge = new TransformManyBlock<PartitionOutput<TOut>, ItemRun<TOut>>(Merge, new ExecutionDataflowBlockOptions { CancellationToken = _stop });
-        _router.Completion.ContinueWith(
+        Completion = _router.Completion.ContinueWith(
             static (_, state) => ((DispatchStage<TIn, TOut>)state!).CompletePartitions(),
             this,
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,
-            TaskScheduler.Default);
+            TaskScheduler.Default).Unwrap();
 
-        _door = new StageDoor<TIn>(_router, Queue, 1, _stop);
+        _door = new StageDoor<TIn>(_router, Queue, 1, _stop) { TakesOnAdmit = false };
     }
 
     public override StageDoor<TIn> Door => _door;
@@ -75,7 +71,8 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
 
     public override IEnumerable<IDataflowBlock> Blocks => [_router, _merge];
 
-    public override Task Completion => _merge.Completion;
+    /// <summary>Gets the completion of every block of the stage: the router, the partitions it made, and the merge.</summary>
+    public override Task Completion { get; }
 
     public override int WorkerCount => _partitions.Length;
 
@@ -84,35 +81,31 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
 
     public override bool OnlyInUserCode() => !_routing && base.OnlyInUserCode();
 
-    public override void Cancel()
-    {
-        base.Cancel();
-        foreach (var routed in _routed)
-        {
-            routed.Cancel();
-        }
-    }
 
     public override StageStats Snapshot()
     {
         var (@in, @out, failed, dropped) = Counters.Read();
         var partitions = new PartitionStats[_partitions.Length];
         var merging = 0;
+        var routed = 0;
         for (var p = 0; p < partitions.Length; p++)
         {
-            var waiting = (int)Math.Clamp(_routed[p].Count, 0, Pipeline.QueueSize);
+            var waiting = Math.Clamp(Volatile.Read(ref _routed[p]), 0, Pipeline.QueueSize);
+            routed += waiting;
             var finished = Math.Max(0, _order.Waiting(p));
             merging += finished;
             partitions[p] = new PartitionStats(new QueueStats(waiting, Pipeline.QueueSize), new QueueStats(Math.Min(finished, Pipeline.QueueSize), Pipeline.QueueSize));
         }
 
         var coordinator = new QueueStats(Math.Min(merging, Pipeline.QueueSize), Pipeline.QueueSize);
-        return new StageStats(Name, InputStats(), WorkerCount, coordinator, partitions, @in, @out, failed, dropped);
+        var input = InputStats();
+        return new StageStats(Name, input with { Size = Math.Max(0, input.Size - routed) }, WorkerCount, coordinator, partitions, @in, @out, failed, dropped);
     }
 
     /// <summary>
-    /// Routes a run's items, in order, to their partitions, one run per partition; the routing thread waits while a
-    /// partition's queue is full, as jobq's dispatcher thread does. A dispatcher that throws fails only its item.
+    /// Routes a run's items, in order, to their partitions, one run per partition. Routed items still count in the
+    /// stage's queue until their partition starts them, so the queue bounds them. A dispatcher that throws fails only
+    /// its item.
     /// </summary>
     private void Route(ItemRun<TIn> input)
     {
@@ -133,28 +126,18 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
                 catch (Exception exception)
                 {
                     _routing = true;
+                    Queue.Take(1);
                     DispatcherFailed(exception, item);
                     continue;
                 }
 
                 _routing = true;
                 ref var pending = ref _pending[partition];
-                var queue = _routed[partition];
-                if (queue.Count + pending.Count >= Pipeline.QueueSize)
-                {
-                    Post(partition);
-                    if (!queue.HasRoom && !queue.WaitForRoomAsync().GetAwaiter().GetResult())
-                    {
-                        break;
-                    }
-                }
-
                 pending.Items ??= ItemRun<TIn>.Rent(input.Count);
                 pending.Items[pending.Count++] = item;
                 routes[count++] = partition;
             }
 
-            // Logged before this run's last posts; outputs of earlier posts simply wait in the merge for their route.
             _order.Route(routes, count);
             routes = null;
             for (var p = 0; p < _pending.Length; p++)
@@ -196,7 +179,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
             return;
         }
 
-        _routed[p].Add(run.Count);
+        Interlocked.Add(ref _routed[p], run.Count);
         Partition(p).Post(run);
     }
 
@@ -224,7 +207,8 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
 
     private PartitionOutput<TOut> ProcessSync(int partition, ItemRun<TIn> input)
     {
-        _routed[partition].Take(input.Count);
+        Interlocked.Add(ref _routed[partition], -input.Count);
+        Queue.Take(input.Count);
         var progress = Counters.Begin();
         var output = new ItemBuffer<TOut>(progress);
         var counts = ArrayPool<int>.Shared.Rent(input.Count);
@@ -258,7 +242,8 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
 
     private async Task<IEnumerable<PartitionOutput<TOut>>> ProcessAsync(int partition, ItemRun<TIn> input)
     {
-        _routed[partition].Take(input.Count);
+        Interlocked.Add(ref _routed[partition], -input.Count);
+        Queue.Take(input.Count);
         var progress = Counters.Begin();
         var output = new ItemBuffer<TOut>(progress);
         var counts = ArrayPool<int>.Shared.Rent(input.Count);
@@ -327,7 +312,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
         }
     }
 
-    private void CompletePartitions()
+    private Task CompletePartitions()
     {
         var created = new List<Task>();
         foreach (var partition in _partitions)
@@ -356,5 +341,6 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
+        return Task.WhenAll([.. created, _router.Completion, _merge.Completion]);
     }
 }

@@ -16,9 +16,16 @@ internal sealed class OrderTracker
     /// <summary>Gets the outputs held back until an earlier run ends.</summary>
     public int Parked => Volatile.Read(ref _parked);
 
+    /// <summary>Gets or sets what to call when held-back outputs go on: the stage may take more input again.</summary>
+    public Action? Released { get; set; }
+
+    /// <summary>Gets whether every run admitted before <paramref name="sequence"/> has ended: its outputs go on as they come.</summary>
+    public bool IsNext(long sequence) => Volatile.Read(ref _next) == sequence;
+
     /// <summary>Run <paramref name="sequence"/> ended with <paramref name="outputs"/> outputs.</summary>
     public void Ended(long sequence, int outputs)
     {
+        bool released;
         lock (_lock)
         {
             if (sequence != _next)
@@ -28,10 +35,17 @@ internal sealed class OrderTracker
                 return;
             }
 
-            while (_ended.Remove(++_next, out var released))
+            released = false;
+            while (_ended.Remove(++_next, out var count))
             {
-                _parked -= released;
+                _parked -= count;
+                released = true;
             }
+        }
+
+        if (released)
+        {
+            Released?.Invoke();
         }
     }
 }

@@ -56,6 +56,13 @@ internal sealed class Pipeline
 
     public Stage[] Stages { get; set; } = [];
 
+    /// <summary>
+    /// Gets or sets what drops the outputs the blocks hold when the pipeline stops. A cancelled Dataflow block whose
+    /// input side had already completed keeps its buffered outputs, and so never completes, until one is taken; taking
+    /// them all lets every block complete.
+    /// </summary>
+    public Action? DropOutputs { get; set; }
+
     /// <summary>Gets the token every block and async worker shares; cancelled when the pipeline stops.</summary>
     public CancellationToken Token => _stop.Token;
 
@@ -70,7 +77,10 @@ internal sealed class Pipeline
     public Exception? Fault => Volatile.Read(ref _fault);
 
     /// <summary>Registers the pipeline for metrics and progress, and watches its blocks: <paramref name="last"/> completing finishes the run.</summary>
-    public void Start(Task last)
+    /// <param name="last">The completion of the pipeline's last block.</param>
+    /// <param name="lastFaultsFromOutside">Whether the last block can fault for a reason of the user's (a pipeline block's tail, when a
+    /// target linked to it throws); otherwise its fault is a bug of ours.</param>
+    public void Start(Task last, bool lastFaultsFromOutside = false)
     {
         Options.Probe?.Attach(this);
         JobMetrics.Register(this);
@@ -87,7 +97,22 @@ internal sealed class Pipeline
             }
         }
 
-        last.ContinueWith(static (_, state) => ((Pipeline)state!).SetFinished(), this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        last.ContinueWith(
+            (completion, state) =>
+            {
+                var pipeline = (Pipeline)state!;
+                if (completion.IsFaulted)
+                {
+                    // Stopped before it counts as finished, so that the blocks still holding outputs are cancelled.
+                    pipeline.Fail(completion.Exception!.InnerException!, internalFailure: !lastFaultsFromOutside);
+                }
+
+                pipeline.SetFinished();
+            },
+            this,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
 
         if (_progress is not null)
         {
@@ -117,6 +142,7 @@ internal sealed class Pipeline
         }
 
         _stop.Cancel();
+        DropOutputs?.Invoke();
         CheckQuiescent();
         return true;
     }

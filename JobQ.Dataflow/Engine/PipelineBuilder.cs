@@ -45,7 +45,18 @@ internal static class PipelineBuilder
         var tailBlock = tail ? new TailBlock<TOut>(options.QueueSize, pipeline.Token) : null;
         ((IStageOutput<TOut>)stages[^1]).ConnectTo(tailBlock);
         pipeline.Stages = stages;
-        return new Built<TIn, TOut>(pipeline, new PipelineHead<TIn>((Stage<TIn>)stages[0], pipeline.Token), tailBlock);
+        var head = new PipelineHead<TIn>((Stage<TIn>)stages[0], pipeline.Token);
+        pipeline.DropOutputs = () =>
+        {
+            head.DropAll();
+            foreach (var stage in stages)
+            {
+                stage.DropOutputs();
+            }
+
+            tailBlock?.DropAll();
+        };
+        return new Built<TIn, TOut>(pipeline, head, tailBlock);
     }
 }
 

@@ -53,6 +53,18 @@ internal sealed class PipelineHead<T>
         }
     }
 
+    /// <summary>Takes and discards every run still waiting (the pipeline stopped).</summary>
+    public void DropAll()
+    {
+        if (_buffer.TryReceiveAll(out var runs))
+        {
+            foreach (var run in runs)
+            {
+                run.Return();
+            }
+        }
+    }
+
     /// <summary>No more input: the first stage completes once it has taken everything handed over.</summary>
     public void Complete() => _buffer.Complete();
 }

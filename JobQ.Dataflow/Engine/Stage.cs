@@ -23,8 +23,11 @@ internal abstract class Stage(Pipeline pipeline, int index, string name, Delegat
     /// <summary>Gets what the stage's reordering holds back, under keepOrder with several threads; else null.</summary>
     public OrderTracker? Order { get; protected init; }
 
-    /// <summary>Gets or sets the order tracker of the stage before, whose held-back outputs are counted in <see cref="Queue"/> but are not there yet.</summary>
-    public OrderTracker? UpstreamOrder { get; set; }
+    /// <summary>Sets the order tracker of the stage before, whose held-back outputs are counted in <see cref="Queue"/> but are not there yet.</summary>
+    public OrderTracker? UpstreamOrder
+    {
+        set => Queue.HeldBy = value;
+    }
 
     /// <summary>Gets every Dataflow block of the stage, whose faults the pipeline watches.</summary>
     public abstract IEnumerable<IDataflowBlock> Blocks { get; }
@@ -44,6 +47,9 @@ internal abstract class Stage(Pipeline pipeline, int index, string name, Delegat
     /// <summary>The pipeline stopped: decline every later run and release whoever waits for room.</summary>
     public abstract void Cancel();
 
+    /// <summary>Takes and discards every output the stage's blocks hold (the pipeline stopped).</summary>
+    public abstract void DropOutputs();
+
     /// <summary>Gets whether every run of the stage in progress is inside a user call.</summary>
     public virtual bool OnlyInUserCode() => Counters.OnlyInUserCode();
 
@@ -56,8 +62,7 @@ internal abstract class Stage(Pipeline pipeline, int index, string name, Delegat
     /// <summary>Gets the input queue as jobq reports it: the items waiting for the stage, up to its capacity.</summary>
     protected QueueStats InputStats()
     {
-        var waiting = Queue.Count - (UpstreamOrder?.Parked ?? 0);
-        return new QueueStats((int)Math.Clamp(waiting, 0, Queue.Capacity), Queue.Capacity);
+        return new QueueStats((int)Math.Clamp(Queue.Waiting, 0, Queue.Capacity), Queue.Capacity);
     }
 
     /// <summary>Gets the coordinator under keepOrder: the outputs held back until earlier items are passed on.</summary>
@@ -107,6 +112,20 @@ internal abstract class Stage<TIn, TOut>(Pipeline pipeline, int index, string na
 
     public override void ConnectToNext(Stage next) => ConnectTo((IRunTarget<TOut>)next);
 
+    public override void DropOutputs() => Drop(Output);
+
+    /// <summary>Takes and discards the runs <paramref name="source"/> holds, giving their arrays back to the pool.</summary>
+    protected static void Drop<T>(ISourceBlock<ItemRun<T>> source)
+    {
+        if (source is IReceivableSourceBlock<ItemRun<T>> receivable && receivable.TryReceiveAll(out var runs))
+        {
+            foreach (var run in runs)
+            {
+                run.Return();
+            }
+        }
+    }
+
     /// <summary>Ends a run: its outputs join the next stage's queue, and a reordering stage learns how many it holds back.</summary>
     protected ItemRun<TOut>[] PassOn(long sequence, ItemRun<TOut>[] runs)
     {
@@ -116,8 +135,9 @@ internal abstract class Stage<TIn, TOut>(Pipeline pipeline, int index, string na
             items += run.Count;
         }
 
-        Next?.Queue.Add(items);
+        // Parked (if out of order) before they are counted, so they never take the next queue's room.
         Order?.Ended(sequence, items);
+        Next?.Queue.Add(items);
         return runs;
     }
 }

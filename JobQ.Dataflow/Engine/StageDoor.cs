@@ -33,6 +33,9 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
     // Written under _lock, decremented without it when a run ends.
     private int _running;
 
+    // _postponed.Count, written under _lock, read without it by producers deciding whether to hand over at once.
+    private int _postponedCount;
+
     /// <param name="block">The block that processes admitted runs.</param>
     /// <param name="input">The stage's queue: the items passed on to it and not taken yet.</param>
     /// <param name="concurrency">How many runs the stage processes at once.</param>
@@ -50,6 +53,12 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
 
     /// <summary>Gets the stage's input queue.</summary>
     public StageQueue Input { get; }
+
+    /// <summary>
+    /// Gets or sets whether admitted items leave <see cref="Input"/> at once (true, the default), or later, when the stage
+    /// starts them: a dispatcher's routed items still wait in the stage until their partition takes them.
+    /// </summary>
+    public bool TakesOnAdmit { get; init; } = true;
 
     /// <summary>Gets or sets the next stage's queue; null while the outputs are discarded (nothing holds the stage back).</summary>
     public StageQueue? Output
@@ -73,11 +82,25 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
         }
     }
 
+    /// <summary>
+    /// Gets or sets what the stage's reordering holds back (keepOrder with several threads): the stage takes no run while
+    /// that is a queue's worth, as jobq's workers wait on a full coordinator queue. Null for a stage that keeps no order.
+    /// </summary>
+    public OrderTracker? Order
+    {
+        get;
+        set
+        {
+            field = value;
+            value?.Released = TransferPostponed;
+        }
+    }
+
     /// <summary>Gets the runs admitted that have not ended.</summary>
     public int Running => Volatile.Read(ref _running);
 
-    /// <summary>Gets whether the stage could start a run now and none waits for it: a producer should hand over what it holds.</summary>
-    public bool IsHungry => Running < Concurrency && Input.Count == 0;
+    /// <summary>Gets whether the stage could start a run now and none is offered: a producer should hand over what it holds.</summary>
+    public bool IsHungry => Running < Concurrency && Volatile.Read(ref _postponedCount) == 0;
 
     /// <summary>Gets or sets what to call when a run ends and nothing waits: a producer holding items hands them over.</summary>
     public Action? Starved { get; set; }
@@ -112,6 +135,7 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
                 }
 
                 _postponed.Enqueue(new Postponed(source, messageHeader));
+                Volatile.Write(ref _postponedCount, _postponed.Count);
                 return DataflowMessageStatus.Postponed;
             }
 
@@ -128,7 +152,11 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
         }
 
         // Outside the lock: taking from the queue may let the stage before admit its own postponed run.
-        Input.Take(taken);
+        if (TakesOnAdmit)
+        {
+            Input.Take(taken);
+        }
+
         return DataflowMessageStatus.Accepted;
     }
 
@@ -137,7 +165,7 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
     {
         Interlocked.Decrement(ref _running);
         TransferPostponed();
-        if (Input.Count == 0)
+        if (Volatile.Read(ref _postponedCount) == 0)
         {
             Starved?.Invoke();
         }
@@ -166,6 +194,7 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
         {
             _declining = true;
             _postponed.Clear();
+            _postponedCount = 0;
         }
 
         Block.Fault(exception);
@@ -178,6 +207,7 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
         {
             _declining = true;
             _postponed.Clear();
+            _postponedCount = 0;
         }
     }
 
@@ -214,7 +244,11 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
                 complete = !more && _completeRequested;
             }
 
-            Input.Take(taken);
+            if (TakesOnAdmit)
+            {
+                Input.Take(taken);
+            }
+
             if (complete)
             {
                 Block.Complete();
@@ -223,13 +257,15 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
         while (more);
     }
 
-    private bool CanAdmitLocked() => Volatile.Read(ref _running) < Concurrency && (Output?.HasRoom ?? true);
+    private bool CanAdmitLocked()
+        => Volatile.Read(ref _running) < Concurrency && (Output?.HasRoom ?? true) && (Order is null || Order.Parked < Input.Capacity);
 
     private bool TryTakePostponedLocked(out Postponed next)
     {
         if (!_declining && !_stop.IsCancellationRequested && _postponed.Count != 0 && CanAdmitLocked())
         {
             next = _postponed.Dequeue();
+            Volatile.Write(ref _postponedCount, _postponed.Count);
             return true;
         }
 

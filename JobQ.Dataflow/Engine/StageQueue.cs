@@ -25,8 +25,17 @@ internal sealed class StageQueue(int capacity, CancellationToken stop)
     /// <summary>Gets the items passed on to the stage that it has not taken yet.</summary>
     public long Count => Interlocked.Read(ref _count);
 
+    /// <summary>
+    /// Gets or sets the order tracker of the producing stage: outputs it holds back (reordering) are counted here but
+    /// are not in the queue yet, so they do not take its room; jobq's coordinator holds them, bounded on its own.
+    /// </summary>
+    public OrderTracker? HeldBy { get; set; }
+
+    /// <summary>Gets the items in the queue: passed on and released in order, not yet taken.</summary>
+    public long Waiting => Interlocked.Read(ref _count) - (HeldBy?.Parked ?? 0);
+
     /// <summary>Gets whether a producer may pass more on: the queue is below its capacity (an empty one takes any run).</summary>
-    public bool HasRoom => Interlocked.Read(ref _count) < Capacity;
+    public bool HasRoom => Waiting < Capacity;
 
     /// <summary>Gets or sets what to call when room frees: the door of the producing stage admits the run it postponed.</summary>
     public Action? RoomFreed { get; set; }
@@ -37,8 +46,8 @@ internal sealed class StageQueue(int capacity, CancellationToken stop)
     /// <summary>The stage takes <paramref name="count"/> items: they leave the queue, and a producer waiting for room goes on.</summary>
     public void Take(int count)
     {
-        var before = Interlocked.Add(ref _count, -count) + count;
-        if (before >= Capacity && before - count < Capacity)
+        var after = Interlocked.Add(ref _count, -count) - (HeldBy?.Parked ?? 0);
+        if (after < Capacity && after + count >= Capacity)
         {
             OnRoomFreed();
         }

@@ -32,6 +32,9 @@ internal sealed class TailBlock<T> : IRunTarget<T>
 
     public OrderTracker? UpstreamOrder { private get; set; }
 
+    /// <summary>Takes and discards every output waiting to be taken (the pipeline stopped).</summary>
+    public void DropAll() => _block.TryReceiveAll(out _);
+
     private IEnumerable<T> Open(ItemRun<T> run)
     {
         Queue.Take(run.Count);

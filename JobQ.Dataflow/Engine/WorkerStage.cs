@@ -56,7 +56,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
             : worker.Streams
                 ? new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(StreamSync, options)
                 : new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(ProcessSync, options);
-        _door = new StageDoor<TIn>(_block, Queue, threads, _stop);
+        _door = new StageDoor<TIn>(_block, Queue, threads, _stop) { Order = Order };
     }
 
     public override StageDoor<TIn> Door => _door;
@@ -193,7 +193,8 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
                         break;
                     }
 
-                    if (writer.HasSealed)
+                    // Only a run whose outputs go on at once streams them; the others' outputs would only be held back.
+                    if (writer.HasSealed && (Order is null || Order.IsNext(input.Sequence)))
                     {
                         if (Next is { } next && !next.Queue.HasRoom && !next.Queue.WaitForRoomAsync().GetAwaiter().GetResult())
                         {
