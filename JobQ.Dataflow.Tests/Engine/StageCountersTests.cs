@@ -1,0 +1,235 @@
+using JobQ.Dataflow.Internal;
+using JobQ.Dataflow.Tests.Support;
+
+namespace JobQ.Dataflow.Tests.Engine;
+
+/// <summary>
+/// <see cref="StageCounters"/> and <see cref="RunProgress"/>: each run in progress counts its own calls, folded into
+/// the totals when it ends; a read sees the totals plus every run in progress, never a run twice, never a call finished
+/// before it started.
+/// </summary>
+[TestClass]
+public sealed class StageCountersTests
+{
+    [TestMethod]
+    public void Read_NothingCounted_AllZero()
+    {
+        var counters = new StageCounters();
+
+        Assert.AreEqual((0L, 0L, 0L, 0L), counters.Read());
+    }
+
+    [TestMethod]
+    public void Read_RunInProgress_CountsItsCalls()
+    {
+        var counters = new StageCounters();
+        var run = counters.Begin();
+
+        run.Start();
+        var started = counters.Read();
+        run.Finish();
+        run.Start();
+        run.Fail();
+        run.Start();
+        run.Finish();
+        run.Drop();
+
+        Assert.AreEqual((1L, 0L, 0L, 0L), started);
+        Assert.AreEqual((3L, 3L, 1L, 1L), counters.Read());
+    }
+
+    [TestMethod]
+    public void End_Run_FoldsItsCallsIntoTheTotals()
+    {
+        var counters = new StageCounters();
+        var run = counters.Begin();
+        run.Start();
+        run.Finish();
+        run.Start();
+        run.Fail();
+        run.Drop();
+        var before = counters.Read();
+
+        counters.End(run);
+
+        Assert.AreEqual(before, counters.Read());
+        Assert.AreEqual((2L, 2L, 1L, 1L), counters.Read());
+    }
+
+    [TestMethod]
+    public void End_ThenBegin_ReusesTheProgressCleared()
+    {
+        var counters = new StageCounters();
+        var run = counters.Begin();
+        run.Start();
+        run.Fail();
+        run.Drop();
+        counters.End(run);
+
+        var next = counters.Begin();
+
+        Assert.AreSame(run, next);
+        Assert.AreEqual(0, next.Started);
+        Assert.AreEqual(0, next.Finished);
+        Assert.AreEqual(0, next.Failed);
+        Assert.AreEqual(0, next.Dropped);
+        Assert.AreEqual((1L, 1L, 1L, 1L), counters.Read());
+    }
+
+    [TestMethod]
+    public void End_SeveralRunsInAnyOrder_EachCountedOnce()
+    {
+        var counters = new StageCounters();
+        var runs = Enumerable.Range(0, 5).Select(_ => counters.Begin()).ToArray();
+        for (var i = 0; i < runs.Length; i++)
+        {
+            for (var call = 0; call <= i; call++)
+            {
+                runs[i].Start();
+                runs[i].Finish();
+            }
+        }
+
+        // 1 + 2 + 3 + 4 + 5 calls.
+        var read = new List<(long In, long Out, long Failed, long Dropped)>();
+        foreach (var i in new[] { 1, 4, 0, 3, 2 })
+        {
+            counters.End(runs[i]);
+            read.Add(counters.Read());
+        }
+
+        Assert.IsTrue(read.All(counts => counts == (15L, 15L, 0L, 0L)), string.Join(", ", read));
+    }
+
+    [TestMethod]
+    public void End_MiddleRunThenTheOthers_RunsStillInProgressKeepCounting()
+    {
+        var counters = new StageCounters();
+        var a = counters.Begin();
+        var b = counters.Begin();
+        var c = counters.Begin();
+        a.Start();
+        b.Start();
+        b.Finish();
+        c.Start();
+
+        counters.End(b);
+        a.Finish();
+        c.Fail();
+        var afterMiddle = counters.Read();
+        counters.End(c);
+        counters.End(a);
+
+        Assert.AreEqual((3L, 3L, 1L, 0L), afterMiddle);
+        Assert.AreEqual((3L, 3L, 1L, 0L), counters.Read());
+    }
+
+    [TestMethod]
+    public void CountFailedCall_NoRun_CountsAStartedFinishedFailedCall()
+    {
+        var counters = new StageCounters();
+
+        counters.CountFailedCall();
+        counters.CountFailedCall();
+
+        Assert.AreEqual((2L, 2L, 2L, 0L), counters.Read());
+    }
+
+    [TestMethod]
+    public void OnlyInUserCode_NoRunInProgress_IsTrue()
+    {
+        var counters = new StageCounters();
+        counters.End(counters.Begin());
+
+        Assert.IsTrue(counters.OnlyInUserCode());
+    }
+
+    [TestMethod]
+    public void OnlyInUserCode_EveryRunInsideACall_IsTrue()
+    {
+        var counters = new StageCounters();
+        var a = counters.Begin();
+        var b = counters.Begin();
+        a.Start();
+        b.Start();
+        b.Finish();
+        b.Start();
+
+        Assert.IsTrue(a.InCall);
+        Assert.IsTrue(b.InCall);
+        Assert.IsTrue(counters.OnlyInUserCode());
+    }
+
+    [TestMethod]
+    public void OnlyInUserCode_ARunBetweenCalls_IsFalse()
+    {
+        var counters = new StageCounters();
+        var a = counters.Begin();
+        var b = counters.Begin();
+        a.Start();
+        b.Start();
+        b.Finish();
+
+        Assert.IsFalse(b.InCall);
+        Assert.IsFalse(counters.OnlyInUserCode());
+    }
+
+    [TestMethod]
+    public void OnlyInUserCode_RunJustBegun_IsFalse()
+    {
+        var counters = new StageCounters();
+        counters.Begin();
+
+        Assert.IsFalse(counters.OnlyInUserCode());
+    }
+
+    [TestMethod]
+    public async Task Read_WhileRunsCountAndEnd_NeverDecreasesNorSeesMoreFinishedThanStarted()
+    {
+        const int Runs = 2000;
+        const int CallsPerRun = 10;
+        var counters = new StageCounters();
+        var done = 0;
+
+        var processor = Task.Run(() =>
+        {
+            for (var r = 0; r < Runs; r++)
+            {
+                var run = counters.Begin();
+                for (var call = 0; call < CallsPerRun; call++)
+                {
+                    run.Start();
+                    if (call % 3 == 0)
+                    {
+                        run.Fail();
+                    }
+                    else
+                    {
+                        run.Finish();
+                    }
+                }
+
+                counters.End(run);
+            }
+
+            Volatile.Write(ref done, 1);
+        });
+
+        var violations = new List<string>();
+        (long In, long Out, long Failed, long Dropped) last = default;
+        while (Volatile.Read(ref done) == 0 && !processor.IsCompleted)
+        {
+            var now = counters.Read();
+            if (now.Out > now.In || now.In < last.In || now.Out < last.Out || now.Failed < last.Failed)
+            {
+                violations.Add($"{last} then {now}");
+            }
+
+            last = now;
+        }
+
+        await processor.Within();
+        Assert.IsEmpty(violations, string.Join("; ", violations.Take(5)));
+        Assert.AreEqual(((long)Runs * CallsPerRun, (long)Runs * CallsPerRun, (long)Runs * 4, 0L), counters.Read());
+    }
+}
