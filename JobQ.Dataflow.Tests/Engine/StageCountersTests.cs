@@ -232,4 +232,34 @@ public sealed class StageCountersTests
         Assert.IsEmpty(violations, string.Join("; ", violations.Take(5)));
         Assert.AreEqual(((long)Runs * CallsPerRun, (long)Runs * CallsPerRun, (long)Runs * 4, 0L), counters.Read());
     }
+
+    [TestMethod]
+    public async Task Read_WhileEveryCallFails_NeverMoreFailedThanFinished()
+    {
+        // A failed call is a finished call: a snapshot with more failed than finished calls is not exact.
+        var counters = new StageCounters();
+        var run = counters.Begin();
+        var stop = 0;
+        var processor = Task.Run(() =>
+        {
+            while (Volatile.Read(ref stop) == 0)
+            {
+                run.Start();
+                run.Fail();
+            }
+        });
+
+        (long In, long Out, long Failed, long Dropped) seen = default;
+        var inconsistent = Bounded.TryUntil(
+            () =>
+            {
+                seen = counters.Read();
+                return seen.Failed > seen.Out;
+            },
+            Bounded.Watch);
+        Volatile.Write(ref stop, 1);
+        await processor.Within();
+
+        Assert.IsFalse(inconsistent, $"a snapshot read {seen}");
+    }
 }
