@@ -52,21 +52,22 @@ public sealed class RunLengthTests
     }
 
     [TestMethod]
-    [DataRow(100, 1, 25)]
-    [DataRow(100, 2, 12)]
-    [DataRow(100, 4, 6)]
-    [DataRow(100, 0, 25)]
-    [DataRow(100, -3, 25)]
-    [DataRow(7, 1, 1)]
+    [DataRow(100, 1, 50)]
+    [DataRow(100, 2, 25)]
+    [DataRow(100, 4, 12)]
+    [DataRow(100, 0, 50)]
+    [DataRow(100, -3, 50)]
+    [DataRow(7, 1, 3)]
     [DataRow(3, 1, 1)]
+    [DataRow(2, 1, 1)]
     [DataRow(1, 8, 1)]
     [DataRow(0, 1, 1)]
-    [DataRow(2048, 1, 512)]
-    [DataRow(2052, 1, 512)]
-    [DataRow(4096, 2, 512)]
-    [DataRow(4088, 2, 511)]
+    [DataRow(1024, 1, 512)]
+    [DataRow(1026, 1, 512)]
+    [DataRow(2048, 2, 512)]
+    [DataRow(2044, 2, 511)]
     [DataRow(int.MaxValue, 1, 512)]
-    public void MaxFor_QueueAndThreads_QuarterOfTheQueuePerThreadClampedToOneAnd512(int queueSize, int threads, int expected)
+    public void MaxFor_QueueAndThreads_HalfOfTheQueuePerThreadClampedToOneAnd512(int queueSize, int threads, int expected)
         => Assert.AreEqual(expected, RunLength.MaxFor(queueSize, threads));
 
     [TestMethod]
@@ -91,7 +92,7 @@ public sealed class RunLengthTests
     [TestMethod]
     public void Record_FreeCallsWithSmallQueue_StopsAtMax()
     {
-        var length = new RunLength(queueSize: 40, threads: 1);
+        var length = new RunLength(queueSize: 20, threads: 1);
         Assert.AreEqual(10, length.Max);
 
         var seen = Grow(length, ticksPerItem: 0, runs: 6);
@@ -113,29 +114,40 @@ public sealed class RunLengthTests
     }
 
     [TestMethod]
-    public void Record_SlowCallAfterGrowth_ShrinksAtOnceToTheIdeal()
+    public void Record_SlowCallAfterGrowth_HalvesEachSlowRunDownToTheIdeal()
     {
         var length = Unbounded();
         Grow(length, ticksPerItem: 0, runs: 6);
         Assert.AreEqual(64, length.Preferred);
 
-        // A quarter of the target per call (still under the cheap bound): four items make a run.
-        length.Record(64, 64 * (Target / 4));
+        // A quarter of the target per call (still under the cheap bound): four items make a run. One slow run can be a
+        // preempted thread, so each slow run halves the length rather than dropping it to the ideal at once.
+        var seen = new List<int>();
+        for (var i = 0; i < 6; i++)
+        {
+            length.Record(length.Preferred, length.Preferred * (Target / 4));
+            seen.Add(length.Preferred);
+        }
 
-        Assert.AreEqual((int)(Target / (Target / 4)), length.Preferred);
+        CollectionAssert.AreEqual(new[] { 32, 16, 8, 4, 4, 4 }, seen);
         Assert.IsTrue(length.IsCheap);
     }
 
     [TestMethod]
-    public void Record_CallLongerThanTheTarget_ShrinksToOne()
+    public void Record_CallsLongerThanTheTarget_HalveEachRunDownToOne()
     {
         var length = Unbounded();
         Grow(length, ticksPerItem: 0, runs: 9);
         Assert.AreEqual(512, length.Preferred);
 
-        length.Record(512, 512 * (Target * 3));
+        var runs = 0;
+        while (length.Preferred > 1)
+        {
+            length.Record(length.Preferred, length.Preferred * (Target * 3));
+            runs++;
+        }
 
-        Assert.AreEqual(1, length.Preferred);
+        Assert.AreEqual(9, runs, "512 halves to 1 in nine slow runs");
         Assert.IsFalse(length.IsCheap);
     }
 
@@ -236,8 +248,10 @@ public sealed class RunLengthTests
     {
         var length = Unbounded();
         Grow(length, ticksPerItem: 0, runs: 5);
-        length.Record(32, 32 * Target);
-        Assert.AreEqual(1, length.Preferred);
+        while (length.Preferred > 1)
+        {
+            length.Record(length.Preferred, length.Preferred * Target);
+        }
 
         var seen = Grow(length, ticksPerItem: 0, runs: 3);
 

@@ -5,26 +5,26 @@ using Microsoft.Extensions.Time.Testing;
 namespace JobQ.Dataflow.Tests.Pipeline;
 
 /// <summary>
-/// The same semantics with items moved in runs and one at a time. A run is at most a quarter of the queue size (at
-/// most 256): with the default queue of 1024, cheap workers move items in runs of up to 256; with a queue of 4, every
+/// The same semantics with items moved in runs and one at a time. A run is at most half the queue size per thread (at
+/// most 512): with the default queue of 1024, cheap workers move items in runs of up to 512; with a queue of 2, every
 /// run is a single item, which is per-item messaging. Each test runs both ways and must see the same thing.
 /// </summary>
 [TestClass]
 public sealed class RunLengthTransparencyTests
 {
-    private const int RunsOfUpTo256 = JobOptions.DefaultQueueSize;
-    private const int RunsOfOne = 4;
+    private const int RunsOfUpTo512 = JobOptions.DefaultQueueSize;
+    private const int RunsOfOne = 2;
     private const int Items = 20_000;
 
     [TestMethod]
-    public void MaxRun_DefaultAndSmallQueue_RunsOfUpTo256AndOfOne()
+    public void MaxRun_DefaultAndSmallQueue_RunsOfUpTo512AndOfOne()
     {
-        Assert.AreEqual(256, Internal.RunLength.MaxFor(RunsOfUpTo256, 1));
+        Assert.AreEqual(512, Internal.RunLength.MaxFor(RunsOfUpTo512, 1));
         Assert.AreEqual(1, Internal.RunLength.MaxFor(RunsOfOne, 1));
     }
 
     [TestMethod]
-    [DataRow(RunsOfUpTo256)]
+    [DataRow(RunsOfUpTo512)]
     [DataRow(RunsOfOne)]
     public void Run_KeepOrderCheapStageOnFourThreadsWithUnevenCost_OutputInInputOrder(int queueSize)
     {
@@ -40,7 +40,7 @@ public sealed class RunLengthTransparencyTests
     }
 
     [TestMethod]
-    [DataRow(RunsOfUpTo256)]
+    [DataRow(RunsOfUpTo512)]
     [DataRow(RunsOfOne)]
     public void Run_CheapDispatcherStageWithFourPartitions_EachKeysItemsInInputOrder(int queueSize)
     {
@@ -59,7 +59,7 @@ public sealed class RunLengthTransparencyTests
     }
 
     [TestMethod]
-    [DataRow(RunsOfUpTo256)]
+    [DataRow(RunsOfUpTo512)]
     [DataRow(RunsOfOne)]
     public void Run_CheapGeneratorThenDropsThenFailures_EveryItemAccountedForInStats(int queueSize)
     {
@@ -88,7 +88,7 @@ public sealed class RunLengthTransparencyTests
     }
 
     [TestMethod]
-    [DataRow(RunsOfUpTo256)]
+    [DataRow(RunsOfUpTo512)]
     [DataRow(RunsOfOne)]
     public async Task RunAsync_TimeoutWhileCallsBlockAmidCheapItems_NoCallStartsAfterTheDeadline(int queueSize)
     {
@@ -144,7 +144,7 @@ public sealed class RunLengthTransparencyTests
     }
 
     [TestMethod]
-    [DataRow(RunsOfUpTo256)]
+    [DataRow(RunsOfUpTo512)]
     [DataRow(RunsOfOne)]
     public async Task JobManager_CheapItemsThenBlockingOnes_DoingCountsTheCallsInProgress(int queueSize)
     {

@@ -203,12 +203,16 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
     {
         _items ??= ItemRun<T>.Rent(_head.RunLength.Max);
         _items[_count++] = item;
-        if (_count >= _head.RunLength.Preferred || _count == _items.Length || _head.IsHungry)
+        if (_count >= _head.RunLength.Preferred || _count == _items.Length || _head.IsHungry(_count))
         {
             FlushLocked();
         }
     }
 
+    /// <summary>
+    /// Hands what is gathered to the head: as one run, or, while the first stage has idle workers, as one run per idle
+    /// worker, so that items put while workers wait are spread over them rather than queued behind each other.
+    /// </summary>
     private void FlushLocked()
     {
         if (_count == 0)
@@ -216,10 +220,27 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
             return;
         }
 
-        var run = new ItemRun<T>(_items!, _count);
+        var door = _head.First.Door;
+        var pieces = Math.Min(_count, Math.Max(1, door.Concurrency - door.Running));
+        var size = _count / pieces;
+        var first = _count - (size * (pieces - 1));
+        var rest = new ItemRun<T>[pieces - 1];
+        for (var i = 0; i < rest.Length; i++)
+        {
+            // Copied out before the first run is handed over: from then on the stage owns (and may recycle) the array.
+            var piece = ItemRun<T>.Rent(size);
+            Array.Copy(_items!, first + (i * size), piece, 0, size);
+            rest[i] = new ItemRun<T>(piece, size);
+        }
+
+        var run = new ItemRun<T>(_items!, first);
         _items = null;
         _count = 0;
         _head.PostCounted(run);
+        foreach (var piece in rest)
+        {
+            _head.PostCounted(piece);
+        }
     }
 
     private void WatchRoomLocked()
@@ -249,6 +270,12 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
             lock (_lock)
             {
                 _watchingRoom = false;
+                if (_transferring)
+                {
+                    // Another transfer is consuming; it goes on with what is postponed, in order.
+                    return;
+                }
+
                 if (!room || _declining || _postponed.Count == 0)
                 {
                     _postponed.Clear();

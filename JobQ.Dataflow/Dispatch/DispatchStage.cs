@@ -212,6 +212,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
         var progress = Counters.Begin();
         var output = new ItemBuffer<TOut>(progress);
         var counts = ArrayPool<int>.Shared.Rent(input.Count);
+        var start = Stopwatch.GetTimestamp();
         for (var i = 0; i < input.Count; i++)
         {
             var before = output.Count;
@@ -237,6 +238,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
             counts[i] = output.Count - before;
         }
 
+        RunLength.Record(input.Count, Stopwatch.GetTimestamp() - start);
         return Finish(partition, input, progress, output, counts);
     }
 
@@ -247,6 +249,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
         var progress = Counters.Begin();
         var output = new ItemBuffer<TOut>(progress);
         var counts = ArrayPool<int>.Shared.Rent(input.Count);
+        var start = Stopwatch.GetTimestamp();
         for (var i = 0; i < input.Count; i++)
         {
             var before = output.Count;
@@ -272,6 +275,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
             counts[i] = output.Count - before;
         }
 
+        RunLength.Record(input.Count, Stopwatch.GetTimestamp() - start);
         return [Finish(partition, input, progress, output, counts)];
     }
 

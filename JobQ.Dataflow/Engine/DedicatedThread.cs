@@ -6,9 +6,9 @@ namespace JobQ.Dataflow.Internal;
 /// reuse threads instead of creating them.
 /// </summary>
 /// <remarks>
-/// <para>Each task runs under the execution context its creator captured (the task machinery restores the thread's
-/// own afterwards), with the thread named after its scheduler's stage. A worker that leaves its thread interrupted
-/// (<see cref="Thread.Interrupt"/>) or with another priority does not pass that on: both are reset after each task.</para>
+/// <para>Each task runs under the execution context its creator captured, with the thread named after its scheduler's
+/// stage. Nothing a task leaves on the thread reaches the next one: its context (a culture, an async-local set without
+/// a context of its own), a pending <see cref="Thread.Interrupt"/> and its priority are reset after each task.</para>
 /// <para>At most <see cref="MaxIdle"/> threads wait; a thread that finds that many waiting exits.</para>
 /// </remarks>
 internal sealed class DedicatedThread
@@ -72,6 +72,9 @@ internal sealed class DedicatedThread
 
     private void Loop()
     {
+        // The thread's own, empty context: a task that carries none (its creator suppressed the flow) runs on the
+        // thread's, so whatever it sets there (a culture, an async-local) is cleared after it.
+        var clean = ExecutionContext.Capture()!;
         while (true)
         {
             var scheduler = _scheduler!;
@@ -84,6 +87,7 @@ internal sealed class DedicatedThread
             }
 
             scheduler.RunOnThread(task);
+            ExecutionContext.Restore(clean);
             Reset();
             _thread.Name = IdleName;
 

@@ -3,9 +3,10 @@ using System.Diagnostics;
 namespace JobQ.Dataflow.Internal;
 
 /// <summary>
-/// Reads a run's input lazily, as the first stage's queue has room, and hands it to the pipeline's head in runs:
-/// as long as the stage asks for (<see cref="RunLength.Preferred"/>), but at once whenever the stage could start a
-/// run and has none queued, so that one item alone goes through without waiting for a run to fill.
+/// Reads a run's input lazily, as the first stage's queue has room, and hands it to the pipeline's head in runs as
+/// long as the stage asks for (<see cref="RunLength.Preferred"/>). Until items prove cheap to read (under 1 µs each),
+/// a run is handed over at once whenever the stage could start it, so that an item never waits for a slow input to
+/// fill a run; once they are cheap, filling a run takes microseconds.
 /// </summary>
 /// <typeparam name="T">The type of the input items.</typeparam>
 /// <remarks>
@@ -13,7 +14,7 @@ namespace JobQ.Dataflow.Internal;
 /// pool. An exception from the input stops the reading; what was read goes on, and the run rethrows the exception
 /// once the rest is processed (jobq's behaviour).</para>
 /// <para>Items read while the stage was busy wait in the feeder's hands until the stage is hungry or the run is full,
-/// or the run has taken <see cref="RunLength.TargetRunTicks"/> to read (checked every few items); an input that
+/// or the run has taken <see cref="RunLength.TargetRunTicks"/> to read (checked every 64 items); an input that
 /// blocks in <c>MoveNext</c> therefore holds the few items read since the last hand-over until it returns.</para>
 /// </remarks>
 internal sealed class InputFeeder<T>
@@ -26,6 +27,7 @@ internal sealed class InputFeeder<T>
     private T[] _buffer;
     private int _count;
     private long _runStart;
+    private bool _readIsCheap;
 
     private InputFeeder(Pipeline pipeline, PipelineHead<T> head)
     {
@@ -41,7 +43,7 @@ internal sealed class InputFeeder<T>
     public static InputFeeder<T> Start(IEnumerable<T> input, Pipeline pipeline, PipelineHead<T> head)
     {
         var feeder = new InputFeeder<T>(pipeline, head);
-        pipeline.LoopStarted();
+        pipeline.InputStarted();
         Task.Factory.StartNew(static state => ((InputFeeder<T>)((object[])state!)[0]).Feed((IEnumerable<T>)((object[])state!)[1]), new object[] { feeder, input }, CancellationToken.None, TaskCreationOptions.DenyChildAttach, InputScheduler);
         return feeder;
     }
@@ -49,7 +51,7 @@ internal sealed class InputFeeder<T>
     public static InputFeeder<T> Start(IAsyncEnumerable<T> input, Pipeline pipeline, PipelineHead<T> head)
     {
         var feeder = new InputFeeder<T>(pipeline, head);
-        pipeline.LoopStarted();
+        pipeline.InputStarted();
         _ = Task.Run(() => feeder.FeedAsync(input));
         return feeder;
     }
@@ -59,26 +61,26 @@ internal sealed class InputFeeder<T>
         var token = _pipeline.Token;
         try
         {
-            _pipeline.EnterUserCode();
+            _pipeline.EnterInput();
             using var enumerator = input.GetEnumerator();
             while (!token.IsCancellationRequested && enumerator.MoveNext())
             {
                 var item = enumerator.Current;
-                _pipeline.ExitUserCode();
+                _pipeline.ExitInput();
                 if (Append(item) && !HandOver())
                 {
-                    _pipeline.EnterUserCode();
+                    _pipeline.EnterInput();
                     break;
                 }
 
-                _pipeline.EnterUserCode();
+                _pipeline.EnterInput();
             }
 
-            _pipeline.ExitUserCode();
+            _pipeline.ExitInput();
         }
         catch (Exception exception)
         {
-            _pipeline.ExitUserCode();
+            _pipeline.ExitInput();
             Failed(exception);
         }
 
@@ -95,33 +97,33 @@ internal sealed class InputFeeder<T>
         var token = _pipeline.Token;
         try
         {
-            _pipeline.EnterUserCode();
+            _pipeline.EnterInput();
             var enumerator = input.GetAsyncEnumerator(token);
             await using (enumerator.ConfigureAwait(false))
             {
                 while (!token.IsCancellationRequested && await enumerator.MoveNextAsync().ConfigureAwait(false))
                 {
                     var item = enumerator.Current;
-                    _pipeline.ExitUserCode();
+                    _pipeline.ExitInput();
                     if (Append(item) && !await HandOverAsync().ConfigureAwait(false))
                     {
-                        _pipeline.EnterUserCode();
+                        _pipeline.EnterInput();
                         break;
                     }
 
-                    _pipeline.EnterUserCode();
+                    _pipeline.EnterInput();
                 }
             }
 
-            _pipeline.ExitUserCode();
+            _pipeline.ExitInput();
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
-            _pipeline.ExitUserCode();
+            _pipeline.ExitInput();
         }
         catch (Exception exception)
         {
-            _pipeline.ExitUserCode();
+            _pipeline.ExitInput();
             Failed(exception);
         }
 
@@ -133,7 +135,10 @@ internal sealed class InputFeeder<T>
         Finish();
     }
 
-    /// <summary>Adds an item to the run in hand; true when the run should be handed over now.</summary>
+    /// <summary>
+    /// Adds an item to the run in hand; true when the run should be handed over now: it is as long as the stage asks
+    /// for, or reading has taken a run's worth of time, or (while reading is not known to be cheap) the stage is hungry.
+    /// </summary>
     private bool Append(T item)
     {
         if (_count == 0)
@@ -143,13 +148,17 @@ internal sealed class InputFeeder<T>
 
         _buffer[_count++] = item;
         return _count >= _runLength.Preferred
-            || _head.IsHungry
-            || ((_count & 15) == 0 && Stopwatch.GetTimestamp() - _runStart > RunLength.TargetRunTicks);
+            || (!_readIsCheap && _head.IsHungry(0))
+            || ((_count & 63) == 0 && Stopwatch.GetTimestamp() - _runStart > RunLength.TargetRunTicks);
     }
+
+    /// <summary>Measures the run about to be handed over: while items are cheap to read, runs are filled rather than handed over early.</summary>
+    private void Measure() => _readIsCheap = (Stopwatch.GetTimestamp() - _runStart) / _count < RunLength.CheapCallTicks / 20;
 
     /// <summary>Hands the run in hand to the stage, blocking while it has no room; false if it declines (the pipeline stopped).</summary>
     private bool HandOver()
     {
+        Measure();
         var run = new ItemRun<T>(_buffer, _count);
         while (!_head.TryPost(run))
         {
@@ -165,6 +174,7 @@ internal sealed class InputFeeder<T>
     /// <summary>The async twin of <see cref="HandOver"/>.</summary>
     private async ValueTask<bool> HandOverAsync()
     {
+        Measure();
         var run = new ItemRun<T>(_buffer, _count);
         while (!_head.TryPost(run))
         {
@@ -205,6 +215,6 @@ internal sealed class InputFeeder<T>
             _head.Complete();
         }
 
-        _pipeline.LoopExited();
+        _pipeline.InputEnded();
     }
 }

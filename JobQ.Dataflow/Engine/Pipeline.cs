@@ -26,8 +26,9 @@ internal sealed class Pipeline
     private int _stopReason;
     private int _finishing;
     private int _progressFailed;
-    private int _loops;
-    private int _loopsInUserCode;
+    // The input reader's state: 0 none or done, 1 running our code, 2 inside the input's MoveNext. Written by the
+    // reader alone, with plain volatile writes, since it changes twice per item.
+    private volatile int _input;
 
     public Pipeline(JobOptions validatedOptions)
     {
@@ -223,24 +224,26 @@ internal sealed class Pipeline
         }
     }
 
-    /// <summary>A loop of ours that is not a block (an input reader) starts; it counts until <see cref="LoopExited"/>.</summary>
-    public void LoopStarted() => Interlocked.Increment(ref _loops);
+    /// <summary>The input reader starts (running our code).</summary>
+    public void InputStarted() => _input = 1;
 
-    public void LoopExited()
+    /// <summary>The input reader enters user code it cannot interrupt (the input's <c>MoveNext</c>).</summary>
+    public void EnterInput() => _input = 2;
+
+    /// <summary>The input reader is back in our code.</summary>
+    public void ExitInput() => _input = 1;
+
+    /// <summary>The input reader is done.</summary>
+    public void InputEnded()
     {
-        Interlocked.Decrement(ref _loops);
+        _input = 0;
         CheckQuiescent();
     }
-
-    /// <summary>A loop of ours enters user code it cannot interrupt (the input's <c>MoveNext</c>).</summary>
-    public void EnterUserCode() => Interlocked.Increment(ref _loopsInUserCode);
-
-    public void ExitUserCode() => Interlocked.Decrement(ref _loopsInUserCode);
 
     /// <summary>A run of a stage ended after the pipeline stopped: the pipeline may now be finished.</summary>
     public void CheckQuiescent()
     {
-        if (!IsStopped || Volatile.Read(ref _loops) != Volatile.Read(ref _loopsInUserCode))
+        if (!IsStopped || _input == 1)
         {
             return;
         }

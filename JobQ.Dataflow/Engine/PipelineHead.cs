@@ -27,8 +27,11 @@ internal sealed class PipelineHead<T>
     /// <summary>Gets how long the runs handed over should be.</summary>
     public RunLength RunLength => First.RunLength;
 
-    /// <summary>Gets whether the first stage could start a run now and none waits: hand over what is held at once.</summary>
-    public bool IsHungry => First.Door.IsHungry;
+    /// <summary>
+    /// Gets whether the first stage could start a run now and nothing is on its way to it: whoever holds items should
+    /// hand them over at once. <paramref name="held"/> is how many of the queue's items the caller holds itself.
+    /// </summary>
+    public bool IsHungry(int held) => First.Door.IsHungry && Queue.Count == held;
 
     /// <summary>Hands a run over if the queue has room, counting it; false otherwise.</summary>
     public bool TryPost(ItemRun<T> run)

@@ -41,7 +41,7 @@ internal sealed class RunLength
     public bool IsCheap => _cheap;
 
     /// <summary>Gets the largest run for a queue of <paramref name="queueSize"/> items shared by <paramref name="threads"/> workers.</summary>
-    public static int MaxFor(int queueSize, int threads) => Math.Clamp(queueSize / (4 * Math.Max(1, threads)), 1, Limit);
+    public static int MaxFor(int queueSize, int threads) => Math.Clamp(queueSize / (2 * Math.Max(1, threads)), 1, Limit);
 
     /// <summary>Records that a run of <paramref name="items"/> calls took <paramref name="elapsedTicks"/>.</summary>
     public void Record(int items, long elapsedTicks)
@@ -55,8 +55,11 @@ internal sealed class RunLength
         _cheap = perItem < CheapCallTicks;
         var ideal = TargetRunTicks / perItem;
         var current = _preferred;
+
+        // Halving on a slow run rather than dropping to the ideal at once: on a busy machine one run of cheap calls
+        // can look slow because its thread was preempted. A blocking worker still reaches runs of one in a few runs.
         var next = ideal < current
-            ? (int)Math.Max(1, ideal)
+            ? (int)Math.Max(Math.Max(1, ideal), current / 2)
             : (int)Math.Min(Math.Min(ideal, Max), (long)Math.Max(current, items) * 2);
         if (next != current)
         {

@@ -71,13 +71,16 @@ internal sealed class StageCounters
             long @in = _in, @out = _out, failed = _failed, dropped = _dropped;
             foreach (var progress in _active)
             {
-                // Finished before Started: a call that starts between the two reads is counted as in progress,
-                // never as finished before it started.
+                // Read in the reverse order of the writes (failed and dropped, then finished, then started): a call
+                // that moves on between two reads is counted at its earlier state, never as failed before finished or
+                // finished before started.
+                var progressFailed = progress.Failed;
+                var progressDropped = progress.Dropped;
                 var finished = progress.Finished;
                 @in += progress.Started;
                 @out += finished;
-                failed += progress.Failed;
-                dropped += progress.Dropped;
+                failed += progressFailed;
+                dropped += progressDropped;
             }
 
             return (@in, @out, failed, dropped);
@@ -130,11 +133,11 @@ internal sealed class RunProgress
     /// <summary>Counts the call in progress as finished.</summary>
     public void Finish() => Volatile.Write(ref _finished, _finished + 1);
 
-    /// <summary>Counts the call in progress as finished and failed.</summary>
+    /// <summary>Counts the call in progress as finished and failed (finished first: a reader never sees more failed than finished).</summary>
     public void Fail()
     {
-        Volatile.Write(ref _failed, _failed + 1);
         Volatile.Write(ref _finished, _finished + 1);
+        Volatile.Write(ref _failed, _failed + 1);
     }
 
     /// <summary>Counts a finished call as having passed nothing on (<c>EmptyRst</c>).</summary>

@@ -102,7 +102,7 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
     /// <summary>Gets whether the stage could start a run now and none is offered: a producer should hand over what it holds.</summary>
     public bool IsHungry => Running < Concurrency && Volatile.Read(ref _postponedCount) == 0;
 
-    /// <summary>Gets or sets what to call when a run ends and nothing waits: a producer holding items hands them over.</summary>
+    /// <summary>Gets or sets what to call when the stage could start a run and none is offered (after a run ends or another is admitted): a producer holding items hands them over.</summary>
     public Action? Starved { get; set; }
 
     public Task Completion => Block.Completion;
@@ -157,6 +157,7 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
             Input.Take(taken);
         }
 
+        NotifyIfStarved();
         return DataflowMessageStatus.Accepted;
     }
 
@@ -165,9 +166,15 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
     {
         Interlocked.Decrement(ref _running);
         TransferPostponed();
-        if (Volatile.Read(ref _postponedCount) == 0)
+        NotifyIfStarved();
+    }
+
+    /// <summary>Tells a producer holding items to hand them over while the stage could start more runs than it was offered.</summary>
+    private void NotifyIfStarved()
+    {
+        if (Starved is { } starved && IsHungry)
         {
-            Starved?.Invoke();
+            starved();
         }
     }
 
@@ -249,6 +256,7 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
                 Input.Take(taken);
             }
 
+            NotifyIfStarved();
             if (complete)
             {
                 Block.Complete();
