@@ -60,6 +60,14 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
     /// </summary>
     public bool TakesOnAdmit { get; init; } = true;
 
+    /// <summary>
+    /// Gets or sets how many runs the door admits beyond <see cref="Concurrency"/>: one more lets the block's processing
+    /// task go straight on to the next run instead of ending and being scheduled again. Only for a block whose
+    /// <c>MaxDegreeOfParallelism</c> is the concurrency itself (so the extra run waits); such a stage takes its items
+    /// from <see cref="Input"/> when it starts them (<see cref="TakesOnAdmit"/> false).
+    /// </summary>
+    public int Prefetch { get; init; }
+
     /// <summary>Gets or sets the next stage's queue; null while the outputs are discarded (nothing holds the stage back).</summary>
     public StageQueue? Output
     {
@@ -266,7 +274,7 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
     }
 
     private bool CanAdmitLocked()
-        => Volatile.Read(ref _running) < Concurrency && (Output?.HasRoom ?? true) && (Order is null || Order.Parked < Input.Capacity);
+        => Volatile.Read(ref _running) < Concurrency + Prefetch && (Output?.HasRoom ?? true) && (Order is null || Order.Parked < Input.Capacity);
 
     private bool TryTakePostponedLocked(out Postponed next)
     {

@@ -56,7 +56,9 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
             : worker.Streams
                 ? new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(StreamSync, options)
                 : new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(ProcessSync, options);
-        _door = new StageDoor<TIn>(_block, Queue, threads, _stop) { Order = Order };
+        // A stage that cannot be resized has the block's MaxDegreeOfParallelism as its concurrency, so the door may admit
+        // one run ahead; a resizable one's cap is far above its concurrency, so it may not.
+        _door = new StageDoor<TIn>(_block, Queue, threads, _stop) { Order = Order, Prefetch = resizable ? 0 : 1, TakesOnAdmit = resizable };
     }
 
     public override StageDoor<TIn> Door => _door;
@@ -87,6 +89,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
     /// <summary>The sync one-to-one form: every call runs on the calling (dedicated or pool) thread.</summary>
     private ItemRun<TOut>[] ProcessSync(ItemRun<TIn> input)
     {
+        Begin(input);
         var progress = Counters.Begin();
         var writer = new RunWriter<TOut>(Next?.RunLength, progress);
         var items = input.Items;
@@ -126,6 +129,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
     /// <summary>The async one-to-one form: no thread is held while a call is awaited.</summary>
     private async Task<IEnumerable<ItemRun<TOut>>> ProcessAsync(ItemRun<TIn> input)
     {
+        Begin(input);
         var progress = Counters.Begin();
         var writer = new RunWriter<TOut>(Next?.RunLength, progress);
         var timed = JobMetrics.CallDuration.Enabled;
@@ -162,6 +166,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
     /// </summary>
     private IEnumerable<ItemRun<TOut>> StreamSync(ItemRun<TIn> input)
     {
+        Begin(input);
         var progress = Counters.Begin();
         var writer = new RunWriter<TOut>(Next?.RunLength, progress);
         var ended = false;
@@ -242,6 +247,15 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
         foreach (var run in End(input, progress, writer))
         {
             yield return run;
+        }
+    }
+
+    /// <summary>A run starts: its items leave the stage's queue, unless the door took them when it admitted the run.</summary>
+    private void Begin(ItemRun<TIn> input)
+    {
+        if (!_door.TakesOnAdmit)
+        {
+            Queue.Take(input.Count);
         }
     }
 
