@@ -4,15 +4,15 @@ using JobQ.Dataflow.Tests.Support;
 namespace JobQ.Dataflow.Tests.Pipeline;
 
 /// <summary>
-/// Backpressure: every queue is bounded, so a slow last stage holds the input back. The input is never read
-/// further ahead of the last stage than the queues, the items in workers' hands, one run per lane and the
-/// feeder's one item in hand can hold.
+/// Backpressure: every queue is bounded, so a slow last stage holds the input back. The input is never read further
+/// ahead of the last stage than the queues (each may be overfilled by the runs that were in progress when it filled, as
+/// jobq's workers hold their result while a queue is full), the runs in progress and the input reader's run in hand.
 /// </summary>
 [TestClass]
 public sealed class BackpressureTests
 {
-    /// <summary>The most items a lane takes or passes on at once (the library's run size for a queue size).</summary>
-    private static int MaxRun(int queueSize) => Math.Clamp(queueSize / 4, 1, 256);
+    /// <summary>The most items one message carries into a stage of <paramref name="threads"/> threads.</summary>
+    private static int MaxRun(int queueSize, int threads) => Internal.RunLength.MaxFor(queueSize, threads);
 
     [TestMethod]
     [DataRow(1, false)]
@@ -43,10 +43,12 @@ public sealed class BackpressureTests
                 input.Consumed();
             });
 
-        // Queues: two stage inputs, plus the middle stage's coordinator under keepOrder (the last stage passes nothing on).
-        var queues = (2 * queueSize) + (keepOrder ? queueSize : 0);
-        var lanes = middleThreads + 1;
-        var bound = queues + 1 /* held in the last worker */ + (lanes * MaxRun(queueSize)) + 1 /* the feeder's item in hand */;
+        // The first queue: its capacity, overfilled by at most the input reader's run, plus that run in hand. The middle
+        // stage: its runs in progress, which may also overfill the last stage's queue. The last stage: the run holding
+        // the held call. Under keepOrder, the middle stage's coordinator holds up to a queue more.
+        var first = MaxRun(queueSize, middleThreads);
+        var last = MaxRun(queueSize, 1);
+        var bound = (queueSize + (2 * first)) + (middleThreads * first) + (queueSize + (middleThreads * first)) + last + (keepOrder ? queueSize : 0);
 
         var run = JobQueue.RunAsync(input, workers, new JobOptions { QueueSize = queueSize, KeepOrder = keepOrder, Probe = probe });
         gate.WaitArrivals(1);
@@ -93,11 +95,11 @@ public sealed class BackpressureTests
                 input.Consumed();
             });
 
-        // Queues: both stage inputs and each partition's input and output; lanes: the partitions, the router,
-        // the merger and the last stage, each with one run in hand.
-        var queues = (2 * queueSize) + (partitions * 2 * queueSize);
-        var lanes = partitions + 3;
-        var bound = queues + 1 + (lanes * MaxRun(queueSize)) + 1;
+        // Both stages' queues, each overfilled by the runs in progress when it filled; routed items count in the
+        // dispatcher stage's queue until their partition starts them; each partition's run in progress, and the partition
+        // outputs the merge holds until their turn.
+        var partitionRun = MaxRun(queueSize, partitions);
+        var bound = (2 * (queueSize + (2 * partitionRun))) + (partitions * partitionRun) + (partitions * queueSize) + MaxRun(queueSize, 1);
 
         var run = JobQueue.RunAsync(input, workers, new JobOptions { QueueSize = queueSize, Probe = probe });
         gate.WaitArrivals(1);
@@ -153,7 +155,7 @@ public sealed class BackpressureTests
         gate.Open();
         await run.Within();
 
-        Assert.IsLessThanOrEqualTo(queueSize + 1 + MaxRun(queueSize) + 1, readWhileHeld);
+        Assert.IsLessThanOrEqualTo(queueSize + (3 * MaxRun(queueSize, 1)), readWhileHeld);
         Assert.AreEqual(1000, Volatile.Read(ref read));
     }
 

@@ -8,8 +8,8 @@ namespace JobQ.Dataflow.Internal;
 /// </summary>
 /// <typeparam name="T">The type of the items.</typeparam>
 /// <remarks>
-/// <para>Every item is counted into the first stage's queue when it is taken, so the items gathered here count as
-/// waiting in that queue (its <c>Input.Size</c>) and within its capacity. When the queue is full, offers are
+/// <para>The items gathered here count as waiting in the first stage's queue (its <c>Input.Size</c>) and within its
+/// capacity, through <see cref="StageQueue.Pending"/>. When the queue is full, offers are
 /// postponed, as a bounded Dataflow block postpones them, and consumed in order once there is room (so a link with
 /// <c>MaxMessages</c> counts them); puts block, or await.</para>
 /// <para><c>_lock</c> guards every field; it is held while handing a run to the head's buffer (which never calls back
@@ -21,8 +21,11 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
     private readonly Queue<(ISourceBlock<T> Source, DataflowMessageHeader Header)> _postponed = new();
     private readonly PipelineHead<T> _head;
     private readonly CancellationToken _stop;
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private T[]? _items;
     private int _count;
+    private int _waitingPuts;
+    private bool _joining;
     private bool _declining;
     private bool _transferring;
     private bool _watchingRoom;
@@ -42,40 +45,95 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
     /// <remarks>Messages are consumed in its name, so that a link's <c>MaxMessages</c> counts them.</remarks>
     public ITargetBlock<T> Owner { get; set; }
 
-    /// <summary>Takes <paramref name="item"/>, blocking while the first queue is full; false if the head declines (completed or stopped).</summary>
-    public bool Put(T item)
+    /// <summary>Takes <paramref name="item"/>, blocking while the first queue is full.</summary>
+    /// <returns>Whether the item was taken, or refused because joining began or the pipeline stopped.</returns>
+    public PutResult Put(T item)
     {
-        while (true)
+        Task<bool> room;
+        lock (_lock)
         {
-            var room = TryAddOrWatch(item);
-            if (room is null)
+            if (TryAddLocked(item, waiting: false, out var result))
             {
-                return true;
+                return result;
             }
 
-            if (!room.GetAwaiter().GetResult())
+            room = _head.Queue.WaitForRoomAsync();
+        }
+
+        while (true)
+        {
+            var hasRoom = room.GetAwaiter().GetResult();
+            lock (_lock)
             {
-                return false;
+                if (TryAddAfterWaitLocked(item, hasRoom, out var result))
+                {
+                    return result;
+                }
+
+                room = _head.Queue.WaitForRoomAsync();
             }
         }
     }
 
     /// <summary>The async twin of <see cref="Put"/>: awaits room instead of blocking; a cancelled wait takes nothing.</summary>
-    public async ValueTask<bool> PutAsync(T item, CancellationToken cancellationToken)
+    public async ValueTask<PutResult> PutAsync(T item, CancellationToken cancellationToken)
     {
-        while (true)
+        Task<bool> room;
+        lock (_lock)
         {
-            var room = TryAddOrWatch(item);
-            if (room is null)
+            if (TryAddLocked(item, waiting: false, out var result))
             {
-                return true;
+                return result;
             }
 
-            if (!await room.WaitAsync(cancellationToken).ConfigureAwait(false))
+            room = _head.Queue.WaitForRoomAsync();
+        }
+
+        while (true)
+        {
+            bool hasRoom;
+            try
             {
-                return false;
+                hasRoom = await room.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                lock (_lock)
+                {
+                    LeaveWaitLocked();
+                }
+
+                throw;
+            }
+
+            lock (_lock)
+            {
+                if (TryAddAfterWaitLocked(item, hasRoom, out var result))
+                {
+                    return result;
+                }
+
+                room = _head.Queue.WaitForRoomAsync();
             }
         }
+    }
+
+    /// <summary>
+    /// Stops taking new puts; completes once the puts already waiting for room have gone in (or the pipeline stopped),
+    /// so that a put that began before the join is never refused halfway.
+    /// </summary>
+    public Task BeginJoin()
+    {
+        lock (_lock)
+        {
+            _joining = true;
+            if (_waitingPuts == 0)
+            {
+                _drained.TrySetResult();
+            }
+        }
+
+        return _drained.Task;
     }
 
     public DataflowMessageStatus OfferMessage(DataflowMessageHeader messageHeader, T messageValue, ISourceBlock<T>? source, bool consumeToAccept)
@@ -104,7 +162,6 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
                     messageValue = source!.ConsumeMessage(messageHeader, Owner, out var consumed)!;
                     if (!consumed)
                     {
-                        _head.Queue.Take(1);
                         return DataflowMessageStatus.NotAvailable;
                     }
                 }
@@ -167,43 +224,76 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
         }
     }
 
-    /// <summary>Adds the item if there is room (null), or returns a task that completes when there may be room.</summary>
-    private Task<bool>? TryAddOrWatch(T item)
+    /// <summary>A put's first try: true with the outcome when it is settled; false when it must wait for room (counted as waiting).</summary>
+    private bool TryAddLocked(T item, bool waiting, out PutResult result)
     {
-        lock (_lock)
+        if (_declining || _stop.IsCancellationRequested)
         {
-            if (_declining || _stop.IsCancellationRequested)
-            {
-                return Task.FromResult(false);
-            }
+            result = PutResult.Stopped;
+            return true;
+        }
 
-            if (_postponed.Count == 0 && !_transferring && TryReserveLocked())
-            {
-                AddLocked(item);
-                return null;
-            }
+        if (_joining && !waiting)
+        {
+            result = PutResult.Joined;
+            return true;
+        }
 
-            return _head.Queue.WaitForRoomAsync();
+        if (_postponed.Count == 0 && !_transferring && TryReserveLocked())
+        {
+            AddLocked(item);
+            result = PutResult.Added;
+            return true;
+        }
+
+        if (!waiting)
+        {
+            _waitingPuts++;
+        }
+
+        result = default;
+        return false;
+    }
+
+    /// <summary>A waiting put's next try, once the queue may have room.</summary>
+    private bool TryAddAfterWaitLocked(T item, bool hasRoom, out PutResult result)
+    {
+        if (!hasRoom)
+        {
+            LeaveWaitLocked();
+            result = PutResult.Stopped;
+            return true;
+        }
+
+        if (TryAddLocked(item, waiting: true, out result))
+        {
+            LeaveWaitLocked();
+            return true;
+        }
+
+        return false;
+    }
+
+    private void LeaveWaitLocked()
+    {
+        if (--_waitingPuts == 0 && _joining)
+        {
+            _drained.TrySetResult();
         }
     }
 
-    /// <summary>Counts one more item into the first stage's queue if it has room: the item's place is reserved.</summary>
-    private bool TryReserveLocked()
-    {
-        if (!_head.Queue.HasRoom)
-        {
-            return false;
-        }
-
-        _head.Queue.Add(1);
-        return true;
-    }
+    /// <summary>Whether the first stage's queue has room for one more item (the items gathered here count in it).</summary>
+    private bool TryReserveLocked() => _head.Queue.HasRoom;
 
     private void AddLocked(T item)
     {
         _items ??= ItemRun<T>.Rent(_head.RunLength.Max);
         _items[_count++] = item;
-        if (_count >= _head.RunLength.Preferred || _count == _items.Length || _head.IsHungry(_count))
+        _head.Queue.Pending = _count;
+
+        // Whether the stage is hungry is asked for a run's first item only: once it is not, the stage says when it is
+        // (the door's Starved), and this run is handed over then.
+        if (_count >= _head.RunLength.Preferred || _count == _items.Length || (_count == 1 && _head.IsHungry(1)))
         {
             FlushLocked();
         }
@@ -234,6 +324,8 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
         }
 
         var run = new ItemRun<T>(_items!, first);
+        _head.Queue.Add(_count);
+        _head.Queue.Pending = 0;
         _items = null;
         _count = 0;
         _head.PostCounted(run);
@@ -301,10 +393,6 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
                 {
                     // Consumed before any Complete: accepted, so it goes through.
                     AddLocked(value!);
-                }
-                else
-                {
-                    _head.Queue.Take(1);
                 }
 
                 complete = _completeRequested;

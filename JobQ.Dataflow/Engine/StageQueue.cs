@@ -23,7 +23,17 @@ internal sealed class StageQueue(int capacity, CancellationToken stop)
     public int Capacity { get; } = capacity;
 
     /// <summary>Gets the items passed on to the stage that it has not taken yet.</summary>
-    public long Count => Interlocked.Read(ref _count);
+    public long Count => Interlocked.Read(ref _count) + Pending;
+
+    /// <summary>
+    /// Gets or sets the items a producer has gathered but not handed over yet (puts gathering into a run); they count
+    /// as in the queue. Written by that producer alone, under its own lock, so that a put costs no interlocked add.
+    /// </summary>
+    public int Pending
+    {
+        get => Volatile.Read(ref field);
+        set => Volatile.Write(ref field, value);
+    }
 
     /// <summary>
     /// Gets or sets the order tracker of the producing stage: outputs it holds back (reordering) are counted here but
@@ -32,7 +42,7 @@ internal sealed class StageQueue(int capacity, CancellationToken stop)
     public OrderTracker? HeldBy { get; set; }
 
     /// <summary>Gets the items in the queue: passed on and released in order, not yet taken.</summary>
-    public long Waiting => Interlocked.Read(ref _count) - (HeldBy?.Parked ?? 0);
+    public long Waiting => Count - (HeldBy?.Parked ?? 0);
 
     /// <summary>Gets whether a producer may pass more on: the queue is below its capacity (an empty one takes any run).</summary>
     public bool HasRoom => Waiting < Capacity;
@@ -46,7 +56,7 @@ internal sealed class StageQueue(int capacity, CancellationToken stop)
     /// <summary>The stage takes <paramref name="count"/> items: they leave the queue, and a producer waiting for room goes on.</summary>
     public void Take(int count)
     {
-        var after = Interlocked.Add(ref _count, -count) - (HeldBy?.Parked ?? 0);
+        var after = Interlocked.Add(ref _count, -count) + Pending - (HeldBy?.Parked ?? 0);
         if (after < Capacity && after + count >= Capacity)
         {
             OnRoomFreed();

@@ -25,13 +25,11 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
     private readonly Pipeline _pipeline;
     private readonly InputBatcher<TIn> _input;
     private readonly object _joinLock = new();
-    private readonly TaskCompletionSource _putsDrained = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    // _state moves Open -> Joining -> Disposed or Open -> Disposed, never back. _activePuts counts puts between
-    // their state check and their return; the first Join waits for it to reach zero before ending the input, so a
-    // put that began before Join is never refused halfway.
+    // _state moves Open -> Joining -> Disposed or Open -> Disposed, never back. The first Join waits for the puts already
+    // waiting for room (InputBatcher.BeginJoin) before ending the input, so a put that began before Join is never
+    // refused halfway.
     private int _state;
-    private int _activePuts;
     private Task<bool>? _join;
 
     /// <summary>Starts a job manager (jobq's <c>JobManager(workers, queue_size, probe, keep_order)</c>).</summary>
@@ -67,18 +65,8 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
     /// <exception cref="ObjectDisposedException">The manager was disposed.</exception>
     public void Put(TIn item)
     {
-        EnterPut();
-        try
-        {
-            if (!_input.Put(item))
-            {
-                ThrowStopped();
-            }
-        }
-        finally
-        {
-            ExitPut();
-        }
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _state) == Disposed, this);
+        Check(_input.Put(item));
     }
 
     /// <summary>Puts an item, awaiting room instead of blocking.</summary>
@@ -90,19 +78,8 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
     public async ValueTask PutAsync(TIn item, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        EnterPut();
-        try
-        {
-            var written = await _input.PutAsync(item, cancellationToken).ConfigureAwait(false);
-            if (!written)
-            {
-                ThrowStopped();
-            }
-        }
-        finally
-        {
-            ExitPut();
-        }
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _state) == Disposed, this);
+        Check(await _input.PutAsync(item, cancellationToken).ConfigureAwait(false));
     }
 
     /// <summary>
@@ -182,7 +159,6 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
             return;
         }
 
-        _putsDrained.TrySetResult();
         _pipeline.Stop(StopReason.Disposed);
         await _pipeline.Finished.ConfigureAwait(false);
     }
@@ -191,23 +167,15 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
         => candidate is not null
            && (candidate.Equals(worker) || (candidate.Method == worker.Method && Equals(candidate.Target, worker.Target)));
 
-    private void EnterPut()
+    private void Check(PutResult result)
     {
-        Interlocked.Increment(ref _activePuts);
-        var state = Volatile.Read(ref _state);
-        if (state != Open)
+        switch (result)
         {
-            ExitPut();
-            ObjectDisposedException.ThrowIf(state == Disposed, this);
-            throw new InvalidOperationException("Put after Join began: the job manager takes no more items.");
-        }
-    }
-
-    private void ExitPut()
-    {
-        if (Interlocked.Decrement(ref _activePuts) == 0 && Volatile.Read(ref _state) != Open)
-        {
-            _putsDrained.TrySetResult();
+            case PutResult.Joined:
+                throw new InvalidOperationException("Put after Join began: the job manager takes no more items.");
+            case PutResult.Stopped:
+                ThrowStopped();
+                break;
         }
     }
 
@@ -222,12 +190,8 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
     {
         using var timer = _pipeline.StartTimeout(timeout);
 
-        if (Interlocked.CompareExchange(ref _state, Joining, Open) == Open && Volatile.Read(ref _activePuts) == 0)
-        {
-            _putsDrained.TrySetResult();
-        }
-
-        await _putsDrained.Task.ConfigureAwait(false);
+        Interlocked.CompareExchange(ref _state, Joining, Open);
+        await _input.BeginJoin().ConfigureAwait(false);
         if (!_pipeline.IsStopped)
         {
             _input.Complete();
