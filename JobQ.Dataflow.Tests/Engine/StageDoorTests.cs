@@ -89,7 +89,7 @@ public sealed class StageDoorTests
         Offer(source, door, queue, 1);
         Offer(source, door, queue, 2);
 
-        door.RunEnded();
+        door.RunEnded(1);
 
         Assert.AreEqual(2, source.ConsumeCalls);
         Assert.AreEqual(1, door.Running);
@@ -112,7 +112,7 @@ public sealed class StageDoorTests
         var admittedAfterEachEnd = new List<int>();
         for (var i = 0; i < 4; i++)
         {
-            door.RunEnded();
+            door.RunEnded(1);
             admittedAfterEachEnd.Add(block.Count);
         }
 
@@ -204,9 +204,9 @@ public sealed class StageDoorTests
         door.Concurrency = 1;
 
         var whileTwoRun = Offer(source, door, queue, 2);
-        door.RunEnded();
+        door.RunEnded(1);
         var afterOneEnded = block.Count;
-        door.RunEnded();
+        door.RunEnded(1);
 
         Assert.AreEqual(DataflowMessageStatus.Postponed, whileTwoRun);
         Assert.AreEqual(2, afterOneEnded, "one run still in progress: nothing admitted");
@@ -308,7 +308,7 @@ public sealed class StageDoorTests
 
         Assert.AreEqual(DataflowMessageStatus.Postponed, second);
         CollectionAssert.AreEqual(new[] { 1 }, Drain(block).Select(run => run.Items[0]).ToArray());
-        door.RunEnded();
+        door.RunEnded(1);
         CollectionAssert.AreEqual(new[] { 2 }, Drain(block).Select(run => run.Items[0]).ToArray());
     }
 
@@ -326,7 +326,7 @@ public sealed class StageDoorTests
             duringConsume.Add(Offer(source, door, queue, 3));
         };
 
-        door.RunEnded();
+        door.RunEnded(1);
 
         CollectionAssert.AreEqual(new[] { DataflowMessageStatus.Postponed }, duringConsume, "offered with room, but behind a run being consumed");
         var runs = Drain(block);
@@ -344,7 +344,7 @@ public sealed class StageDoorTests
         Offer(source, door, queue, 3);
         source.Gives = false;
 
-        door.RunEnded();
+        door.RunEnded(1);
 
         Assert.AreEqual(3, source.ConsumeCalls, "both postponed messages were tried");
         Assert.AreEqual(0, door.Running);
@@ -362,7 +362,7 @@ public sealed class StageDoorTests
         door.Starved = () => starved++;
         Offer(source, door, queue, 1);
 
-        door.RunEnded();
+        door.RunEnded(1);
 
         Assert.AreEqual(1, starved);
         Assert.IsTrue(door.IsHungry);
@@ -380,7 +380,7 @@ public sealed class StageDoorTests
         output.Add(1);
         Offer(source, door, queue, 2);
 
-        door.RunEnded();
+        door.RunEnded(1);
 
         Assert.AreEqual(0, starved);
         Assert.IsFalse(door.IsHungry);
@@ -399,9 +399,9 @@ public sealed class StageDoorTests
         hungry.Add(door.IsHungry);
         Offer(source, door, queue, 3);
         hungry.Add(door.IsHungry);
-        door.RunEnded();
+        door.RunEnded(1);
         hungry.Add(door.IsHungry);
-        door.RunEnded();
+        door.RunEnded(1);
         hungry.Add(door.IsHungry);
 
         CollectionAssert.AreEqual(new[] { true, true, false, false, false, true }, hungry);
@@ -432,7 +432,7 @@ public sealed class StageDoorTests
             door.Complete();
         };
 
-        door.RunEnded();
+        door.RunEnded(1);
         var runs = Drain(block);
         await block.Completion.Within();
 
@@ -449,7 +449,7 @@ public sealed class StageDoorTests
         var error = new InvalidOperationException("stage failed");
 
         door.Fault(error);
-        door.RunEnded();
+        door.RunEnded(1);
 
         var thrown = await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => door.Completion.Within());
         Assert.AreSame(error, thrown);
@@ -466,7 +466,7 @@ public sealed class StageDoorTests
         Offer(source, door, queue, 2);
 
         door.Cancel();
-        door.RunEnded();
+        door.RunEnded(1);
 
         Assert.AreEqual(1, source.ConsumeCalls);
         Assert.AreEqual(DataflowMessageStatus.DecliningPermanently, Offer(source, door, queue, 3));
@@ -503,7 +503,7 @@ public sealed class StageDoorTests
         Offer(source, door, queue, 2);
 
         stop.Cancel();
-        door.RunEnded();
+        door.RunEnded(1);
 
         Assert.AreEqual(1, source.ConsumeCalls);
         Assert.AreEqual(1, block.Count);
@@ -563,7 +563,7 @@ public sealed class StageDoorTests
 
             Assert.IsTrue(block.TryReceive(out var run));
             received.Add(run);
-            door.RunEnded();
+            door.RunEnded(1);
         }
 
         source.Complete();
@@ -585,7 +585,7 @@ public sealed class StageDoorTests
         var block = new ActionBlock<ItemRun<int>>(run =>
         {
             seen.Enqueue((run.Sequence, run.Items[0], door!.Running));
-            door.RunEnded();
+            door.RunEnded(1);
         });
         door = new StageDoor<int>(block, queue, 1, CancellationToken.None);
         var source = new BufferBlock<ItemRun<int>>();
@@ -627,7 +627,7 @@ public sealed class StageDoorTests
                 }
 
                 seen.Enqueue((run.Sequence, run.Items[0]));
-                door.RunEnded();
+                door.RunEnded(1);
             },
             new ExecutionDataflowBlockOptions { MaxDegreeOfParallelism = Concurrency });
         door = new StageDoor<int>(block, queue, Concurrency, CancellationToken.None);

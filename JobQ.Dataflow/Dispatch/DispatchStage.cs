@@ -154,7 +154,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
             }
 
             input.Return();
-            _door.RunEnded();
+            _door.RunEnded(input.Count - count);
             if (_stop.IsCancellationRequested)
             {
                 Pipeline.CheckQuiescent();
@@ -226,8 +226,8 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
                 }
                 catch (Exception exception)
                 {
-                    progress.Fail();
                     var pending = Pipeline.ReportFailureAsync(this, exception, input.Items[i]);
+                    progress.Fail();
                     if (!pending.IsCompleted)
                     {
                         pending.AsTask().GetAwaiter().GetResult();
@@ -267,8 +267,9 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
                 }
                 catch (Exception exception)
                 {
+                    var pending = Pipeline.ReportFailureAsync(this, exception, input.Items[i]);
                     progress.Fail();
-                    await Pipeline.ReportFailureAsync(this, exception, input.Items[i]).ConfigureAwait(false);
+                    await pending.ConfigureAwait(false);
                 }
             }
 
@@ -296,7 +297,9 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
     private ItemRun<TOut>[] Merge(PartitionOutput<TOut> result)
     {
         var writer = new RunWriter<TOut>(Next?.RunLength, DiscardCounts);
+        var before = _order.Merged;
         _order.Add(result, writer);
+        _door.ItemsEnded((int)(_order.Merged - before));
         if (_stop.IsCancellationRequested)
         {
             writer.Discard();

@@ -30,6 +30,9 @@ internal sealed class OrderedMerge<T>
         }
     }
 
+    /// <summary>Gets how many items' outputs the merge has passed on so far (used by one thread at a time).</summary>
+    public long Merged { get; private set; }
+
     /// <summary>Gets the number of items partition <paramref name="partition"/> finished that wait for their turn (read racily, for stats).</summary>
     public int Waiting(int partition) => Volatile.Read(ref _waiting[partition]);
 
@@ -57,6 +60,7 @@ internal sealed class OrderedMerge<T>
 
             pending.Value += outputs;
             pending.Item++;
+            Merged++;
             Interlocked.Decrement(ref _waiting[partition]);
             if (pending.Item == pending.Result.Items)
             {

@@ -36,6 +36,10 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
     // _postponed.Count, written under _lock, read without it by producers deciding whether to hand over at once.
     private int _postponedCount;
 
+    // Items admitted whose outputs have not been passed on yet (ItemsEnded): what the stage already holds for its next
+    // queue. Raised under _lock, lowered without it.
+    private int _inFlight;
+
     /// <param name="block">The block that processes admitted runs.</param>
     /// <param name="input">The stage's queue: the items passed on to it and not taken yet.</param>
     /// <param name="concurrency">How many runs the stage processes at once.</param>
@@ -170,11 +174,21 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
     }
 
     /// <summary>The stage ended a run it was admitted: the next postponed run may start.</summary>
-    public void RunEnded()
+    /// <param name="items">The run's items whose outputs have now been passed on (0 for a dispatcher's router, whose items
+    /// are passed on by the merge: see <see cref="ItemsEnded"/>).</param>
+    public void RunEnded(int items)
     {
         Interlocked.Decrement(ref _running);
+        Interlocked.Add(ref _inFlight, -items);
         TransferPostponed();
         NotifyIfStarved();
+    }
+
+    /// <summary>The outputs of <paramref name="items"/> admitted items have been passed on (a dispatcher's merge).</summary>
+    public void ItemsEnded(int items)
+    {
+        Interlocked.Add(ref _inFlight, -items);
+        TransferPostponed();
     }
 
     /// <summary>Tells a producer holding items to hand them over while the stage could start more runs than it was offered.</summary>
@@ -273,8 +287,23 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
         while (more);
     }
 
+    /// <summary>
+    /// Whether a run may be admitted: a place among the runs in progress, and room in the next queue for what the stage
+    /// already holds, give or take a result per worker (so a queue is overfilled by at most that and one run), and,
+    /// under keepOrder, room in the coordinator.
+    /// </summary>
     private bool CanAdmitLocked()
-        => Volatile.Read(ref _running) < Concurrency + Prefetch && (Output?.HasRoom ?? true) && (Order is null || Order.Parked < Input.Capacity);
+    {
+        if (Volatile.Read(ref _running) >= Concurrency + Prefetch || (Order is not null && Order.Parked >= Input.Capacity))
+        {
+            return false;
+        }
+
+        // As jobq's workers each hold their result while the next queue is full, the stage may hold a result per worker
+        // beyond the queue's room.
+        var inFlight = Volatile.Read(ref _inFlight);
+        return Output is null || (inFlight == 0 ? Output.HasRoom : Output.Waiting + inFlight < Output.Capacity + Concurrency);
+    }
 
     private bool TryTakePostponedLocked(out Postponed next)
     {
@@ -299,11 +328,13 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
         }
 
         Interlocked.Increment(ref _running);
+        Interlocked.Add(ref _inFlight, run.Count);
         if (!Block.Post(run.WithSequence(_sequence++)))
         {
             // The block stopped between the check and the hand-over: the run is dropped with everything the stopped
             // pipeline held.
             Interlocked.Decrement(ref _running);
+            Interlocked.Add(ref _inFlight, -run.Count);
             run.Return();
         }
 

@@ -47,7 +47,7 @@ internal sealed class StageQueue(int capacity, CancellationToken stop)
     /// <summary>Gets whether a producer may pass more on: the queue is below its capacity (an empty one takes any run).</summary>
     public bool HasRoom => Waiting < Capacity;
 
-    /// <summary>Gets or sets what to call when room frees: the door of the producing stage admits the run it postponed.</summary>
+    /// <summary>Gets or sets what to call when items are taken: the door of the producing stage may admit the run it postponed.</summary>
     public Action? RoomFreed { get; set; }
 
     /// <summary>The producer passes <paramref name="count"/> items on.</summary>
@@ -59,8 +59,11 @@ internal sealed class StageQueue(int capacity, CancellationToken stop)
         var after = Interlocked.Add(ref _count, -count) + Pending - (HeldBy?.Parked ?? 0);
         if (after < Capacity && after + count >= Capacity)
         {
-            OnRoomFreed();
+            Release(true);
         }
+
+        // The producing stage's door weighs its own items against the queue, so any take may let it admit a run.
+        RoomFreed?.Invoke();
     }
 
     /// <summary>Completes when the queue has room (true), or when the pipeline stopped (false).</summary>
@@ -86,12 +89,6 @@ internal sealed class StageQueue(int capacity, CancellationToken stop)
 
     /// <summary>Releases every producer waiting for room (the pipeline stopped).</summary>
     public void Cancel() => Release(false);
-
-    private void OnRoomFreed()
-    {
-        Release(true);
-        RoomFreed?.Invoke();
-    }
 
     private void Release(bool result)
     {

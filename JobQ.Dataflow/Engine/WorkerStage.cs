@@ -240,7 +240,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
                 Counters.End(progress);
                 Order?.Ended(input.Sequence, 0);
                 input.Return();
-                _door.RunEnded();
+                _door.RunEnded(input.Count);
             }
         }
 
@@ -286,7 +286,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
             outputs = PassOn(input.Sequence, writer.TakeAll());
         }
 
-        _door.RunEnded();
+        _door.RunEnded(input.Count);
         if (_stop.IsCancellationRequested)
         {
             Pipeline.CheckQuiescent();
@@ -317,7 +317,9 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
             return default;
         }
 
+        // Reported (and, under FailFast, the pipeline stopped) before it is counted: whoever sees the count sees the stop.
+        var reported = Pipeline.ReportFailureAsync(this, exception, item);
         progress.Fail();
-        return Pipeline.ReportFailureAsync(this, exception, item);
+        return reported;
     }
 }

@@ -99,7 +99,7 @@ internal sealed class SpeedLimitStage<T> : Stage<T, T>
             outputs = PassOn(input.Sequence, writer.TakeAll());
         }
 
-        _door.RunEnded();
+        _door.RunEnded(input.Count);
         if (_stop.IsCancellationRequested)
         {
             Pipeline.CheckQuiescent();
