@@ -296,17 +296,23 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
 
     private ItemRun<TOut>[] Merge(PartitionOutput<TOut> result)
     {
-        var writer = new RunWriter<TOut>(Next?.RunLength, DiscardCounts);
+        var writer = RunWriter<TOut>.Rent(Next?.RunLength, DiscardCounts);
         var before = _order.Merged;
         _order.Add(result, writer);
         _door.ItemsEnded((int)(_order.Merged - before));
+        ItemRun<TOut>[] outputs;
         if (_stop.IsCancellationRequested)
         {
             writer.Discard();
-            return [];
+            outputs = [];
+        }
+        else
+        {
+            outputs = PassOn(0, writer.TakeAll());
         }
 
-        return PassOn(0, writer.TakeAll());
+        writer.Release();
+        return outputs;
     }
 
     private void DispatcherFailed(Exception exception, TIn item)

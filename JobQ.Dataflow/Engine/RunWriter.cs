@@ -12,8 +12,12 @@ internal sealed class RunWriter<T> : IOutput<T>
 {
     private static readonly ItemRun<T>[] None = [];
 
-    private readonly RunLength? _next;
-    private readonly RunProgress _progress;
+    // One writer kept per thread, so that a run costs no writer allocation; a run releases its writer when it ends.
+    [ThreadStatic]
+    private static RunWriter<T>? t_cached;
+
+    private RunLength? _next;
+    private RunProgress _progress;
     private T[]? _current;
     private int _count;
     private int _size;
@@ -27,6 +31,30 @@ internal sealed class RunWriter<T> : IOutput<T>
     {
         _next = next;
         _progress = progress;
+    }
+
+    /// <summary>Returns a writer for one run: the calling thread's spare one if it has one, else a new one.</summary>
+    public static RunWriter<T> Rent(RunLength? next, RunProgress progress)
+    {
+        var writer = t_cached;
+        if (writer is null)
+        {
+            return new RunWriter<T>(next, progress);
+        }
+
+        t_cached = null;
+        writer._next = next;
+        writer._progress = progress;
+        writer.Written = 0;
+        return writer;
+    }
+
+    /// <summary>Keeps this writer for the calling thread's next run; it must hold nothing and not be used afterwards.</summary>
+    public void Release()
+    {
+        _next = null;
+        _progress = null!;
+        t_cached = this;
     }
 
     /// <summary>Gets the number of items passed on so far.</summary>

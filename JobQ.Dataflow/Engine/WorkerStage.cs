@@ -91,7 +91,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
     {
         Begin(input);
         var progress = Counters.Begin();
-        var writer = new RunWriter<TOut>(Next?.RunLength, progress);
+        var writer = RunWriter<TOut>.Rent(Next?.RunLength, progress);
         var items = input.Items;
         var count = input.Count;
         var timed = JobMetrics.CallDuration.Enabled;
@@ -131,7 +131,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
     {
         Begin(input);
         var progress = Counters.Begin();
-        var writer = new RunWriter<TOut>(Next?.RunLength, progress);
+        var writer = RunWriter<TOut>.Rent(Next?.RunLength, progress);
         var timed = JobMetrics.CallDuration.Enabled;
         var start = Stopwatch.GetTimestamp();
         var i = 0;
@@ -168,7 +168,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
     {
         Begin(input);
         var progress = Counters.Begin();
-        var writer = new RunWriter<TOut>(Next?.RunLength, progress);
+        var writer = RunWriter<TOut>.Rent(Next?.RunLength, progress);
         var ended = false;
         try
         {
@@ -286,6 +286,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
             outputs = PassOn(input.Sequence, writer.TakeAll());
         }
 
+        writer.Release();
         _door.RunEnded(input.Count);
         if (_stop.IsCancellationRequested)
         {

@@ -57,7 +57,7 @@ internal sealed class SpeedLimitStage<T> : Stage<T, T>
     private async Task<IEnumerable<ItemRun<T>>> Pace(ItemRun<T> input)
     {
         var progress = Counters.Begin();
-        var writer = new RunWriter<T>(Next?.RunLength, progress);
+        var writer = RunWriter<T>.Rent(Next?.RunLength, progress);
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
         var waited = false;
         var i = 0;
@@ -99,6 +99,7 @@ internal sealed class SpeedLimitStage<T> : Stage<T, T>
             outputs = PassOn(input.Sequence, writer.TakeAll());
         }
 
+        writer.Release();
         _door.RunEnded(input.Count);
         if (_stop.IsCancellationRequested)
         {
