@@ -110,7 +110,11 @@ public sealed class DedicatedThreadSchedulerTests
     public async Task QueueTask_CheapRunLength_RunsOnThePool()
     {
         var cost = new RunLength(1000, 1);
-        cost.Record(10, 0);
+        for (var i = 0; i < RunLength.CheapRunsInARow; i++)
+        {
+            cost.Record(10, 0);
+        }
+
         Assert.IsTrue(cost.IsCheap);
         var scheduler = new DedicatedThreadScheduler("JobQ test cheap", 4, cost);
 
@@ -142,7 +146,11 @@ public sealed class DedicatedThreadSchedulerTests
         var scheduler = new DedicatedThreadScheduler("JobQ test turns cheap", 4, cost);
         var before = await Start(scheduler, () => Thread.CurrentThread.IsThreadPoolThread).Within();
 
-        cost.Record(1, 0);
+        for (var i = 0; i < RunLength.CheapRunsInARow; i++)
+        {
+            cost.Record(1, 0);
+        }
+
         var after = await Start(scheduler, () => Thread.CurrentThread.IsThreadPoolThread).Within();
 
         Assert.IsFalse(before);

@@ -86,7 +86,7 @@ public sealed class RunLengthTests
         var seen = Grow(length, ticksPerItem: 0, runs: 11);
 
         CollectionAssert.AreEqual(new[] { 2, 4, 8, 16, 32, 64, 128, 256, 512, 512, 512 }, seen);
-        Assert.IsTrue(length.IsCheap);
+        Assert.IsFalse(length.IsCheap, "cheap only after enough cheap runs in a row");
     }
 
     [TestMethod]
@@ -130,7 +130,6 @@ public sealed class RunLengthTests
         }
 
         CollectionAssert.AreEqual(new[] { 32, 16, 8, 4, 4, 4 }, seen);
-        Assert.IsTrue(length.IsCheap);
     }
 
     [TestMethod]
@@ -167,8 +166,11 @@ public sealed class RunLengthTests
     {
         var length = Unbounded();
 
-        // 10 calls in 10 * Cheap - 1 ticks: Cheap - 1 each (integer average).
-        length.Record(10, (10 * Cheap) - 1);
+        // 10 calls in 10 * Cheap - 1 ticks: Cheap - 1 each (integer average), in enough runs in a row.
+        for (var i = 0; i < RunLength.CheapRunsInARow; i++)
+        {
+            length.Record(10, (10 * Cheap) - 1);
+        }
 
         Assert.IsTrue(length.IsCheap);
     }
@@ -178,7 +180,10 @@ public sealed class RunLengthTests
     {
         var length = Unbounded();
 
-        length.Record(10, 10 * Cheap);
+        for (var i = 0; i < RunLength.CheapRunsInARow; i++)
+        {
+            length.Record(10, 10 * Cheap);
+        }
 
         Assert.IsFalse(length.IsCheap);
     }
@@ -187,12 +192,30 @@ public sealed class RunLengthTests
     public void Record_SlowAfterCheap_IsNoLongerCheap()
     {
         var length = Unbounded();
-        length.Record(1, 0);
+        for (var i = 0; i < RunLength.CheapRunsInARow; i++)
+        {
+            length.Record(1, 0);
+        }
+
         Assert.IsTrue(length.IsCheap);
 
         length.Record(1, Cheap);
 
-        Assert.IsFalse(length.IsCheap);
+        Assert.IsFalse(length.IsCheap, "one slow run is enough to stop counting as cheap");
+    }
+
+    [TestMethod]
+    public void Record_CheapRuns_CheapOnlyAfterEnoughInARow()
+    {
+        var length = Unbounded();
+        var cheapAfter = new List<bool>();
+        for (var i = 0; i < RunLength.CheapRunsInARow; i++)
+        {
+            length.Record(1, 0);
+            cheapAfter.Add(length.IsCheap);
+        }
+
+        CollectionAssert.AreEqual(Enumerable.Range(1, RunLength.CheapRunsInARow).Select(n => n == RunLength.CheapRunsInARow).ToArray(), cheapAfter);
     }
 
     [TestMethod]
@@ -201,13 +224,13 @@ public sealed class RunLengthTests
     public void Record_NoItems_ChangesNothing(int items)
     {
         var length = Unbounded();
-        Grow(length, ticksPerItem: 0, runs: 2);
+        Grow(length, ticksPerItem: 0, runs: RunLength.CheapRunsInARow);
         var cheap = new RunLength(100, 1);
 
         length.Record(items, Target * 100);
         cheap.Record(items, 0);
 
-        Assert.AreEqual(4, length.Preferred);
+        Assert.AreEqual(512, length.Preferred);
         Assert.IsTrue(length.IsCheap);
         Assert.AreEqual(1, cheap.Preferred);
         Assert.IsFalse(cheap.IsCheap);
@@ -221,10 +244,10 @@ public sealed class RunLengthTests
         var ideal = (int)(Target / perItem);
         var length = Unbounded();
 
-        var seen = Grow(length, perItem, runs: 4);
+        var seen = Grow(length, perItem, runs: RunLength.CheapRunsInARow);
 
         Assert.IsTrue(length.IsCheap);
-        CollectionAssert.AreEqual(new[] { Math.Min(2, ideal), ideal, ideal, ideal }, seen);
+        CollectionAssert.AreEqual(new[] { Math.Min(2, ideal), ideal, ideal, ideal }, seen.Take(4).ToArray());
     }
 
     [TestMethod]

@@ -25,8 +25,12 @@ internal sealed class RunLength
     /// <summary>The most items any message carries.</summary>
     internal const int Limit = 512;
 
+    /// <summary>How many runs in a row must be cheap before the stage counts as cheap: a worker that blocks now and then
+    /// must not be moved to the thread pool between two blocking calls.</summary>
+    internal const int CheapRunsInARow = 32;
+
     private volatile int _preferred = 1;
-    private volatile bool _cheap;
+    private volatile int _cheapRuns;
 
     /// <summary>Creates the policy of a stage with <paramref name="threads"/> workers and queues of <paramref name="queueSize"/> items.</summary>
     public RunLength(int queueSize, int threads) => Max = MaxFor(queueSize, threads);
@@ -37,8 +41,8 @@ internal sealed class RunLength
     /// <summary>Gets the number of items the next message should carry into this stage.</summary>
     public int Preferred => _preferred;
 
-    /// <summary>Gets whether calls have been measured and take under <see cref="CheapCallTicks"/> on average.</summary>
-    public bool IsCheap => _cheap;
+    /// <summary>Gets whether the last <see cref="CheapRunsInARow"/> runs took under <see cref="CheapCallTicks"/> per call.</summary>
+    public bool IsCheap => _cheapRuns >= CheapRunsInARow;
 
     /// <summary>Gets the largest run for a queue of <paramref name="queueSize"/> items shared by <paramref name="threads"/> workers.</summary>
     public static int MaxFor(int queueSize, int threads) => Math.Clamp(queueSize / (2 * Math.Max(1, threads)), 1, Limit);
@@ -52,7 +56,7 @@ internal sealed class RunLength
         }
 
         var perItem = Math.Max(1, elapsedTicks / items);
-        _cheap = perItem < CheapCallTicks;
+        _cheapRuns = perItem < CheapCallTicks ? Math.Min(_cheapRuns + 1, CheapRunsInARow) : 0;
         var ideal = TargetRunTicks / perItem;
         var current = _preferred;
 
