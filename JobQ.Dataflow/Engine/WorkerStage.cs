@@ -101,16 +101,19 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
         {
             try
             {
+                if (!timed)
+                {
+                    _worker.InvokeRun(items, ref i, count, writer, progress, _stop);
+                    break;
+                }
+
                 for (; i < count && !_stop.IsCancellationRequested; i++)
                 {
                     progress.Start();
-                    var callStart = timed ? Stopwatch.GetTimestamp() : 0;
+                    var callStart = Stopwatch.GetTimestamp();
                     _worker.Invoke(items[i], writer);
                     progress.Finish();
-                    if (timed)
-                    {
-                        Record(callStart);
-                    }
+                    Record(callStart);
                 }
 
                 break;

@@ -12,6 +12,22 @@ internal abstract class StageWorker<TIn, TOut>
     /// <summary>Calls a sync worker; runs on a dedicated thread.</summary>
     public virtual void Invoke(TIn item, IOutput<TOut> output) => throw new NotSupportedException();
 
+    /// <summary>
+    /// Calls a sync worker for <paramref name="items"/>[<paramref name="i"/>..<paramref name="count"/>), counting each call
+    /// in <paramref name="progress"/>, until the run ends or <paramref name="stop"/> is signalled. A call that throws leaves
+    /// <paramref name="i"/> at its item. Overridden by the plain worker kinds, so a run of cheap calls costs a delegate call
+    /// per item and no virtual one.
+    /// </summary>
+    public virtual void InvokeRun(TIn[] items, ref int i, int count, RunWriter<TOut> output, RunProgress progress, CancellationToken stop)
+    {
+        for (; i < count && !stop.IsCancellationRequested; i++)
+        {
+            progress.Start();
+            Invoke(items[i], output);
+            progress.Finish();
+        }
+    }
+
     /// <summary>Calls an async worker; holds no thread while it waits.</summary>
     public virtual ValueTask InvokeAsync(TIn item, IOutput<TOut> output, CancellationToken cancellationToken) => throw new NotSupportedException();
 

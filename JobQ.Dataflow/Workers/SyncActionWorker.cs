@@ -10,4 +10,15 @@ internal sealed class SyncActionWorker<T>(Action<T> worker) : StageWorker<T, T>
         worker(item);
         output.Add(item);
     }
+
+    public override void InvokeRun(T[] items, ref int i, int count, RunWriter<T> output, RunProgress progress, CancellationToken stop)
+    {
+        for (; i < count && !stop.IsCancellationRequested; i++)
+        {
+            progress.Start();
+            worker(items[i]);
+            output.Add(items[i]);
+            progress.Finish();
+        }
+    }
 }

@@ -6,4 +6,14 @@ internal sealed class SyncWorker<TIn, TOut>(Func<TIn, TOut> worker) : StageWorke
     public override bool IsAsync => false;
 
     public override void Invoke(TIn item, IOutput<TOut> output) => output.Add(worker(item));
+
+    public override void InvokeRun(TIn[] items, ref int i, int count, RunWriter<TOut> output, RunProgress progress, CancellationToken stop)
+    {
+        for (; i < count && !stop.IsCancellationRequested; i++)
+        {
+            progress.Start();
+            output.Add(worker(items[i]));
+            progress.Finish();
+        }
+    }
 }
