@@ -44,7 +44,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
         _routed = new int[partitions];
 
         _order = new OrderedMerge<TOut>(partitions);
-        RunLength = new RunLength(pipeline.QueueSize, partitions);
+        RunLength = new RunLength(pipeline.QueueSize, 1);
         _partitionScheduler = worker.IsAsync ? TaskScheduler.Default : new DedicatedThreadScheduler($"JobQ {name}", partitions + 1, RunLength);
 
         _router = new ActionBlock<ItemRun<TIn>>(Route, new ExecutionDataflowBlockOptions
@@ -138,8 +138,12 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
                 routes[count++] = partition;
             }
 
-            _order.Route(routes, count);
-            routes = null;
+            if (Next is not null)
+            {
+                _order.Route(routes, count);
+                routes = null;
+            }
+
             for (var p = 0; p < _pending.Length; p++)
             {
                 Post(p);
@@ -200,19 +204,44 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
         var options = new ExecutionDataflowBlockOptions { TaskScheduler = _partitionScheduler, CancellationToken = _stop };
         var block = _worker.IsAsync
             ? new TransformManyBlock<ItemRun<TIn>, PartitionOutput<TOut>>(run => ProcessAsync(partition, run), options)
-            : new TransformManyBlock<ItemRun<TIn>, PartitionOutput<TOut>>(run => [ProcessSync(partition, run)], options);
+            : new TransformManyBlock<ItemRun<TIn>, PartitionOutput<TOut>>(run => ProcessSync(partition, run), options);
         block.LinkTo(_merge);
         return _partitions[p] = block;
     }
 
-    private PartitionOutput<TOut> ProcessSync(int partition, ItemRun<TIn> input)
+    private IEnumerable<PartitionOutput<TOut>> ProcessSync(int partition, ItemRun<TIn> input)
     {
         Interlocked.Add(ref _routed[partition], -input.Count);
         Queue.Take(input.Count);
         var progress = Counters.Begin();
+        var start = Stopwatch.GetTimestamp();
+        if (Next is null)
+        {
+            // The last stage of a run: its outputs are discarded, so there is no order to restore.
+            var discard = RunWriter<TOut>.Rent(null, progress);
+            var i = 0;
+            while (i < input.Count)
+            {
+                try
+                {
+                    _worker.InvokeRun(input.Items, ref i, input.Count, discard, progress, _stop);
+                    break;
+                }
+                catch (Exception exception)
+                {
+                    Failed(progress, exception, input.Items[i++]);
+                }
+            }
+
+            discard.Release();
+            RunLength.Record(input.Count, Stopwatch.GetTimestamp() - start);
+            Finish(input, progress);
+            _door.ItemsEnded(input.Count);
+            return [];
+        }
+
         var output = new ItemBuffer<TOut>(progress);
         var counts = ArrayPool<int>.Shared.Rent(input.Count);
-        var start = Stopwatch.GetTimestamp();
         for (var i = 0; i < input.Count; i++)
         {
             var before = output.Count;
@@ -226,12 +255,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
                 }
                 catch (Exception exception)
                 {
-                    var pending = Pipeline.ReportFailureAsync(this, exception, input.Items[i]);
-                    progress.Fail();
-                    if (!pending.IsCompleted)
-                    {
-                        pending.AsTask().GetAwaiter().GetResult();
-                    }
+                    Failed(progress, exception, input.Items[i]);
                 }
             }
 
@@ -239,7 +263,8 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
         }
 
         RunLength.Record(input.Count, Stopwatch.GetTimestamp() - start);
-        return Finish(partition, input, progress, output, counts);
+        Finish(input, progress);
+        return [new PartitionOutput<TOut>(partition, output.Take(), counts, input.Count)];
     }
 
     private async Task<IEnumerable<PartitionOutput<TOut>>> ProcessAsync(int partition, ItemRun<TIn> input)
@@ -261,15 +286,9 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
                     await _worker.InvokeAsync(input.Items[i], output, _stop).ConfigureAwait(false);
                     progress.Finish();
                 }
-                catch (OperationCanceledException) when (_stop.IsCancellationRequested)
-                {
-                    progress.Finish();
-                }
                 catch (Exception exception)
                 {
-                    var pending = Pipeline.ReportFailureAsync(this, exception, input.Items[i]);
-                    progress.Fail();
-                    await pending.ConfigureAwait(false);
+                    await FailedAsync(progress, exception, input.Items[i]).ConfigureAwait(false);
                 }
             }
 
@@ -277,21 +296,18 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
         }
 
         RunLength.Record(input.Count, Stopwatch.GetTimestamp() - start);
-        return [Finish(partition, input, progress, output, counts)];
+        Finish(input, progress);
+        return [new PartitionOutput<TOut>(partition, output.Take(), counts, input.Count)];
     }
 
-    private PartitionOutput<TOut> Finish(int partition, ItemRun<TIn> input, RunProgress progress, ItemBuffer<TOut> output, int[] counts)
+    private void Finish(ItemRun<TIn> input, RunProgress progress)
     {
         Counters.End(progress);
-        var values = output.Take();
-        var result = new PartitionOutput<TOut>(partition, values, counts, input.Count);
         input.Return();
         if (_stop.IsCancellationRequested)
         {
             Pipeline.CheckQuiescent();
         }
-
-        return result;
     }
 
     private ItemRun<TOut>[] Merge(PartitionOutput<TOut> result)

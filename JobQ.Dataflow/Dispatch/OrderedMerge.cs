@@ -44,32 +44,33 @@ internal sealed class OrderedMerge<T>
     {
         _pending[result.Partition].Enqueue(new Pending(result));
         Interlocked.Add(ref _waiting[result.Partition], result.Items);
-        while (NextPartition() is var partition && partition >= 0)
+        while (NextPartition() is var partition && partition >= 0 && _pending[partition].TryPeek(out var pending))
         {
-            var queue = _pending[partition];
-            if (!queue.TryPeek(out var pending))
+            // Every item of this partition run whose turn comes in a row is merged at once.
+            var merged = 0;
+            do
             {
-                return;
-            }
+                var outputs = pending.Result.Counts[pending.Item];
+                for (var i = 0; i < outputs; i++)
+                {
+                    output.Add(pending.Result.Values.Items[pending.Value + i]);
+                }
 
-            var outputs = pending.Result.Counts[pending.Item];
-            for (var i = 0; i < outputs; i++)
-            {
-                output.Add(pending.Result.Values.Items[pending.Value + i]);
+                pending.Value += outputs;
+                pending.Item++;
+                merged++;
+                _routeIndex++;
             }
+            while (pending.Item < pending.Result.Items && _routeIndex < _routeCount && _route![_routeIndex] == partition);
 
-            pending.Value += outputs;
-            pending.Item++;
-            Merged++;
-            Interlocked.Decrement(ref _waiting[partition]);
+            Merged += merged;
+            Interlocked.Add(ref _waiting[partition], -merged);
             if (pending.Item == pending.Result.Items)
             {
-                queue.Dequeue();
+                _pending[partition].Dequeue();
                 pending.Result.Values.Return();
                 ArrayPool<int>.Shared.Return(pending.Result.Counts);
             }
-
-            _routeIndex++;
         }
     }
 

@@ -87,6 +87,31 @@ internal abstract class Stage<TIn>(Pipeline pipeline, int index, string name, De
         Door.Cancel();
         Queue.Cancel();
     }
+
+    /// <summary>A call failed: reports it (on a sync worker's own thread, waiting for an async error handler) and counts it.</summary>
+    protected void Failed(RunProgress progress, Exception exception, TIn item)
+    {
+        var pending = FailedAsync(progress, exception, item);
+        if (!pending.IsCompleted)
+        {
+            pending.AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    /// <summary>A call failed: reports it and counts it, unless it was interrupted by the pipeline's own stop.</summary>
+    protected ValueTask FailedAsync(RunProgress progress, Exception exception, TIn item)
+    {
+        if (exception is OperationCanceledException && Pipeline.Token.IsCancellationRequested)
+        {
+            progress.Finish();
+            return default;
+        }
+
+        // Reported (and, under FailFast, the pipeline stopped) before it is counted: whoever sees the count sees the stop.
+        var reported = Pipeline.ReportFailureAsync(this, exception, item);
+        progress.Fail();
+        return reported;
+    }
 }
 
 /// <summary>A stage with typed ends: runs of <typeparamref name="TIn"/> come in, runs of <typeparamref name="TOut"/> leave.</summary>

@@ -301,29 +301,4 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
 
     private void Record(long callStart)
         => JobMetrics.CallDuration.Record(Stopwatch.GetElapsedTime(callStart).TotalSeconds, _tags);
-
-    private void Failed(RunProgress progress, Exception exception, TIn item)
-    {
-        var pending = FailedAsync(progress, exception, item);
-        if (!pending.IsCompleted)
-        {
-            // A sync worker waits for an async error handler, on its own thread.
-            pending.AsTask().GetAwaiter().GetResult();
-        }
-    }
-
-    private ValueTask FailedAsync(RunProgress progress, Exception exception, TIn item)
-    {
-        if (exception is OperationCanceledException && _stop.IsCancellationRequested)
-        {
-            // Interrupted by the pipeline's own stop: not a failure of the item.
-            progress.Finish();
-            return default;
-        }
-
-        // Reported (and, under FailFast, the pipeline stopped) before it is counted: whoever sees the count sees the stop.
-        var reported = Pipeline.ReportFailureAsync(this, exception, item);
-        progress.Fail();
-        return reported;
-    }
 }
