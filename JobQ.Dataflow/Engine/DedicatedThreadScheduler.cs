@@ -17,7 +17,6 @@ namespace JobQ.Dataflow.Internal;
 internal sealed class DedicatedThreadScheduler : TaskScheduler
 {
     private readonly RunLength? _cost;
-    private readonly Action<Task> _runOnPool;
     private int _limit;
     private int _running;
 
@@ -29,7 +28,6 @@ internal sealed class DedicatedThreadScheduler : TaskScheduler
         ThreadName = threadName;
         _limit = limit;
         _cost = cost;
-        _runOnPool = task => TryExecuteTask(task);
     }
 
     /// <summary>Gets the name of a thread while it runs this scheduler's tasks.</summary>
@@ -71,7 +69,7 @@ internal sealed class DedicatedThreadScheduler : TaskScheduler
             Interlocked.Decrement(ref _running);
         }
 
-        ThreadPool.UnsafeQueueUserWorkItem(_runOnPool, task, preferLocal: true);
+        ThreadPool.UnsafeQueueUserWorkItem(PoolWorkItem.Rent(this, task), preferLocal: true);
     }
 
     // Never inline: a task that waits for another of this scheduler's tasks must not run it on its own thread, and
@@ -79,4 +77,36 @@ internal sealed class DedicatedThreadScheduler : TaskScheduler
     protected override bool TryExecuteTaskInline(Task task, bool taskWasPreviouslyQueued) => false;
 
     protected override IEnumerable<Task> GetScheduledTasks() => [];
+
+    /// <summary>
+    /// A task handed to the thread pool. Kept per pool thread and reused, so that a cheap stage, whose blocks queue a
+    /// task for every message they process or offer, allocates no work item for it.
+    /// </summary>
+    private sealed class PoolWorkItem : IThreadPoolWorkItem
+    {
+        [ThreadStatic]
+        private static PoolWorkItem? t_spare;
+
+        private DedicatedThreadScheduler? _scheduler;
+        private Task? _task;
+
+        public static PoolWorkItem Rent(DedicatedThreadScheduler scheduler, Task task)
+        {
+            var item = t_spare ?? new PoolWorkItem();
+            t_spare = null;
+            item._scheduler = scheduler;
+            item._task = task;
+            return item;
+        }
+
+        public void Execute()
+        {
+            var (scheduler, task) = (_scheduler!, _task!);
+            (_scheduler, _task) = (null, null);
+
+            // Spare again before the task runs: a task it queues reuses this item.
+            t_spare = this;
+            scheduler.TryExecuteTask(task);
+        }
+    }
 }

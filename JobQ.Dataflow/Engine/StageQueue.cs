@@ -92,21 +92,15 @@ internal sealed class StageQueue(int capacity, CancellationToken stop)
 
     private void Release(bool result)
     {
-        TaskCompletionSource<bool>[] waiters;
         lock (_lock)
         {
-            if (_waiters.Count == 0)
+            // Completed under the lock without copying the list: the waiters' continuations run asynchronously.
+            foreach (var waiter in _waiters)
             {
-                return;
+                waiter.TrySetResult(result && !stop.IsCancellationRequested);
             }
 
-            waiters = [.. _waiters];
             _waiters.Clear();
-        }
-
-        foreach (var waiter in waiters)
-        {
-            waiter.TrySetResult(result && !stop.IsCancellationRequested);
         }
     }
 }
