@@ -113,15 +113,35 @@ public sealed partial class DocsTests
                     continue;
                 }
 
-                var path = target.Split('#')[0];
-                if (!File.Exists(Path.GetFullPath(Path.Combine(Path.GetDirectoryName(file)!, path))))
+                var parts = target.Split('#', 2);
+                var linked = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(file)!, parts[0]));
+                if (!File.Exists(linked))
                 {
                     broken.Add($"{Path.GetRelativePath(root, file)}: {target}");
+                }
+                else if (parts.Length == 2 && linked.EndsWith(".md", StringComparison.Ordinal) && !HeadingAnchors(linked).Contains(parts[1]))
+                {
+                    broken.Add($"{Path.GetRelativePath(root, file)}: {target} (no such heading)");
                 }
             }
         }
 
-        Assert.IsEmpty(broken, $"relative links to missing files:\n{string.Join("\n", broken)}");
+        Assert.IsEmpty(broken, $"relative links to missing files or headings:\n{string.Join("\n", broken)}");
+    }
+
+    [TestMethod]
+    public void HeadingAnchors_HeadingWithCodeAndPunctuation_AreGitHubsSlugs()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"jobq-anchors-{Guid.NewGuid():N}.md");
+        File.WriteAllText(file, "# Title\n\n## What `Run`, `RunAsync` and more return\n\n```sh\n# not a heading\n```\n");
+        try
+        {
+            CollectionAssert.AreEquivalent(new[] { "title", "what-run-runasync-and-more-return" }, HeadingAnchors(file).ToList());
+        }
+        finally
+        {
+            File.Delete(file);
+        }
     }
 
     [TestMethod]
@@ -170,6 +190,27 @@ public sealed partial class DocsTests
         }
     }
 
+    /// <summary>The anchors GitHub gives the headings of a markdown file: lower case, punctuation dropped, spaces as hyphens.</summary>
+    private static HashSet<string> HeadingAnchors(string file)
+    {
+        var anchors = new HashSet<string>(StringComparer.Ordinal);
+        var fenced = false;
+        foreach (var line in File.ReadLines(file))
+        {
+            if (line.StartsWith("```", StringComparison.Ordinal))
+            {
+                fenced = !fenced;
+            }
+            else if (!fenced && Heading().Match(line) is { Success: true } heading)
+            {
+                var text = heading.Groups[1].Value.Trim().ToLowerInvariant();
+                anchors.Add(new string(text.Where(c => char.IsLetterOrDigit(c) || c is ' ' or '-' or '_').ToArray()).Replace(' ', '-'));
+            }
+        }
+
+        return anchors;
+    }
+
     private static IEnumerable<string> MarkdownFiles(string root)
     {
         yield return Path.Combine(root, "README.md");
@@ -208,6 +249,9 @@ public sealed partial class DocsTests
     // An inline link or image: group 1 is the target.
     [GeneratedRegex(@"\]\(([^)\s]+)\)")]
     private static partial Regex MarkdownLink();
+
+    [GeneratedRegex(@"^#{1,6} (.+)$")]
+    private static partial Regex Heading();
 
     private sealed record Block(string Where, string Code, bool Skipped);
 }
