@@ -35,7 +35,7 @@ internal sealed class RunLength
     /// <summary>Creates the policy of a stage with <paramref name="threads"/> workers and queues of <paramref name="queueSize"/> items.</summary>
     public RunLength(int queueSize, int threads) => Max = MaxFor(queueSize, threads);
 
-    /// <summary>Gets the most items a message carries into this stage: the runs of all its threads fill at most a quarter of the queue.</summary>
+    /// <summary>Gets the most items a message carries into this stage: the runs of all its threads fill at most half the queue.</summary>
     public int Max { get; }
 
     /// <summary>Gets the number of items the next message should carry into this stage.</summary>
