@@ -22,7 +22,9 @@ namespace JobQ.Dataflow;
 public static class JobQueue
 {
     /// <summary>Gets the value a worker returns to pass nothing to the next stage (jobq's <c>EmptyRst</c>).</summary>
-    /// <remarks>Return it from a worker declared to return <see cref="WorkerResult{T}"/>: <c>i % 2 == 0 ? JobQueue.EmptyRst : i</c>.</remarks>
+    /// <remarks>Return it from a worker declared to return <see cref="WorkerResult{T}"/>: <c>i % 2 == 0 ? JobQueue.EmptyRst : i</c>.
+    /// As a lambda, give the stage's output type, which C# cannot infer from <c>EmptyRst</c> and a value:
+    /// <c>Then&lt;int&gt;(x =&gt; x % 2 == 0 ? JobQueue.EmptyRst : x)</c>.</remarks>
     public static EmptyResult EmptyRst => default;
 
     /// <summary>
