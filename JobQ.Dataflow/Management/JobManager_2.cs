@@ -119,18 +119,25 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
     /// finish the item they are on, then stop. No item is lost, duplicated or reordered by a change.
     /// </summary>
     /// <param name="worker">The delegate given at construction; a fresh delegate for the same method (and target) matches.</param>
-    /// <param name="threads">The new number of workers; positive.</param>
+    /// <param name="threads">The new number of workers; between 1 and <see cref="JobOptions.MaxThreads"/>.</param>
     /// <exception cref="ArgumentNullException"><paramref name="worker"/> is null.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="threads"/> is not positive.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="threads"/> is not between 1 and <see cref="JobOptions.MaxThreads"/>;
+    /// the message names the stage (or the worker, when no stage has it).</exception>
     /// <exception cref="JobWorkerNotFoundException">No stage has that worker.</exception>
     /// <exception cref="JobWorkerException">The stage has a dispatcher: its worker count is its partition count.</exception>
-    /// <remarks>After <see cref="Join"/> began, or after disposal, it does nothing and returns quietly.</remarks>
+    /// <remarks>After <see cref="Join"/> began, or after disposal, a call with a valid <paramref name="threads"/> does nothing and
+    /// returns quietly, even for a worker no stage has; an invalid <paramref name="threads"/> is still refused.</remarks>
     public void SetThreadNum(Delegate worker, int threads)
     {
         ArgumentNullException.ThrowIfNull(worker);
+        var stage = Array.Find(_pipeline.Stages, s => Matches(s.UserDelegate, worker));
         if (threads <= 0 || threads > JobOptions.MaxThreads)
         {
-            throw new ArgumentOutOfRangeException(nameof(threads), threads, $"SetThreadNum: threads must be between 1 and {JobOptions.MaxThreads}; it was {threads}.");
+            var which = stage is null ? $"the worker {Describe(worker)}" : $"stage {stage.Index} ('{stage.Name}')";
+            throw new ArgumentOutOfRangeException(
+                nameof(threads),
+                threads,
+                $"SetThreadNum: threads of {which} must be between 1 and {JobOptions.MaxThreads} (JobOptions.MaxThreads); it was {threads}.");
         }
 
         if (Volatile.Read(ref _state) != Open)
@@ -138,8 +145,11 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
             return;
         }
 
-        var stage = Array.Find(_pipeline.Stages, s => Matches(s.UserDelegate, worker))
-            ?? throw new JobWorkerNotFoundException($"No stage of this job manager has the worker {worker.Method.DeclaringType?.Name}.{worker.Method.Name}.");
+        if (stage is null)
+        {
+            throw new JobWorkerNotFoundException($"No stage of this job manager has the worker {Describe(worker)}.");
+        }
+
         stage.SetWorkerCount(threads);
     }
 
@@ -162,6 +172,8 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
         _pipeline.Stop(StopReason.Disposed);
         await _pipeline.Finished.ConfigureAwait(false);
     }
+
+    private static string Describe(Delegate worker) => $"{worker.Method.DeclaringType?.Name}.{worker.Method.Name}";
 
     private static bool Matches(Delegate? candidate, Delegate worker)
         => candidate is not null
