@@ -144,6 +144,58 @@ public sealed class StreamAsyncTests
     }
 
     [TestMethod]
+    public async Task StreamAsync_TokenAlreadyCancelled_FirstMoveNextThrowsOperationCanceledAndNoInputRead()
+    {
+        using var cts = new CancellationTokenSource();
+        await cts.CancelAsync();
+        var input = new CountingEnumerable(10);
+
+        await using var outputs = JobQueue.StreamAsync(input, Workers.Of<int>().Then(x => x), cancellationToken: cts.Token).GetAsyncEnumerator();
+
+        await Assert.ThrowsAsync<OperationCanceledException>(() => outputs.MoveNextAsync().AsTask().Within());
+        Assert.AreEqual(0, input.Enumerations);
+    }
+
+    [TestMethod]
+    public async Task StreamAsync_NotEnumerated_StartsNoWork()
+    {
+        var input = new CountingEnumerable(10);
+
+        var stream = JobQueue.StreamAsync(input, Workers.Of<int>().Then(x => x));
+        await using (var outputs = stream.GetAsyncEnumerator())
+        {
+            Assert.AreEqual(0, input.Enumerations, "work starts at the first MoveNextAsync");
+            Assert.IsTrue(await outputs.MoveNextAsync().AsTask().Within());
+        }
+
+        Assert.AreEqual(1, input.Enumerations);
+    }
+
+    [TestMethod]
+    public async Task StreamAsync_InputThrows_YieldsTheOutputsOfItemsReadBeforeThenThrowsThatException()
+    {
+        var broken = new InvalidOperationException("input broke");
+        IEnumerable<int> Input()
+        {
+            yield return 0;
+            yield return 1;
+            throw broken;
+        }
+
+        var outputs = new List<int>();
+        var thrown = await Assert.ThrowsExactlyAsync<InvalidOperationException>(async () =>
+        {
+            await foreach (var x in JobQueue.StreamAsync(Input(), Workers.Of<int>().Then(x => x * 10), new JobOptions { KeepOrder = true, Logger = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance }).WithCancellation(CancellationToken.None))
+            {
+                outputs.Add(x);
+            }
+        }).Within();
+
+        Assert.AreSame(broken, thrown);
+        CollectionAssert.AreEqual(new[] { 0, 10 }, outputs);
+    }
+
+    [TestMethod]
     public void StreamAsync_EmptyWorkerList_ThrowsBeforeEnumerating()
         => Assert.ThrowsExactly<ArgumentException>(() => JobQueue.StreamAsync(new[] { 1 }, Workers.Of<int>()));
 
