@@ -112,6 +112,7 @@ public sealed class JobManagerJoinTests
             var join = manager.JoinAsync(cancellationToken: cancel.Token);
             await cancel.CancelAsync();
             await Assert.ThrowsAsync<OperationCanceledException>(() => join.WaitAsync(Bounded.Limit));
+            Assert.ThrowsExactly<InvalidOperationException>(() => manager.Put(9), "the join began before the wait was abandoned");
 
             gate.Open();
             Assert.IsTrue(await manager.JoinAsync().WaitAsync(Bounded.Limit));

@@ -86,15 +86,31 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
     /// Ends the input and waits until every item put is processed, or the timeout passes (jobq's <c>join</c>).
     /// After a timeout, workers take no new item and each finishes the call it is in.
     /// </summary>
-    /// <param name="timeout">The longest to wait; <see langword="null"/> waits for everything.</param>
-    /// <returns><see langword="true"/> if everything finished; <see langword="false"/> if the timeout passed (or the manager was disposed) first.</returns>
-    /// <remarks>A second call, from any thread, waits for the same outcome and returns the same result; its timeout is ignored.</remarks>
+    /// <param name="timeout">The longest to wait; <see langword="null"/> waits for everything, and so do
+    /// <see cref="Timeout.InfiniteTimeSpan"/> and any value at or above the longest delay a timer can wait
+    /// (<see cref="uint.MaxValue"/> - 1 milliseconds, about 49.7 days; <see cref="TimeSpan.MaxValue"/> too).</param>
+    /// <returns><see langword="true"/> if every item put was processed; <see langword="false"/> if the timeout passed first, or
+    /// the manager was disposed before everything finished. It returns without waiting for calls still inside a worker.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative (other than
+    /// <see cref="Timeout.InfiniteTimeSpan"/>); thrown before the join begins, so the manager still takes items.</exception>
+    /// <remarks>A worker's exception is logged and counted, and Join still returns <see langword="true"/>; only under
+    /// <see cref="ErrorPolicy.FailFast"/> does the first worker failure stop the manager, and Join then rethrows that same
+    /// exception. A second call, from any thread, waits for the same outcome and returns (or throws) the same; its timeout
+    /// is ignored. Join takes no cancellation token: <see cref="JoinAsync"/>'s abandons the wait.</remarks>
     public bool Join(TimeSpan? timeout = null) => JoinAsync(timeout).GetAwaiter().GetResult();
 
     /// <summary>The async twin of <see cref="Join"/>.</summary>
-    /// <param name="timeout">The longest to wait; <see langword="null"/> waits for everything.</param>
-    /// <param name="cancellationToken">Abandons this wait only (throwing <see cref="OperationCanceledException"/>); the pipeline goes on. Dispose the manager to stop it.</param>
-    /// <returns><see langword="true"/> if everything finished; <see langword="false"/> if the timeout passed first.</returns>
+    /// <param name="timeout">The longest to wait, as for <see cref="Join"/>: <see langword="null"/>, <see cref="Timeout.InfiniteTimeSpan"/>
+    /// and any value at or above the longest delay a timer can wait (about 49.7 days) wait for everything.</param>
+    /// <param name="cancellationToken">Abandons this wait only: the returned task ends <see cref="TaskStatus.Canceled"/> (awaiting it
+    /// throws <see cref="OperationCanceledException"/>). A token already cancelled at the call changes nothing: the join does
+    /// not begin, and later puts and joins work as if this call had not been made. A token cancelled later leaves the join
+    /// begun (no more puts are taken) and the pipeline going on; a later <c>Join</c> returns its outcome. Dispose the manager to stop it.</param>
+    /// <returns>A task that completes with <see langword="true"/> if every item put was processed, or <see langword="false"/> if the
+    /// timeout passed first or the manager was disposed before everything finished; or faults, under
+    /// <see cref="ErrorPolicy.FailFast"/>, with the first worker failure.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative (other than
+    /// <see cref="Timeout.InfiniteTimeSpan"/>); thrown by this call, not through the task, before the join begins.</exception>
     public Task<bool> JoinAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
         JobOptions.ThrowIfInvalidTimeout(timeout, nameof(timeout), "Join: timeout");
