@@ -276,9 +276,24 @@ public static class JobQueue
     /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
     /// <param name="cancellationToken">Cancels the block as <see cref="DataflowBlockOptions.CancellationToken"/> cancels a Dataflow block: it declines further offers, starts no new worker call, drops what it holds, and its <c>Completion</c> ends <see cref="TaskStatus.Canceled"/> once calls in progress return.</param>
     /// <returns>The block, already running.</returns>
+    /// <exception cref="ArgumentException">The worker returns a task or a <see cref="WorkerResult{T}"/>, which this sync form would
+    /// pass on as data: an async worker without a token, for example. The message names the forms that work.</exception>
+    /// <remarks>It takes a sync worker, or an async one given the block's token (the other overload). For any other worker form,
+    /// build the block with <see cref="CreateBlock{TIn, TOut}"/>: <c>CreateBlock(Workers.Of&lt;TIn&gt;().Then(worker, partitions, dispatcher))</c>.</remarks>
     public static IPropagatorBlock<TIn, TOut> CreatePartitionedBlock<TIn, TOut>(Func<TIn, TOut> worker, int partitions, Func<TIn, int> dispatcher, JobOptions? options = null, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(worker);
         ArgumentNullException.ThrowIfNull(dispatcher);
+        if (Workers<TIn, TIn>.IsAwaitableOrResult(typeof(TOut)))
+        {
+            var (item, output) = (Workers<TIn, TIn>.TypeName(typeof(TIn)), Workers<TIn, TIn>.TypeName(typeof(TOut)));
+            throw new ArgumentException(
+                $"CreatePartitionedBlock: the worker's output type is {output}, which this sync form would pass on as data, never awaited "
+                + $"or unwrapped. Give an async worker the block's token, as a Func<{item}, CancellationToken, Task<T>>, or build the block "
+                + $"with CreateBlock(Workers.Of<{item}>().Then(worker, partitions, dispatcher)), which takes every worker form.",
+                nameof(worker));
+        }
+
         return CreateBlock(Workers.Of<TIn>().Then(worker, partitions, dispatcher), options, cancellationToken);
     }
 
