@@ -47,6 +47,52 @@ public sealed class PartBlockTests
     }
 
     [TestMethod]
+    public void CreatePartitionedBlock_WorkerReturningATaskOrWorkerResult_ThrowsArgumentNamingTheFormsThatWork()
+    {
+        static async ValueTask<int> Add1Async(int x)
+        {
+            await Task.Yield();
+            return x + 1;
+        }
+
+        Action[] calls =
+        [
+            () => JobQueue.CreatePartitionedBlock(async (int x) => { await Task.Yield(); return x; }, 2, x => x),
+            () => JobQueue.CreatePartitionedBlock<int, ValueTask<int>>(Add1Async, 2, x => x),
+            () => JobQueue.CreatePartitionedBlock((int x) => x % 2 == 0 ? JobQueue.EmptyRst : new WorkerResult<int>(x), 2, x => x),
+            () => JobQueue.CreatePartitionedBlock((int x) => Task.Delay(1), 2, x => x),
+        ];
+
+        foreach (var call in calls)
+        {
+            var ex = Assert.ThrowsExactly<ArgumentException>(call);
+            Assert.AreEqual("worker", ex.ParamName);
+            Assert.Contains("CreatePartitionedBlock: the worker's output type is ", ex.Message);
+            Assert.Contains("Func<Int32, CancellationToken, Task<T>>", ex.Message);
+            Assert.Contains("CreateBlock(Workers.Of<Int32>().Then(worker, partitions, dispatcher))", ex.Message);
+        }
+    }
+
+    [TestMethod]
+    public async Task CreateBlock_PartitionedStageOfAnAsyncWorkerWithoutToken_AwaitsEachCall()
+    {
+        // The form CreatePartitionedBlock's refusal points to.
+        var block = JobQueue.CreateBlock(Workers.Of<int>().Then(async x => { await Task.Yield(); return x * 10; }, 3, x => x));
+        var output = new CollectingTarget<int>();
+        block.LinkTo(output, new DataflowLinkOptions { PropagateCompletion = true });
+
+        for (var i = 0; i < 30; i++)
+        {
+            Assert.IsTrue(await block.SendAsync(i));
+        }
+
+        block.Complete();
+        await output.Completion.WaitAsync(Bound);
+
+        CollectionAssert.AreEqual(Enumerable.Range(0, 30).Select(i => i * 10).ToList(), output.Items.ToList());
+    }
+
+    [TestMethod]
     public async Task CreateSpeedLimitBlock_FakeClock_ReleasesItemsAtTheirDueTimes()
     {
         var clock = new SignallingTimeProvider();

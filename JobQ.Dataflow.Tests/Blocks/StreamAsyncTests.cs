@@ -1,3 +1,5 @@
+using JobQ.Dataflow.Tests.Support;
+
 namespace JobQ.Dataflow.Tests.Blocks;
 
 [TestClass]
@@ -55,6 +57,142 @@ public sealed class StreamAsyncTests
         cts.Cancel();
 
         await Assert.ThrowsAsync<OperationCanceledException>(() => consume.WaitAsync(Bound));
+    }
+
+    [TestMethod]
+    public async Task StreamAsync_CancelledWithEveryOutputBuffered_NextMoveNextThrowsOperationCanceled()
+    {
+        var probe = new Probe();
+        using var cts = new CancellationTokenSource();
+        var stream = JobQueue.StreamAsync(Enumerable.Range(0, 10), Workers.Of<int>().Then(x => x), new JobOptions { Probe = probe, KeepOrder = true }, cts.Token);
+        await using var outputs = stream.GetAsyncEnumerator();
+
+        Assert.IsTrue(await outputs.MoveNextAsync().AsTask().Within());
+        Assert.AreEqual(0, outputs.Current);
+        Bounded.Until(() => JobQueue.Stat(probe).Stages[0].Out == 10, "every output to wait in the stream");
+        await cts.CancelAsync();
+
+        var thrown = await Assert.ThrowsAsync<OperationCanceledException>(() => outputs.MoveNextAsync().AsTask().Within());
+        Assert.AreEqual(cts.Token, thrown.CancellationToken);
+    }
+
+    [TestMethod]
+    public async Task StreamAsync_CancelledWhileProducerSlow_NextMoveNextThrowsOperationCanceled()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var cts = new CancellationTokenSource();
+        var workers = Workers.Of<int>().Then(async (int x, CancellationToken ct) =>
+        {
+            if (x > 0)
+            {
+                await release.Task.WaitAsync(ct);
+            }
+
+            return x;
+        });
+        await using var outputs = JobQueue.StreamAsync(Enumerable.Range(0, 10), workers, new JobOptions { KeepOrder = true }, cts.Token).GetAsyncEnumerator();
+
+        Assert.IsTrue(await outputs.MoveNextAsync().AsTask().Within());
+        Assert.AreEqual(0, outputs.Current);
+        await cts.CancelAsync();
+
+        await Assert.ThrowsAsync<OperationCanceledException>(() => outputs.MoveNextAsync().AsTask().Within());
+        release.TrySetResult();
+    }
+
+    [TestMethod]
+    public async Task StreamAsync_TimeoutWithEveryOutputBuffered_NextMoveNextThrowsTimeout()
+    {
+        var clock = new ObservableTimeProvider();
+        var probe = new Probe();
+        var options = new JobOptions { Probe = probe, KeepOrder = true, Timeout = TimeSpan.FromSeconds(1), TimeProvider = clock };
+        await using var outputs = JobQueue.StreamAsync(Enumerable.Range(0, 10), Workers.Of<int>().Then(x => x), options).GetAsyncEnumerator();
+
+        Assert.IsTrue(await outputs.MoveNextAsync().AsTask().Within());
+        Assert.AreEqual(0, outputs.Current);
+        Bounded.Until(() => JobQueue.Stat(probe).Stages[0].Out == 10, "every output to wait in the stream");
+        await clock.TimerCreated.Within();
+        clock.Advance(TimeSpan.FromSeconds(1));
+
+        await Assert.ThrowsExactlyAsync<TimeoutException>(() => outputs.MoveNextAsync().AsTask().Within());
+    }
+
+    [TestMethod]
+    public async Task StreamAsync_TimeoutWhileProducerSlow_PendingMoveNextThrowsTimeout()
+    {
+        var clock = new ObservableTimeProvider();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var workers = Workers.Of<int>().Then(async (int x, CancellationToken ct) =>
+        {
+            if (x > 0)
+            {
+                await release.Task.WaitAsync(ct);
+            }
+
+            return x;
+        });
+        var options = new JobOptions { KeepOrder = true, Timeout = TimeSpan.FromSeconds(1), TimeProvider = clock };
+        await using var outputs = JobQueue.StreamAsync(Enumerable.Range(0, 10), workers, options).GetAsyncEnumerator();
+
+        Assert.IsTrue(await outputs.MoveNextAsync().AsTask().Within());
+        var next = outputs.MoveNextAsync().AsTask();
+        await clock.TimerCreated.Within();
+        clock.Advance(TimeSpan.FromSeconds(1));
+
+        await Assert.ThrowsExactlyAsync<TimeoutException>(() => next.Within());
+        release.TrySetResult();
+    }
+
+    [TestMethod]
+    public async Task StreamAsync_TokenAlreadyCancelled_FirstMoveNextThrowsOperationCanceledAndNoInputRead()
+    {
+        using var cts = new CancellationTokenSource();
+        await cts.CancelAsync();
+        var input = new CountingEnumerable(10);
+
+        await using var outputs = JobQueue.StreamAsync(input, Workers.Of<int>().Then(x => x), cancellationToken: cts.Token).GetAsyncEnumerator();
+
+        await Assert.ThrowsAsync<OperationCanceledException>(() => outputs.MoveNextAsync().AsTask().Within());
+        Assert.AreEqual(0, input.Enumerations);
+    }
+
+    [TestMethod]
+    public async Task StreamAsync_NotEnumerated_StartsNoWork()
+    {
+        var input = new CountingEnumerable(10);
+
+        var stream = JobQueue.StreamAsync(input, Workers.Of<int>().Then(x => x));
+        await using (var outputs = stream.GetAsyncEnumerator())
+        {
+            Assert.AreEqual(0, input.Enumerations, "work starts at the first MoveNextAsync");
+            Assert.IsTrue(await outputs.MoveNextAsync().AsTask().Within());
+        }
+
+        Assert.AreEqual(1, input.Enumerations);
+    }
+
+    [TestMethod]
+    public async Task StreamAsync_InputThrows_YieldsTheOutputsOfItemsReadBeforeThenThrowsThatException()
+    {
+        var broken = new InvalidOperationException("input broke");
+        IEnumerable<int> Input()
+        {
+            yield return 0;
+            yield return 1;
+            throw broken;
+        }
+
+        var outputs = new List<int>();
+        var thrown = await Assert.ThrowsExactlyAsync<InvalidOperationException>(async () =>
+        {
+            await foreach (var x in JobQueue.StreamAsync(Input(), Workers.Of<int>().Then(x => x * 10), new JobOptions { KeepOrder = true, Logger = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance }).WithCancellation(CancellationToken.None))
+            {
+                outputs.Add(x);
+            }
+        }).Within();
+
+        Assert.AreSame(broken, thrown);
+        CollectionAssert.AreEqual(new[] { 0, 10 }, outputs);
     }
 
     [TestMethod]

@@ -18,6 +18,20 @@ public sealed class JobManagerCreateTests
     }
 
     [TestMethod]
+    public void Create_ProgressIntervalAboveTimerLimit_ThrowsArgumentOutOfRangeBeforeAnyWorkerStarts()
+    {
+        var spy = new WorkerSpy();
+        var options = new JobOptions { Progress = new Progress<JobStats>(), ProgressInterval = TimeSpan.MaxValue };
+
+        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => JobManager.Create(Workers.Of<int>().Then(spy.Work), options));
+
+        Assert.AreEqual("options", error.ParamName);
+        Assert.AreEqual(TimeSpan.MaxValue, error.ActualValue);
+        Assert.Contains("ProgressInterval", error.Message);
+        Assert.AreEqual(0, spy.Entered);
+    }
+
+    [TestMethod]
     public void Create_NullOrEmptyWorkers_Throws()
     {
         Assert.ThrowsExactly<ArgumentNullException>(() => JobManager.Create<int, int>(null!));

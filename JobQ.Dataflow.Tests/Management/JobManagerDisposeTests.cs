@@ -121,6 +121,28 @@ public sealed class JobManagerDisposeTests
     }
 
     [TestMethod]
+    public async Task Join_AfterDisposeWithItemsUnprocessed_ReturnsFalse()
+    {
+        var gate = new Gate();
+        var spy = new WorkerSpy(gate);
+        var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work));
+        try
+        {
+            manager.Put(0);
+            manager.Put(1);
+            Bounded.Until(() => spy.Current == 1, "the worker holds item 0");
+            await manager.DisposeAsync().AsTask().WaitAsync(Bounded.Limit);
+
+            Assert.IsFalse(await manager.JoinAsync().WaitAsync(Bounded.Limit));
+            Assert.IsFalse(await Task.Run(() => manager.Join()).WaitAsync(Bounded.Limit));
+        }
+        finally
+        {
+            gate.Open();
+        }
+    }
+
+    [TestMethod]
     public async Task Dispose_Twice_DoesNotThrow()
     {
         var spy = new WorkerSpy();

@@ -112,6 +112,7 @@ public sealed class JobManagerJoinTests
             var join = manager.JoinAsync(cancellationToken: cancel.Token);
             await cancel.CancelAsync();
             await Assert.ThrowsAsync<OperationCanceledException>(() => join.WaitAsync(Bounded.Limit));
+            Assert.ThrowsExactly<InvalidOperationException>(() => manager.Put(9), "the join began before the wait was abandoned");
 
             gate.Open();
             Assert.IsTrue(await manager.JoinAsync().WaitAsync(Bounded.Limit));
@@ -171,6 +172,59 @@ public sealed class JobManagerJoinTests
 
         Assert.IsTrue(manager.Join(Timeout.InfiniteTimeSpan));
         Assert.AreEqual(20, spy.Completed);
+    }
+
+    [TestMethod]
+    public void Join_TimeSpanMaxValue_MeansNoTimeoutAndLaterJoinsReturnTheSameOutcome()
+    {
+        var spy = new WorkerSpy();
+        using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work, threads: 2));
+        for (var i = 0; i < 20; i++)
+        {
+            manager.Put(i);
+        }
+
+        var join = Task.Run(() => manager.Join(TimeSpan.MaxValue));
+
+        Assert.IsTrue(join.Wait(Bounded.Limit));
+        Assert.IsTrue(join.Result);
+        Assert.AreEqual(20, spy.Completed);
+        Assert.IsTrue(manager.Join());
+        Assert.IsTrue(manager.Join(TimeSpan.MaxValue));
+        Assert.IsTrue(manager.JoinAsync(TimeSpan.Zero).Wait(Bounded.Limit));
+    }
+
+    [TestMethod]
+    public async Task JoinAsync_TimeoutAboveTimerLimit_MeansNoTimeout()
+    {
+        // 50 days: above the longest delay a timer can wait (about 49.7 days), so no timer is armed at all.
+        var time = new ObservableTimeProvider();
+        var spy = new WorkerSpy();
+        await using var manager = JobManager.Create(Workers.Of<int>().Then(spy.WorkAsync), new JobOptions { TimeProvider = time });
+        await manager.PutAsync(1);
+
+        Assert.IsTrue(await manager.JoinAsync(TimeSpan.FromDays(50)).Within());
+        Assert.IsFalse(time.TimerCreated.IsCompleted, "no timer may be armed for a timeout no timer can wait");
+        Assert.AreEqual(1, spy.Completed);
+    }
+
+    [TestMethod]
+    public async Task JoinAsync_TokenAlreadyCancelled_ChangesNothingLaterPutAndJoinWork()
+    {
+        var spy = new WorkerSpy();
+        await using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work));
+        manager.Put(0);
+        using var cancel = new CancellationTokenSource();
+        await cancel.CancelAsync();
+
+        var cancelled = manager.JoinAsync(cancellationToken: cancel.Token);
+
+        Assert.IsTrue(cancelled.IsCanceled, "a join with an already-cancelled token ends cancelled at once");
+        await Assert.ThrowsAsync<OperationCanceledException>(() => cancelled);
+        manager.Put(1);
+        await manager.PutAsync(2);
+        Assert.IsTrue(await manager.JoinAsync().Within());
+        CollectionAssert.AreEqual(new[] { 0, 1, 2 }, spy.Seen.ToArray());
     }
 
     [TestMethod]

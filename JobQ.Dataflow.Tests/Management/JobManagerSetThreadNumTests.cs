@@ -228,6 +228,38 @@ public sealed class JobManagerSetThreadNumTests
     }
 
     [TestMethod]
+    public void SetThreadNum_AboveMaxThreads_ThrowsArgumentOutOfRangeNamingStageAndBoundAndLeavesStateUnchanged()
+    {
+        var spy = new WorkerSpy();
+        using var manager = JobManager.Create(Workers.Of<int>().Then(x => x).Then(spy.Work, threads: 2, name: "resized"));
+
+        var atMaxValue = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => manager.SetThreadNum(spy.Work, int.MaxValue));
+        var justAbove = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => manager.SetThreadNum(spy.Work, JobOptions.MaxThreads + 1));
+
+        Assert.AreEqual("threads", atMaxValue.ParamName);
+        Assert.AreEqual(int.MaxValue, atMaxValue.ActualValue);
+        Assert.Contains("stage 1 ('resized')", atMaxValue.Message);
+        Assert.Contains(int.MaxValue.ToString(System.Globalization.CultureInfo.InvariantCulture), atMaxValue.Message);
+        Assert.Contains(JobOptions.MaxThreads.ToString(System.Globalization.CultureInfo.InvariantCulture), atMaxValue.Message);
+        Assert.AreEqual(JobOptions.MaxThreads + 1, justAbove.ActualValue);
+        Assert.AreEqual(2, manager.Stat().Stages[1].WorkerCount);
+        manager.Put(1);
+        Assert.IsTrue(manager.Join(Bounded.Limit));
+        Assert.AreEqual(1, spy.Completed);
+    }
+
+    [TestMethod]
+    public void SetThreadNum_AboveMaxThreadsOfAnUnknownWorker_ThrowsArgumentOutOfRangeNamingTheWorker()
+    {
+        var spy = new WorkerSpy();
+        using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work));
+
+        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => manager.SetThreadNum(new Func<int, int>(Unknown), int.MaxValue));
+
+        Assert.Contains($"{nameof(JobManagerSetThreadNumTests)}.{nameof(Unknown)}", error.Message);
+    }
+
+    [TestMethod]
     public void SetThreadNum_NullWorker_ThrowsArgumentNull()
     {
         var spy = new WorkerSpy();
@@ -627,4 +659,6 @@ public sealed class JobManagerSetThreadNumTests
             : JobManager.Create(Workers.Of<int>().Then(spy.Work, threads), queueSize: 1024);
 
     private static Delegate Worker(WorkerSpy spy, bool async) => async ? new Func<int, Task<int>>(spy.WorkAsync) : new Func<int, int>(spy.Work);
+
+    private static int Unknown(int x) => x;
 }

@@ -1,3 +1,4 @@
+using System.Threading.Tasks.Dataflow;
 using JobQ.Dataflow.Tests.Support;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -25,6 +26,64 @@ public sealed class FailureVisibilityTests
         Assert.Contains("Worker of stage 'picky-stage' failed on item 3.", lines[0]);
         Assert.Contains("System.InvalidOperationException: three is not welcome", lines[0]);
         Assert.Contains(nameof(FailOnThree), text, "the exception's stack trace follows");
+    }
+
+    [TestMethod]
+    public async Task Run_DispatcherFailsWithNoLogger_StandardErrorShowsStageAndException()
+    {
+        static int Route(int x) => x == 3 ? throw new InvalidOperationException("no partition for three") : x;
+
+        var text = await CaptureStandardErrorAsync(() => JobQueue.RunAsync(Enumerable.Range(0, 5), Workers.Of<int>().Then(x => x, threads: 2, dispatcher: Route, name: "routed-stage")));
+
+        var lines = text.Split(Environment.NewLine).Where(line => line.Contains("routed-stage", StringComparison.Ordinal)).ToList();
+        Assert.HasCount(1, lines, text);
+        Assert.Contains("Dispatcher of stage 'routed-stage' failed on item 3.", lines[0]);
+        Assert.Contains("System.InvalidOperationException: no partition for three", lines[0]);
+    }
+
+    [TestMethod]
+    public async Task JobManager_WorkerFailsWithNoLogger_StandardErrorShowsStageAndException()
+    {
+        var text = await CaptureStandardErrorAsync(async () =>
+        {
+            await using var manager = JobManager.Create(Workers.Of<int>().Then(FailOnThree, name: "managed-stage"));
+            for (var i = 0; i < 5; i++)
+            {
+                await manager.PutAsync(i).AsTask().Within();
+            }
+
+            Assert.IsTrue(await manager.JoinAsync().Within());
+            Assert.AreEqual(1, manager.Stat().Stages[0].Failed);
+        });
+
+        var lines = text.Split(Environment.NewLine).Where(line => line.Contains("managed-stage", StringComparison.Ordinal)).ToList();
+        Assert.HasCount(1, lines, text);
+        Assert.Contains("Worker of stage 'managed-stage' failed on item 3.", lines[0]);
+        Assert.Contains("System.InvalidOperationException: three is not welcome", lines[0]);
+    }
+
+    [TestMethod]
+    public async Task CreateBlock_WorkerFailsWithNoLogger_StandardErrorShowsStageAndException()
+    {
+        var text = await CaptureStandardErrorAsync(async () =>
+        {
+            var block = JobQueue.CreateBlock(Workers.Of<int>().Then(FailOnThree, name: "block-stage"));
+            var output = new CollectingTarget<int>();
+            block.LinkTo(output, new DataflowLinkOptions { PropagateCompletion = true });
+            for (var i = 0; i < 5; i++)
+            {
+                Assert.IsTrue(await block.SendAsync(i).Within());
+            }
+
+            block.Complete();
+            await output.Completion.Within();
+            Assert.HasCount(4, output.Items);
+        });
+
+        var lines = text.Split(Environment.NewLine).Where(line => line.Contains("block-stage", StringComparison.Ordinal)).ToList();
+        Assert.HasCount(1, lines, text);
+        Assert.Contains("Worker of stage 'block-stage' failed on item 3.", lines[0]);
+        Assert.Contains("System.InvalidOperationException: three is not welcome", lines[0]);
     }
 
     [TestMethod]
@@ -141,15 +200,17 @@ public sealed class FailureVisibilityTests
         Assert.AreEqual(1, result.Failed);
     }
 
-    private static async Task<string> CaptureStandardErrorAsync(Func<Task<JobRunResult>> run)
+    private static Task<string> CaptureStandardErrorAsync(Func<Task<JobRunResult>> run)
+        => CaptureStandardErrorAsync(async () => Assert.IsTrue((await run().Within()).Completed));
+
+    private static async Task<string> CaptureStandardErrorAsync(Func<Task> action)
     {
         var previous = Console.Error;
         using var captured = new StringWriter();
         Console.SetError(captured);
         try
         {
-            var result = await run().Within();
-            Assert.IsTrue(result.Completed);
+            await action().Within();
         }
         finally
         {

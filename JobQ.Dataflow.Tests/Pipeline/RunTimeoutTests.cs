@@ -184,6 +184,77 @@ public sealed class RunTimeoutTests
     }
 
     [TestMethod]
+    public async Task RunAsync_Cancelled_TaskEndsCanceledWithTheCallersToken()
+    {
+        using var cts = new CancellationTokenSource();
+        using var gate = new Gate();
+        var workers = Workers.Of<int>().Then(x => { gate.Pass(); return x; });
+
+        var run = JobQueue.RunAsync(Enumerable.Range(0, 10), workers, cancellationToken: cts.Token);
+        gate.WaitArrivals(1);
+        await cts.CancelAsync();
+
+        var thrown = await Assert.ThrowsAsync<OperationCanceledException>(() => run.Within());
+        gate.Open();
+
+        Assert.IsTrue(run.IsCanceled, "a cancelled run's task ends Canceled, not Faulted");
+        Assert.AreEqual(cts.Token, thrown.CancellationToken);
+    }
+
+    [TestMethod]
+    public async Task RunAsync_TokenAlreadyCancelled_ReturnsACanceledTaskAndReadsNoInput()
+    {
+        using var cts = new CancellationTokenSource();
+        await cts.CancelAsync();
+        var input = new CountingEnumerable(10);
+
+        var run = JobQueue.RunAsync(input, Workers.Of<int>().Then(x => x), cancellationToken: cts.Token);
+
+        Assert.IsTrue(run.IsCanceled, "the call itself does not throw; its task is already Canceled");
+        await Assert.ThrowsAsync<OperationCanceledException>(() => run);
+        Assert.AreEqual(0, input.Enumerations);
+    }
+
+    [TestMethod]
+    public async Task RunAsync_CancelledJustAfterTheTimeoutPassed_ReturnsTimedOutResult()
+    {
+        // The first of timeout and cancellation decides how the run ends.
+        var clock = new SignallingTimeProvider();
+        using var cts = new CancellationTokenSource();
+        using var gate = new Gate();
+        var workers = Workers.Of<int>().Then(x => { gate.Pass(); return x; });
+
+        var run = JobQueue.RunAsync(Enumerable.Range(0, 10), workers, new JobOptions { Timeout = TimeSpan.FromSeconds(1), TimeProvider = clock }, cts.Token);
+        clock.WaitTimerCreated("the timeout timer");
+        gate.WaitArrivals(1);
+        clock.Advance(TimeSpan.FromSeconds(1));
+        await cts.CancelAsync();
+
+        var result = await run.Within();
+        gate.Open();
+
+        Assert.IsTrue(result.TimedOut);
+    }
+
+    [TestMethod]
+    public async Task RunAsync_CancelledJustBeforeTheTimeoutPassed_ThrowsOperationCanceled()
+    {
+        var clock = new SignallingTimeProvider();
+        using var cts = new CancellationTokenSource();
+        using var gate = new Gate();
+        var workers = Workers.Of<int>().Then(x => { gate.Pass(); return x; });
+
+        var run = JobQueue.RunAsync(Enumerable.Range(0, 10), workers, new JobOptions { Timeout = TimeSpan.FromSeconds(1), TimeProvider = clock }, cts.Token);
+        clock.WaitTimerCreated("the timeout timer");
+        gate.WaitArrivals(1);
+        await cts.CancelAsync();
+        clock.Advance(TimeSpan.FromSeconds(1));
+
+        await Assert.ThrowsAsync<OperationCanceledException>(() => run.Within());
+        gate.Open();
+    }
+
+    [TestMethod]
     public async Task RunAsync_FinishesBeforeTimeout_CompletedNotTimedOut()
     {
         var clock = new SignallingTimeProvider();

@@ -258,6 +258,23 @@ public sealed partial class SamplesTests
         Assert.IsGreaterThanOrEqualTo(10, checkedLines);
     }
 
+    [TestMethod]
+    public async Task Readme_EmptyRstLambdaForms_AreShownAndCompileAndDrop()
+    {
+        // The README shows these forms in prose; the same forms are compiled and run here, so they cannot rot.
+        var readme = File.ReadAllText(Path.Combine(RepositoryRoot(), "README.md"));
+        Assert.Contains("`.Then<int>(x => x % 2 == 0 ? JobQueue.EmptyRst : x)`", readme);
+        Assert.Contains("`.Then(WorkerResult<int> (x) => x % 2 == 0 ? JobQueue.EmptyRst : x)`", readme);
+        var byTypeArgument = new List<int>();
+        var byReturnType = new List<int>();
+
+        await JobQueue.RunAsync(Enumerable.Range(0, 6), Workers.Of<int>().Then<int>(x => x % 2 == 0 ? JobQueue.EmptyRst : x).Then(byTypeArgument.Add)).WaitAsync(Bound);
+        await JobQueue.RunAsync(Enumerable.Range(0, 6), Workers.Of<int>().Then(WorkerResult<int> (x) => x % 2 == 0 ? JobQueue.EmptyRst : x).Then(byReturnType.Add)).WaitAsync(Bound);
+
+        CollectionAssert.AreEqual(new[] { 1, 3, 5 }, byTypeArgument);
+        CollectionAssert.AreEqual(new[] { 1, 3, 5 }, byReturnType);
+    }
+
     private static async Task<string[]> RunLinesAsync(ISample sample)
     {
         var text = await RunTextAsync(sample);

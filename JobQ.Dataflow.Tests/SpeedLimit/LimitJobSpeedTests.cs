@@ -220,6 +220,37 @@ public sealed class LimitJobSpeedTests
     }
 
     [TestMethod]
+    [DataRow(double.Epsilon, 1)]
+    [DataRow(1e-9, 1)]
+    [DataRow(1.0, int.MaxValue)]
+    public async Task LimitJobSpeed_RateFunctionTooSlowForATimer_EachItemWaitsTheLongestTimerWaitLoggedOnceNoneFailed(double rate, int jobStep)
+    {
+        // A constant rate this slow is refused by LimitJobSpeed itself; a function's rate is only known mid-run.
+        var longest = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+        var clock = new SignallingTimeProvider();
+        var logger = LoggerMock.Create();
+        var passed = new ConcurrentQueue<TimeSpan>();
+        var workers = Workers.Of<int>().Then(JobQueue.LimitJobSpeed(() => rate, jobStep), name: "crawl").Then(_ => passed.Enqueue(clock.Elapsed));
+
+        var run = JobQueue.RunAsync(Enumerable.Range(0, 3), workers, new JobOptions { TimeProvider = clock, Logger = logger.Object });
+        for (var k = 1; k <= 3; k++)
+        {
+            clock.WaitTimerCreated($"item {k - 1}'s wait");
+            clock.Advance(longest - TimeSpan.FromTicks(1));
+            Assert.HasCount(k - 1, passed, $"item {k - 1} must wait the longest wait a timer can express");
+            clock.Advance(TimeSpan.FromTicks(1));
+            Bounded.Until(() => passed.Count == k, $"item {k - 1} to pass after the longest wait");
+        }
+
+        var result = await run.Within();
+
+        Assert.IsTrue(result.Completed);
+        Assert.AreEqual(0, result.Failed, "the pacer never fails an item");
+        CollectionAssert.AreEqual(new[] { longest, 2 * longest, 3 * longest }, passed.ToArray());
+        logger.VerifyLogged(LogLevel.Warning, "crawl", Times.Once());
+    }
+
+    [TestMethod]
     public async Task LimitJobSpeed_SameLimitInTwoStages_EachStagePacesOnItsOwn()
     {
         var clock = new SignallingTimeProvider();

@@ -86,15 +86,31 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
     /// Ends the input and waits until every item put is processed, or the timeout passes (jobq's <c>join</c>).
     /// After a timeout, workers take no new item and each finishes the call it is in.
     /// </summary>
-    /// <param name="timeout">The longest to wait; <see langword="null"/> waits for everything.</param>
-    /// <returns><see langword="true"/> if everything finished; <see langword="false"/> if the timeout passed (or the manager was disposed) first.</returns>
-    /// <remarks>A second call, from any thread, waits for the same outcome and returns the same result; its timeout is ignored.</remarks>
+    /// <param name="timeout">The longest to wait; <see langword="null"/> waits for everything, and so do
+    /// <see cref="Timeout.InfiniteTimeSpan"/> and any value at or above the longest delay a timer can wait
+    /// (<see cref="uint.MaxValue"/> - 1 milliseconds, about 49.7 days; <see cref="TimeSpan.MaxValue"/> too).</param>
+    /// <returns><see langword="true"/> if every item put was processed; <see langword="false"/> if the timeout passed first, or
+    /// the manager was disposed before everything finished. It returns without waiting for calls still inside a worker.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative (other than
+    /// <see cref="Timeout.InfiniteTimeSpan"/>); thrown before the join begins, so the manager still takes items.</exception>
+    /// <remarks>A worker's exception is logged and counted, and Join still returns <see langword="true"/>; only under
+    /// <see cref="ErrorPolicy.FailFast"/> does the first worker failure stop the manager, and Join then rethrows that same
+    /// exception. A second call, from any thread, waits for the same outcome and returns (or throws) the same; its timeout
+    /// is ignored. Join takes no cancellation token: <see cref="JoinAsync"/>'s abandons the wait.</remarks>
     public bool Join(TimeSpan? timeout = null) => JoinAsync(timeout).GetAwaiter().GetResult();
 
     /// <summary>The async twin of <see cref="Join"/>.</summary>
-    /// <param name="timeout">The longest to wait; <see langword="null"/> waits for everything.</param>
-    /// <param name="cancellationToken">Abandons this wait only (throwing <see cref="OperationCanceledException"/>); the pipeline goes on. Dispose the manager to stop it.</param>
-    /// <returns><see langword="true"/> if everything finished; <see langword="false"/> if the timeout passed first.</returns>
+    /// <param name="timeout">The longest to wait, as for <see cref="Join"/>: <see langword="null"/>, <see cref="Timeout.InfiniteTimeSpan"/>
+    /// and any value at or above the longest delay a timer can wait (about 49.7 days) wait for everything.</param>
+    /// <param name="cancellationToken">Abandons this wait only: the returned task ends <see cref="TaskStatus.Canceled"/> (awaiting it
+    /// throws <see cref="OperationCanceledException"/>). A token already cancelled at the call changes nothing: the join does
+    /// not begin, and later puts and joins work as if this call had not been made. A token cancelled later leaves the join
+    /// begun (no more puts are taken) and the pipeline going on; a later <c>Join</c> returns its outcome. Dispose the manager to stop it.</param>
+    /// <returns>A task that completes with <see langword="true"/> if every item put was processed, or <see langword="false"/> if the
+    /// timeout passed first or the manager was disposed before everything finished; or faults, under
+    /// <see cref="ErrorPolicy.FailFast"/>, with the first worker failure.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative (other than
+    /// <see cref="Timeout.InfiniteTimeSpan"/>); thrown by this call, not through the task, before the join begins.</exception>
     public Task<bool> JoinAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
         JobOptions.ThrowIfInvalidTimeout(timeout, nameof(timeout), "Join: timeout");
@@ -119,18 +135,25 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
     /// finish the item they are on, then stop. No item is lost, duplicated or reordered by a change.
     /// </summary>
     /// <param name="worker">The delegate given at construction; a fresh delegate for the same method (and target) matches.</param>
-    /// <param name="threads">The new number of workers; positive.</param>
+    /// <param name="threads">The new number of workers; between 1 and <see cref="JobOptions.MaxThreads"/>.</param>
     /// <exception cref="ArgumentNullException"><paramref name="worker"/> is null.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="threads"/> is not positive.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="threads"/> is not between 1 and <see cref="JobOptions.MaxThreads"/>;
+    /// the message names the stage (or the worker, when no stage has it).</exception>
     /// <exception cref="JobWorkerNotFoundException">No stage has that worker.</exception>
     /// <exception cref="JobWorkerException">The stage has a dispatcher: its worker count is its partition count.</exception>
-    /// <remarks>After <see cref="Join"/> began, or after disposal, it does nothing and returns quietly.</remarks>
+    /// <remarks>After <see cref="Join"/> began, or after disposal, a call with a valid <paramref name="threads"/> does nothing and
+    /// returns quietly, even for a worker no stage has; an invalid <paramref name="threads"/> is still refused.</remarks>
     public void SetThreadNum(Delegate worker, int threads)
     {
         ArgumentNullException.ThrowIfNull(worker);
+        var stage = Array.Find(_pipeline.Stages, s => Matches(s.UserDelegate, worker));
         if (threads <= 0 || threads > JobOptions.MaxThreads)
         {
-            throw new ArgumentOutOfRangeException(nameof(threads), threads, $"SetThreadNum: threads must be between 1 and {JobOptions.MaxThreads}; it was {threads}.");
+            var which = stage is null ? $"the worker {Describe(worker)}" : $"stage {stage.Index} ('{stage.Name}')";
+            throw new ArgumentOutOfRangeException(
+                nameof(threads),
+                threads,
+                $"SetThreadNum: threads of {which} must be between 1 and {JobOptions.MaxThreads} (JobOptions.MaxThreads); it was {threads}.");
         }
 
         if (Volatile.Read(ref _state) != Open)
@@ -138,8 +161,11 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
             return;
         }
 
-        var stage = Array.Find(_pipeline.Stages, s => Matches(s.UserDelegate, worker))
-            ?? throw new JobWorkerNotFoundException($"No stage of this job manager has the worker {worker.Method.DeclaringType?.Name}.{worker.Method.Name}.");
+        if (stage is null)
+        {
+            throw new JobWorkerNotFoundException($"No stage of this job manager has the worker {Describe(worker)}.");
+        }
+
         stage.SetWorkerCount(threads);
     }
 
@@ -162,6 +188,8 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
         _pipeline.Stop(StopReason.Disposed);
         await _pipeline.Finished.ConfigureAwait(false);
     }
+
+    private static string Describe(Delegate worker) => $"{worker.Method.DeclaringType?.Name}.{worker.Method.Name}";
 
     private static bool Matches(Delegate? candidate, Delegate worker)
         => candidate is not null

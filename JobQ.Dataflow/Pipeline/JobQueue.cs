@@ -22,7 +22,9 @@ namespace JobQ.Dataflow;
 public static class JobQueue
 {
     /// <summary>Gets the value a worker returns to pass nothing to the next stage (jobq's <c>EmptyRst</c>).</summary>
-    /// <remarks>Return it from a worker declared to return <see cref="WorkerResult{T}"/>: <c>i % 2 == 0 ? JobQueue.EmptyRst : i</c>.</remarks>
+    /// <remarks>Return it from a worker declared to return <see cref="WorkerResult{T}"/>: <c>i % 2 == 0 ? JobQueue.EmptyRst : i</c>.
+    /// As a lambda, give the stage's output type, which C# cannot infer from <c>EmptyRst</c> and a value:
+    /// <c>Then&lt;int&gt;(x =&gt; x % 2 == 0 ? JobQueue.EmptyRst : x)</c>.</remarks>
     public static EmptyResult EmptyRst => default;
 
     /// <summary>
@@ -38,13 +40,17 @@ public static class JobQueue
     /// <see cref="Timeout.InfiniteTimeSpan"/> and any value at or above the longest delay a timer can wait
     /// (<see cref="uint.MaxValue"/> - 1 milliseconds, about 49.7 days; <see cref="TimeSpan.MaxValue"/> too).</param>
     /// <param name="probe">A probe to read live statistics from with <see cref="Stat"/>.</param>
-    /// <returns>Whether the run finished or stopped at the timeout, and its statistics.</returns>
+    /// <returns>The run's result: <see cref="JobRunResult.Completed"/> when every item went through the pipeline;
+    /// <see cref="JobRunResult.TimedOut"/> when the timeout passed first, in which case it returns without waiting for calls
+    /// still inside a worker (they finish later and pass nothing on). <see cref="JobRunResult.Failed"/> counts the calls that failed.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="input"/> or <paramref name="workers"/> is null.</exception>
-    /// <exception cref="ArgumentException">The worker list is empty or the timeout negative (other than <see cref="Timeout.InfiniteTimeSpan"/>).</exception>
-    /// <remarks>A worker's exception never escapes: it is logged (to standard error when no logger is set; see
-    /// <see cref="JobOptions.Logger"/>), that item dropped, and the calls that failed counted in
-    /// <see cref="JobRunResult.Failed"/>. An exception thrown by
-    /// <paramref name="input"/> stops the reading; items in flight finish, then it is rethrown here.</remarks>
+    /// <exception cref="ArgumentException">The worker list is empty.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative (other than <see cref="Timeout.InfiniteTimeSpan"/>).</exception>
+    /// <remarks>Argument errors are thrown before any input is read. A worker's exception never escapes: it is logged (to
+    /// standard error when no logger is set; see <see cref="JobOptions.Logger"/>), that item dropped, and the call counted in
+    /// <see cref="JobRunResult.Failed"/>. An exception thrown by <paramref name="input"/> stops the reading; items in
+    /// flight finish, then that same exception is rethrown here. Run takes no cancellation token: to cancel a run, use
+    /// <see cref="RunAsync{TIn, TOut}(IEnumerable{TIn}, Workers{TIn, TOut}, JobOptions?, CancellationToken)"/>.</remarks>
     public static JobRunResult Run<TIn, TOut>(
         IEnumerable<TIn> input,
         Workers<TIn, TOut> workers,
@@ -62,7 +68,21 @@ public static class JobQueue
     /// <param name="input">The input, read lazily.</param>
     /// <param name="workers">The worker list.</param>
     /// <param name="options">The options; copied when the run starts.</param>
-    /// <returns>Whether the run finished or stopped at the timeout, and its statistics.</returns>
+    /// <returns>The run's result: <see cref="JobRunResult.Completed"/> when every item went through the pipeline;
+    /// <see cref="JobRunResult.TimedOut"/> when <see cref="JobOptions.Timeout"/> passed first, in which case it returns without
+    /// waiting for calls still inside a worker (they finish later and pass nothing on). <see cref="JobRunResult.Failed"/>
+    /// counts the calls that failed.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="input"/>, <paramref name="workers"/> or <paramref name="options"/> is null.</exception>
+    /// <exception cref="ArgumentException">The worker list is empty.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range (its <see cref="ArgumentException.ParamName"/> is
+    /// <c>options</c> and the message names the option): <see cref="JobOptions.QueueSize"/> not positive, <see cref="JobOptions.Timeout"/>
+    /// negative (other than <see cref="Timeout.InfiniteTimeSpan"/>), <see cref="JobOptions.ProgressInterval"/> not positive or
+    /// longer than a timer can wait.</exception>
+    /// <remarks>Argument errors are thrown before any input is read. Under <see cref="ErrorPolicy.FailFast"/> the first
+    /// worker failure stops the run and that same exception is rethrown here; under the other policies a worker's exception
+    /// never escapes. An exception thrown by <paramref name="input"/> stops the reading; items in flight finish, then that
+    /// same exception is rethrown here. Run takes no cancellation token: to cancel a run, use
+    /// <see cref="RunAsync{TIn, TOut}(IEnumerable{TIn}, Workers{TIn, TOut}, JobOptions?, CancellationToken)"/>.</remarks>
     public static JobRunResult Run<TIn, TOut>(IEnumerable<TIn> input, Workers<TIn, TOut> workers, JobOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -86,8 +106,19 @@ public static class JobQueue
     /// <param name="input">The input, read lazily on a dedicated thread (its enumerator may block).</param>
     /// <param name="workers">The worker list.</param>
     /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
-    /// <param name="cancellationToken">Stops the run as a timeout would, then throws <see cref="OperationCanceledException"/>.</param>
-    /// <returns>Whether the run finished or stopped at the timeout, and its statistics.</returns>
+    /// <param name="cancellationToken">Cancels the run: it stops as a timeout would (no new call starts, async workers see
+    /// their token cancelled, calls in progress pass nothing on), then the returned task ends <see cref="TaskStatus.Canceled"/>.</param>
+    /// <returns>A task that completes with the run's result (<see cref="JobRunResult.Completed"/>, or <see cref="JobRunResult.TimedOut"/>
+    /// when <see cref="JobOptions.Timeout"/> passed first), or ends <see cref="TaskStatus.Canceled"/> (awaiting it throws
+    /// <see cref="OperationCanceledException"/> carrying <paramref name="cancellationToken"/>) when the token was cancelled before the
+    /// run finished or timed out, or faults with the input's exception or, under <see cref="ErrorPolicy.FailFast"/>, the first
+    /// worker failure. Like <c>Run</c>, it ends without waiting for calls still inside a worker.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="input"/> or <paramref name="workers"/> is null; thrown by this call, not through the task.</exception>
+    /// <exception cref="ArgumentException">The worker list is empty, or an option is out of range (an
+    /// <see cref="ArgumentOutOfRangeException"/> whose <see cref="ArgumentException.ParamName"/> is <c>options</c>); thrown by this call, not through the task.</exception>
+    /// <remarks>The first of the timeout and the cancellation decides: a token cancelled after the run finished or timed out
+    /// changes nothing, and the result is returned. A token already cancelled at the call gives a task that is already
+    /// <see cref="TaskStatus.Canceled"/>: no input is read and no worker called.</remarks>
     public static Task<JobRunResult> RunAsync<TIn, TOut>(
         IEnumerable<TIn> input,
         Workers<TIn, TOut> workers,
@@ -105,8 +136,19 @@ public static class JobQueue
     /// <param name="input">The input, read lazily; it receives the run's cancellation token.</param>
     /// <param name="workers">The worker list.</param>
     /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
-    /// <param name="cancellationToken">Stops the run as a timeout would, then throws <see cref="OperationCanceledException"/>.</param>
-    /// <returns>Whether the run finished or stopped at the timeout, and its statistics.</returns>
+    /// <param name="cancellationToken">Cancels the run: it stops as a timeout would (no new call starts, async workers see
+    /// their token cancelled, calls in progress pass nothing on), then the returned task ends <see cref="TaskStatus.Canceled"/>.</param>
+    /// <returns>A task that completes with the run's result (<see cref="JobRunResult.Completed"/>, or <see cref="JobRunResult.TimedOut"/>
+    /// when <see cref="JobOptions.Timeout"/> passed first), or ends <see cref="TaskStatus.Canceled"/> (awaiting it throws
+    /// <see cref="OperationCanceledException"/> carrying <paramref name="cancellationToken"/>) when the token was cancelled before the
+    /// run finished or timed out, or faults with the input's exception or, under <see cref="ErrorPolicy.FailFast"/>, the first
+    /// worker failure. Like <c>Run</c>, it ends without waiting for calls still inside a worker.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="input"/> or <paramref name="workers"/> is null; thrown by this call, not through the task.</exception>
+    /// <exception cref="ArgumentException">The worker list is empty, or an option is out of range (an
+    /// <see cref="ArgumentOutOfRangeException"/> whose <see cref="ArgumentException.ParamName"/> is <c>options</c>); thrown by this call, not through the task.</exception>
+    /// <remarks>The first of the timeout and the cancellation decides: a token cancelled after the run finished or timed out
+    /// changes nothing, and the result is returned. A token already cancelled at the call gives a task that is already
+    /// <see cref="TaskStatus.Canceled"/>: no input is read and no worker called.</remarks>
     public static Task<JobRunResult> RunAsync<TIn, TOut>(
         IAsyncEnumerable<TIn> input,
         Workers<TIn, TOut> workers,
@@ -127,10 +169,22 @@ public static class JobQueue
     /// <param name="input">The input, read lazily on a dedicated thread.</param>
     /// <param name="workers">The worker list.</param>
     /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
-    /// <param name="cancellationToken">Stops the run and ends the sequence with <see cref="OperationCanceledException"/>.</param>
-    /// <returns>The outputs. Stopping the enumeration early stops the run.</returns>
-    /// <remarks>When <see cref="JobOptions.Timeout"/> passes, the sequence ends with a <see cref="TimeoutException"/>, so
-    /// that a truncated result cannot pass for a whole one. Argument errors are thrown by this call, before any work starts.</remarks>
+    /// <param name="cancellationToken">Stops the run; the next <c>MoveNextAsync</c> then throws <see cref="OperationCanceledException"/>,
+    /// even while outputs are still buffered (they are dropped, never handed out).</param>
+    /// <returns>The outputs. Stopping the enumeration early (disposing the enumerator) stops the run.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="input"/> or <paramref name="workers"/> is null; thrown by this call.</exception>
+    /// <exception cref="ArgumentException">The worker list is empty, or an option is out of range (an
+    /// <see cref="ArgumentOutOfRangeException"/> whose <see cref="ArgumentException.ParamName"/> is <c>options</c>); thrown by this
+    /// call, before any work starts.</exception>
+    /// <remarks>
+    /// <para>How the sequence ends, as thrown by <c>MoveNextAsync</c>: normally, once every output was yielded; with
+    /// <see cref="OperationCanceledException"/> once <paramref name="cancellationToken"/> is cancelled (at once if it already was);
+    /// with a <see cref="TimeoutException"/> once <see cref="JobOptions.Timeout"/> passes, so that a truncated result cannot pass
+    /// for a whole one; with the first worker failure under <see cref="ErrorPolicy.FailFast"/>. After a stop, the next
+    /// <c>MoveNextAsync</c> throws however many outputs are still buffered, and one already waiting throws as soon as the run stops.
+    /// An exception thrown by <paramref name="input"/> ends the sequence once the outputs of the items read before it were yielded.</para>
+    /// <para>Work starts at the first <c>MoveNextAsync</c>, not at this call.</para>
+    /// </remarks>
     public static IAsyncEnumerable<TOut> StreamAsync<TIn, TOut>(
         IEnumerable<TIn> input,
         Workers<TIn, TOut> workers,
@@ -148,8 +202,22 @@ public static class JobQueue
     /// <param name="input">The input, read lazily.</param>
     /// <param name="workers">The worker list.</param>
     /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
-    /// <param name="cancellationToken">Stops the run and ends the sequence with <see cref="OperationCanceledException"/>.</param>
-    /// <returns>The outputs. Stopping the enumeration early stops the run.</returns>
+    /// <param name="cancellationToken">Stops the run; the next <c>MoveNextAsync</c> then throws <see cref="OperationCanceledException"/>,
+    /// even while outputs are still buffered (they are dropped, never handed out).</param>
+    /// <returns>The outputs. Stopping the enumeration early (disposing the enumerator) stops the run.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="input"/> or <paramref name="workers"/> is null; thrown by this call.</exception>
+    /// <exception cref="ArgumentException">The worker list is empty, or an option is out of range (an
+    /// <see cref="ArgumentOutOfRangeException"/> whose <see cref="ArgumentException.ParamName"/> is <c>options</c>); thrown by this
+    /// call, before any work starts.</exception>
+    /// <remarks>
+    /// <para>How the sequence ends, as thrown by <c>MoveNextAsync</c>: normally, once every output was yielded; with
+    /// <see cref="OperationCanceledException"/> once <paramref name="cancellationToken"/> is cancelled (at once if it already was);
+    /// with a <see cref="TimeoutException"/> once <see cref="JobOptions.Timeout"/> passes, so that a truncated result cannot pass
+    /// for a whole one; with the first worker failure under <see cref="ErrorPolicy.FailFast"/>. After a stop, the next
+    /// <c>MoveNextAsync</c> throws however many outputs are still buffered, and one already waiting throws as soon as the run stops.
+    /// An exception thrown by <paramref name="input"/> ends the sequence once the outputs of the items read before it were yielded.</para>
+    /// <para>Work starts at the first <c>MoveNextAsync</c>, not at this call.</para>
+    /// </remarks>
     public static IAsyncEnumerable<TOut> StreamAsync<TIn, TOut>(
         IAsyncEnumerable<TIn> input,
         Workers<TIn, TOut> workers,
@@ -208,9 +276,24 @@ public static class JobQueue
     /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
     /// <param name="cancellationToken">Cancels the block as <see cref="DataflowBlockOptions.CancellationToken"/> cancels a Dataflow block: it declines further offers, starts no new worker call, drops what it holds, and its <c>Completion</c> ends <see cref="TaskStatus.Canceled"/> once calls in progress return.</param>
     /// <returns>The block, already running.</returns>
+    /// <exception cref="ArgumentException">The worker returns a task or a <see cref="WorkerResult{T}"/>, which this sync form would
+    /// pass on as data: an async worker without a token, for example. The message names the forms that work.</exception>
+    /// <remarks>It takes a sync worker, or an async one given the block's token (the other overload). For any other worker form,
+    /// build the block with <see cref="CreateBlock{TIn, TOut}"/>: <c>CreateBlock(Workers.Of&lt;TIn&gt;().Then(worker, partitions, dispatcher))</c>.</remarks>
     public static IPropagatorBlock<TIn, TOut> CreatePartitionedBlock<TIn, TOut>(Func<TIn, TOut> worker, int partitions, Func<TIn, int> dispatcher, JobOptions? options = null, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(worker);
         ArgumentNullException.ThrowIfNull(dispatcher);
+        if (Workers<TIn, TIn>.IsAwaitableOrResult(typeof(TOut)))
+        {
+            var (item, output) = (Workers<TIn, TIn>.TypeName(typeof(TIn)), Workers<TIn, TIn>.TypeName(typeof(TOut)));
+            throw new ArgumentException(
+                $"CreatePartitionedBlock: the worker's output type is {output}, which this sync form would pass on as data, never awaited "
+                + $"or unwrapped. Give an async worker the block's token, as a Func<{item}, CancellationToken, Task<T>>, or build the block "
+                + $"with CreateBlock(Workers.Of<{item}>().Then(worker, partitions, dispatcher)), which takes every worker form.",
+                nameof(worker));
+        }
+
         return CreateBlock(Workers.Of<TIn>().Then(worker, partitions, dispatcher), options, cancellationToken);
     }
 

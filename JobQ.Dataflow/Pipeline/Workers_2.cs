@@ -408,8 +408,11 @@ public sealed class Workers<TIn, TOut>
         return null;
     }
 
+    /// <summary>Returns whether a stage with this output type would pass on as data what only makes sense to await or unwrap.</summary>
+    internal static bool IsAwaitableOrResult(Type output) => OutputTypeProblem(output) is not null;
+
     /// <summary>Returns a type's name as C# shows it, with its type arguments: <c>Task&lt;Int32&gt;</c>.</summary>
-    private static string TypeName(Type type)
+    internal static string TypeName(Type type)
     {
         if (!type.IsGenericType)
         {
