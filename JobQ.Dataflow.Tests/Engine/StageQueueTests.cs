@@ -95,6 +95,29 @@ public sealed class StageQueueTests
         Assert.IsTrue(await room.Within());
     }
 
+    /// <summary>
+    /// A producer handing over the items it gathered counts them in before it stops counting them as gathered: a take
+    /// in between sees the queue fuller than it is. A later take must still release the waiters, though it crosses no
+    /// line from full to not full.
+    /// </summary>
+    [TestMethod]
+    public async Task Take_AfterATakeThatSawGatheredItemsTwice_ReleasesTheWaiters()
+    {
+        var queue = new StageQueue(2, CancellationToken.None);
+        queue.Add(1);
+        queue.Pending = 1;
+        var room = queue.WaitForRoomAsync();
+
+        queue.Add(1);
+        queue.Take(1);
+        queue.Pending = 0;
+        var beforeNextTake = room.IsCompleted;
+        queue.Take(1);
+
+        Assert.IsFalse(beforeNextTake);
+        Assert.IsTrue(await room.Within());
+    }
+
     [TestMethod]
     public void Take_FillsAndEmptiesAgain_RoomFreedEachTime()
     {

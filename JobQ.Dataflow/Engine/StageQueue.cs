@@ -19,6 +19,11 @@ internal sealed class StageQueue(int capacity, CancellationToken stop)
     private readonly List<TaskCompletionSource<bool>> _waiters = [];
     private long _count;
 
+    // 1 while producers wait for room: a take then checks for room itself, rather than guessing from the count it saw
+    // (producers gathering items and holding back outputs move the count too, so a crossing seen by one take can be
+    // missed).
+    private int _waiting;
+
     /// <summary>Gets the queue size (jobq's <c>queue_size</c>).</summary>
     public int Capacity { get; } = capacity;
 
@@ -56,8 +61,8 @@ internal sealed class StageQueue(int capacity, CancellationToken stop)
     /// <summary>The stage takes <paramref name="count"/> items: they leave the queue, and a producer waiting for room goes on.</summary>
     public void Take(int count)
     {
-        var after = Interlocked.Add(ref _count, -count) + Pending - (HeldBy?.Parked ?? 0);
-        if (after < Capacity && after + count >= Capacity)
+        Interlocked.Add(ref _count, -count);
+        if (Volatile.Read(ref _waiting) != 0 && HasRoom)
         {
             Release(true);
         }
@@ -83,6 +88,15 @@ internal sealed class StageQueue(int capacity, CancellationToken stop)
 
             var waiter = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
             _waiters.Add(waiter);
+
+            // A full fence between announcing the waiter and looking again: a take either sees the announcement or
+            // freed the room before this second look.
+            Interlocked.Exchange(ref _waiting, 1);
+            if (HasRoom)
+            {
+                ReleaseLocked(true);
+            }
+
             return waiter.Task;
         }
     }
@@ -94,13 +108,19 @@ internal sealed class StageQueue(int capacity, CancellationToken stop)
     {
         lock (_lock)
         {
-            // Completed under the lock without copying the list: the waiters' continuations run asynchronously.
-            foreach (var waiter in _waiters)
-            {
-                waiter.TrySetResult(result && !stop.IsCancellationRequested);
-            }
-
-            _waiters.Clear();
+            ReleaseLocked(result);
         }
+    }
+
+    private void ReleaseLocked(bool result)
+    {
+        // Completed under the lock without copying the list: the waiters' continuations run asynchronously.
+        foreach (var waiter in _waiters)
+        {
+            waiter.TrySetResult(result && !stop.IsCancellationRequested);
+        }
+
+        _waiters.Clear();
+        _waiting = 0;
     }
 }
