@@ -278,4 +278,62 @@ public sealed class DispatcherTests
         Assert.AreEqual(2, gate.Arrivals);
         Assert.IsEmpty(printed);
     }
+
+    /// <summary>
+    /// A put gathered into a run waits only while the first stage is busy. A dispatcher's routed items wait behind
+    /// their partition's held call inside the stage; they must not make the stage look busy to the put, or the item
+    /// would stay gathered until the next put or the join, and its partition would not start it.
+    /// </summary>
+    [TestMethod]
+    public async Task Put_ItemWhileRoutedItemsWaitBehindAHeldPartition_GoesThroughWithoutJoin()
+    {
+        using var release = new ManualResetEventSlim();
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var seen = new ConcurrentQueue<int>();
+        var called = new ConcurrentQueue<int>();
+        var probe = new Probe();
+        var workers = Workers.Of<int>()
+            .Then(x => Hold(x, called, entered, release), threads: 2, dispatcher: x => x)
+            .Then(seen.Enqueue);
+        using var manager = JobManager.Create(workers, new JobOptions { Probe = probe });
+        try
+        {
+            // Cheap calls first, so that the runs into the stage grow beyond one item.
+            const int WarmUp = 20_000;
+            for (var i = 1; i <= WarmUp; i++)
+            {
+                manager.Put(2 * i);
+            }
+
+            Bounded.Until(() => JobQueue.Stat(probe).Stages[1].Out == WarmUp, "the warm-up items to go through");
+            manager.Put(0);
+            await entered.Task.Within();
+            manager.Put(-2);
+            manager.Put(-4);
+
+            manager.Put(1);
+
+            // Its output then waits for the held item's: the stage keeps input order.
+            Bounded.Until(() => called.Contains(1), "the free partition to start the item", () => $"called {called.Count}, stage 0: {JobQueue.Stat(probe).Stages[0].Input.Size} waiting");
+            release.Set();
+            Assert.IsTrue(await manager.JoinAsync(Bounded.Limit));
+            Assert.HasCount(WarmUp + 4, seen);
+        }
+        finally
+        {
+            release.Set();
+        }
+    }
+
+    private static int Hold(int x, ConcurrentQueue<int> called, TaskCompletionSource entered, ManualResetEventSlim release)
+    {
+        called.Enqueue(x);
+        if (x == 0)
+        {
+            entered.TrySetResult();
+            release.Wait(Bounded.Limit * 2);
+        }
+
+        return x;
+    }
 }

@@ -293,7 +293,7 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
 
         // Whether the stage is hungry is asked for a run's first item only: once it is not, the stage says when it is
         // (the door's Starved), and this run is handed over then.
-        if (_count >= _head.RunLength.Preferred || _count == _items.Length || (_count == 1 && _head.IsHungry(1)))
+        if (_count >= _head.RunLength.Preferred || _count == _items.Length || (_count == 1 && _head.IsHungry))
         {
             FlushLocked();
         }

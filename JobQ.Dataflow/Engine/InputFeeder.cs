@@ -148,7 +148,7 @@ internal sealed class InputFeeder<T>
 
         _buffer[_count++] = item;
         return _count >= _runLength.Preferred
-            || (!_readIsCheap && _head.IsHungry(0))
+            || (!_readIsCheap && _head.IsHungry)
             || ((_count & 63) == 0 && Stopwatch.GetTimestamp() - _runStart > RunLength.TargetRunTicks);
     }
 

@@ -11,6 +11,10 @@ internal sealed class PipelineHead<T>
 {
     private readonly BufferBlock<ItemRun<T>> _buffer;
 
+    // Runs handed to _buffer: once the first stage's door has admitted as many, none waits here. Counted rather than
+    // read from _buffer.Count, whose lock the buffer holds while offering to the door, which may call the feeder back.
+    private long _posted;
+
     public PipelineHead(Stage<T> first, CancellationToken stop)
     {
         First = first;
@@ -28,10 +32,11 @@ internal sealed class PipelineHead<T>
     public RunLength RunLength => First.RunLength;
 
     /// <summary>
-    /// Gets whether the first stage could start a run now and nothing is on its way to it: whoever holds items should
-    /// hand them over at once. <paramref name="held"/> is how many of the queue's items the caller holds itself.
+    /// Gets whether the first stage could start a run now and no run waits here for it: whoever holds items should
+    /// hand them over at once. Items the stage has taken but not started (a dispatcher's routed items) do not count:
+    /// nothing here would tell the holder when they start.
     /// </summary>
-    public bool IsHungry(int held) => First.Door.IsHungry && Queue.Count == held;
+    public bool IsHungry => First.Door.IsHungry && First.Door.Admitted == Volatile.Read(ref _posted);
 
     /// <summary>Hands a run over if the queue has room, counting it; false otherwise.</summary>
     public bool TryPost(ItemRun<T> run)
@@ -49,6 +54,7 @@ internal sealed class PipelineHead<T>
     /// <summary>Hands over a run whose items were already counted into <see cref="Queue"/>.</summary>
     public void PostCounted(ItemRun<T> run)
     {
+        Interlocked.Increment(ref _posted);
         if (!_buffer.Post(run))
         {
             // The pipeline stopped: the run is dropped with everything else it held.

@@ -111,6 +111,9 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
     /// <summary>Gets the runs admitted that have not ended.</summary>
     public int Running => Volatile.Read(ref _running);
 
+    /// <summary>Gets how many runs the door has admitted.</summary>
+    public long Admitted => Volatile.Read(ref _sequence);
+
     /// <summary>Gets whether the stage could start a run now and none is offered: a producer should hand over what it holds.</summary>
     public bool IsHungry => Running < Concurrency && Volatile.Read(ref _postponedCount) == 0;
 
@@ -329,7 +332,9 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
 
         Interlocked.Increment(ref _running);
         Interlocked.Add(ref _inFlight, run.Count);
-        if (!Block.Post(run.WithSequence(_sequence++)))
+        var sequence = _sequence;
+        Volatile.Write(ref _sequence, sequence + 1);
+        if (!Block.Post(run.WithSequence(sequence)))
         {
             // The block stopped between the check and the hand-over: the run is dropped with everything the stopped
             // pipeline held.
