@@ -52,22 +52,23 @@ public sealed class RunLengthTests
     }
 
     [TestMethod]
-    [DataRow(100, 1, 50)]
-    [DataRow(100, 2, 25)]
-    [DataRow(100, 4, 12)]
-    [DataRow(100, 0, 50)]
-    [DataRow(100, -3, 50)]
-    [DataRow(7, 1, 3)]
-    [DataRow(3, 1, 1)]
-    [DataRow(2, 1, 1)]
+    [DataRow(100, 1, 100)]
+    [DataRow(100, 2, 50)]
+    [DataRow(100, 4, 25)]
+    [DataRow(100, 0, 100)]
+    [DataRow(100, -3, 100)]
+    [DataRow(7, 2, 3)]
+    [DataRow(3, 1, 3)]
+    [DataRow(2, 1, 2)]
+    [DataRow(1, 1, 1)]
     [DataRow(1, 8, 1)]
     [DataRow(0, 1, 1)]
     [DataRow(1024, 1, 512)]
-    [DataRow(1026, 1, 512)]
-    [DataRow(2048, 2, 512)]
-    [DataRow(2044, 2, 511)]
+    [DataRow(1026, 4, 256)]
+    [DataRow(2048, 4, 512)]
+    [DataRow(1022, 2, 511)]
     [DataRow(int.MaxValue, 1, 512)]
-    public void MaxFor_QueueAndThreads_HalfOfTheQueuePerThreadClampedToOneAnd512(int queueSize, int threads, int expected)
+    public void MaxFor_QueueAndThreads_TheQueueSharedByTheThreadsClampedToOneAnd512(int queueSize, int threads, int expected)
         => Assert.AreEqual(expected, RunLength.MaxFor(queueSize, threads));
 
     [TestMethod]
@@ -92,7 +93,7 @@ public sealed class RunLengthTests
     [TestMethod]
     public void Record_FreeCallsWithSmallQueue_StopsAtMax()
     {
-        var length = new RunLength(queueSize: 20, threads: 1);
+        var length = new RunLength(queueSize: 10, threads: 1);
         Assert.AreEqual(10, length.Max);
 
         var seen = Grow(length, ticksPerItem: 0, runs: 6);

@@ -5,15 +5,15 @@ using Microsoft.Extensions.Time.Testing;
 namespace JobQ.Dataflow.Tests.Pipeline;
 
 /// <summary>
-/// The same semantics with items moved in runs and one at a time. A run is at most half the queue size per thread (at
-/// most 512): with the default queue of 1024, cheap workers move items in runs of up to 512; with a queue of 2, every
-/// run is a single item, which is per-item messaging. Each test runs both ways and must see the same thing.
+/// The same semantics with items moved in runs and one at a time. A run is at most the queue size shared by the
+/// stage's threads (at most 512): with the default queue of 1024, cheap workers move items in runs of up to 512; with a
+/// queue of 1, every run is a single item, which is per-item messaging. Each test runs both ways and must see the same thing.
 /// </summary>
 [TestClass]
 public sealed class RunLengthTransparencyTests
 {
     private const int RunsOfUpTo512 = JobOptions.DefaultQueueSize;
-    private const int RunsOfOne = 2;
+    private const int RunsOfOne = 1;
     private const int Items = 20_000;
 
     [TestMethod]

@@ -35,7 +35,7 @@ internal sealed class RunLength
     /// <summary>Creates the policy of a stage with <paramref name="threads"/> workers and queues of <paramref name="queueSize"/> items.</summary>
     public RunLength(int queueSize, int threads) => Max = MaxFor(queueSize, threads);
 
-    /// <summary>Gets the most items a message carries into this stage: the runs of all its threads fill at most half the queue.</summary>
+    /// <summary>Gets the most items a message carries into this stage: the runs in progress on all its threads hold at most a queue's worth.</summary>
     public int Max { get; }
 
     /// <summary>Gets the number of items the next message should carry into this stage.</summary>
@@ -45,7 +45,7 @@ internal sealed class RunLength
     public bool IsCheap => _cheapRuns >= CheapRunsInARow;
 
     /// <summary>Gets the largest run for a queue of <paramref name="queueSize"/> items shared by <paramref name="threads"/> workers.</summary>
-    public static int MaxFor(int queueSize, int threads) => Math.Clamp(queueSize / (2 * Math.Max(1, threads)), 1, Limit);
+    public static int MaxFor(int queueSize, int threads) => Math.Clamp(queueSize / Math.Max(1, threads), 1, Limit);
 
     /// <summary>Records that a run of <paramref name="items"/> calls took <paramref name="elapsedTicks"/>.</summary>
     public void Record(int items, long elapsedTicks)
