@@ -54,7 +54,15 @@ internal sealed class PipelineHead<T>
     /// <summary>Hands over a run whose items were already counted into <see cref="Queue"/>.</summary>
     public void PostCounted(ItemRun<T> run)
     {
+        // While the door has admitted every run posted before, it may take this one itself: offered with no source, it
+        // accepts a run only if it can start it now, and declines otherwise, so the run waits in the buffer, in order.
+        var direct = IsHungry;
         Interlocked.Increment(ref _posted);
+        if (direct && First.Door.Post(run))
+        {
+            return;
+        }
+
         if (!_buffer.Post(run))
         {
             // The pipeline stopped: the run is dropped with everything else it held.
