@@ -38,7 +38,12 @@ internal sealed class PipelineHead<T>
     /// </summary>
     public bool IsHungry => First.Door.IsHungry && First.Door.Admitted == Volatile.Read(ref _posted);
 
-    /// <summary>Hands a run over if the queue has room, counting it; false otherwise.</summary>
+    /// <summary>
+    /// The input reader hands a run over if the queue has room, counting it; false otherwise. While the door has
+    /// admitted every run posted before, the run goes straight into it: offered with no source, the door accepts a run
+    /// only if it can start it now and declines otherwise, so the run waits in the buffer, in order. That saves the
+    /// buffer's offer task on every item of a slow or async stage.
+    /// </summary>
     public bool TryPost(ItemRun<T> run)
     {
         if (!Queue.HasRoom)
@@ -47,27 +52,24 @@ internal sealed class PipelineHead<T>
         }
 
         Queue.Add(run.Count);
-        PostCounted(run);
+        var direct = IsHungry;
+        Interlocked.Increment(ref _posted);
+        if (!direct || !First.Door.Post(run))
+        {
+            Buffer(run);
+        }
+
         return true;
     }
 
-    /// <summary>Hands over a run whose items were already counted into <see cref="Queue"/>.</summary>
+    /// <summary>
+    /// Hands over a run whose items were already counted into <see cref="Queue"/> (puts), always through the buffer:
+    /// its offer task starts the stage's work beside the putting thread, which goes on gathering the next run.
+    /// </summary>
     public void PostCounted(ItemRun<T> run)
     {
-        // While the door has admitted every run posted before, it may take this one itself: offered with no source, it
-        // accepts a run only if it can start it now, and declines otherwise, so the run waits in the buffer, in order.
-        var direct = IsHungry;
         Interlocked.Increment(ref _posted);
-        if (direct && First.Door.Post(run))
-        {
-            return;
-        }
-
-        if (!_buffer.Post(run))
-        {
-            // The pipeline stopped: the run is dropped with everything else it held.
-            run.Return();
-        }
+        Buffer(run);
     }
 
     /// <summary>Takes and discards every run still waiting (the pipeline stopped).</summary>
@@ -84,4 +86,13 @@ internal sealed class PipelineHead<T>
 
     /// <summary>No more input: the first stage completes once it has taken everything handed over.</summary>
     public void Complete() => _buffer.Complete();
+
+    private void Buffer(ItemRun<T> run)
+    {
+        if (!_buffer.Post(run))
+        {
+            // The pipeline stopped: the run is dropped with everything else it held.
+            run.Return();
+        }
+    }
 }
