@@ -81,7 +81,6 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
 
     public override bool OnlyInUserCode() => !_routing && base.OnlyInUserCode();
 
-
     public override StageStats Snapshot()
     {
         var (@in, @out, failed, dropped) = Counters.Read();

@@ -32,18 +32,6 @@ internal sealed class DedicatedThread
         _thread = new Thread(Loop) { IsBackground = true };
     }
 
-    /// <summary>Gets how many threads wait for a task now.</summary>
-    internal static int IdleCount
-    {
-        get
-        {
-            lock (Idle)
-            {
-                return Idle.Count;
-            }
-        }
-    }
-
     /// <summary>Runs <paramref name="task"/> for <paramref name="scheduler"/> on an idle thread, or on a new one.</summary>
     public static void Run(DedicatedThreadScheduler scheduler, Task task)
     {

@@ -44,7 +44,7 @@ internal sealed class InputFeeder<T>
     {
         var feeder = new InputFeeder<T>(pipeline, head);
         pipeline.InputStarted();
-        Task.Factory.StartNew(static state => ((InputFeeder<T>)((object[])state!)[0]).Feed((IEnumerable<T>)((object[])state!)[1]), new object[] { feeder, input }, CancellationToken.None, TaskCreationOptions.DenyChildAttach, InputScheduler);
+        Task.Factory.StartNew(() => feeder.Feed(input), CancellationToken.None, TaskCreationOptions.DenyChildAttach, InputScheduler);
         return feeder;
     }
 

@@ -24,6 +24,7 @@ internal sealed class RunWriter<T> : IOutput<T>
     private ItemRun<T> _first;
     private List<ItemRun<T>>? _more;
     private int _sealed;
+    private int _sealedItems;
 
     /// <param name="next">The next stage's run length; null to keep nothing.</param>
     /// <param name="progress">The run's counts, for <see cref="Drop"/>.</param>
@@ -45,7 +46,7 @@ internal sealed class RunWriter<T> : IOutput<T>
         t_cached = null;
         writer._next = next;
         writer._progress = progress;
-        writer.Written = 0;
+        writer._sealedItems = 0;
         return writer;
     }
 
@@ -58,7 +59,7 @@ internal sealed class RunWriter<T> : IOutput<T>
     }
 
     /// <summary>Gets the number of items passed on so far.</summary>
-    public int Written { get; private set; }
+    public int Written => _sealedItems + _count;
 
     /// <summary>Gets whether at least one output run is full and can be handed over before the call ends.</summary>
     public bool HasSealed => _sealed != 0;
@@ -77,7 +78,6 @@ internal sealed class RunWriter<T> : IOutput<T>
         }
 
         _current[_count++] = item;
-        Written++;
         if (_count == _size)
         {
             Seal();
@@ -133,6 +133,7 @@ internal sealed class RunWriter<T> : IOutput<T>
     private void Seal()
     {
         var run = new ItemRun<T>(_current!, _count);
+        _sealedItems += _count;
         if (_sealed++ == 0)
         {
             _first = run;

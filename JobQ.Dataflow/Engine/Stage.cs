@@ -151,6 +151,33 @@ internal abstract class Stage<TIn, TOut>(Pipeline pipeline, int index, string na
         }
     }
 
+    /// <summary>
+    /// Ends a run admitted through <see cref="Stage{TIn}.Door"/>: folds its counts, returns its input array, passes its
+    /// outputs on (or discards them once the pipeline stopped), and frees its place at the door.
+    /// </summary>
+    protected ItemRun<TOut>[] EndRun(ItemRun<TIn> input, RunProgress progress, RunWriter<TOut> writer)
+    {
+        Counters.End(progress);
+        input.Return();
+        var stopped = Pipeline.Token.IsCancellationRequested;
+        if (stopped)
+        {
+            writer.Discard();
+        }
+
+        var outputs = PassOn(input.Sequence, stopped ? [] : writer.TakeAll());
+        writer.Release();
+        Door.RunEnded(input.Count);
+
+        // Read again: a stop that came while this run ended may have found nothing else of ours running.
+        if (Pipeline.Token.IsCancellationRequested)
+        {
+            Pipeline.CheckQuiescent();
+        }
+
+        return outputs;
+    }
+
     /// <summary>Ends a run: its outputs join the next stage's queue, and a reordering stage learns how many it holds back.</summary>
     protected ItemRun<TOut>[] PassOn(long sequence, ItemRun<TOut>[] runs)
     {

@@ -18,8 +18,6 @@ namespace JobQ.Dataflow.Internal;
 /// </remarks>
 internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
 {
-    private static readonly ItemRun<TOut>[] None = [];
-
     private readonly StageWorker<TIn, TOut> _worker;
     private readonly StageDoor<TIn> _door;
     private readonly TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>> _block;
@@ -126,7 +124,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
         }
 
         RunLength.Record(i, Stopwatch.GetTimestamp() - start);
-        return End(input, progress, writer);
+        return EndRun(input, progress, writer);
     }
 
     /// <summary>The async one-to-one form: no thread is held while a call is awaited.</summary>
@@ -159,7 +157,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
         }
 
         RunLength.Record(i, Stopwatch.GetTimestamp() - start);
-        return End(input, progress, writer);
+        return EndRun(input, progress, writer);
     }
 
     /// <summary>
@@ -247,7 +245,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
             }
         }
 
-        foreach (var run in End(input, progress, writer))
+        foreach (var run in EndRun(input, progress, writer))
         {
             yield return run;
         }
@@ -271,32 +269,6 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
         }
 
         return runs;
-    }
-
-    /// <summary>Ends a run: folds its counts, returns its input array, passes its outputs on (or discards them once stopped), and frees its place.</summary>
-    private ItemRun<TOut>[] End(ItemRun<TIn> input, RunProgress progress, RunWriter<TOut> writer)
-    {
-        Counters.End(progress);
-        input.Return();
-        ItemRun<TOut>[] outputs;
-        if (_stop.IsCancellationRequested)
-        {
-            writer.Discard();
-            outputs = PassOn(input.Sequence, None);
-        }
-        else
-        {
-            outputs = PassOn(input.Sequence, writer.TakeAll());
-        }
-
-        writer.Release();
-        _door.RunEnded(input.Count);
-        if (_stop.IsCancellationRequested)
-        {
-            Pipeline.CheckQuiescent();
-        }
-
-        return outputs;
     }
 
     private void Record(long callStart)

@@ -86,27 +86,7 @@ internal sealed class SpeedLimitStage<T> : Stage<T, T>
         // While the limit holds items back, runs of one item, so that each goes on at its due time; while it does not,
         // runs as long as for any cheap stage.
         RunLength.Record(i, waited ? long.MaxValue / 4 : System.Diagnostics.Stopwatch.GetTimestamp() - start);
-        Counters.End(progress);
-        input.Return();
-        ItemRun<T>[] outputs;
-        if (_stop.IsCancellationRequested)
-        {
-            writer.Discard();
-            outputs = PassOn(input.Sequence, []);
-        }
-        else
-        {
-            outputs = PassOn(input.Sequence, writer.TakeAll());
-        }
-
-        writer.Release();
-        _door.RunEnded(input.Count);
-        if (_stop.IsCancellationRequested)
-        {
-            Pipeline.CheckQuiescent();
-        }
-
-        return outputs;
+        return EndRun(input, progress, writer);
     }
 
     /// <summary>Counts the next item into the window and returns how long until it is due.</summary>

@@ -1,12 +1,13 @@
 namespace JobQ.Dataflow.Internal;
 
-/// <summary>Where a worker adapter puts what one call produced. Implemented per worker lane, so owner-only.</summary>
+/// <summary>Where a worker adapter puts what one call produced: a run's <c>RunWriter</c>, a partition run's
+/// <c>ItemBuffer</c>, or a retry attempt's buffer; each is used by one call at a time.</summary>
 internal interface IOutput<in T>
 {
-    /// <summary>Passes one value on; may wait for room downstream on a sync lane.</summary>
+    /// <summary>Passes one value on.</summary>
     void Add(T item);
 
-    /// <summary>Passes one value on, awaiting room downstream instead of blocking.</summary>
+    /// <summary>Passes one value on from an async worker; the engine's outputs complete it at once.</summary>
     ValueTask AddAsync(T item);
 
     /// <summary>Records that the call passed nothing on by the worker's choice (<c>EmptyRst</c>).</summary>

@@ -1,15 +1,15 @@
 namespace JobQ.Dataflow.Internal;
 
 /// <summary>
-/// Adapts one user delegate to the engine: every worker kind (sync, async, generator, pass-through) funnels
-/// into one of these two calls, so the lanes have one code path for all kinds.
+/// Adapts one user delegate to the engine: every worker kind (sync, async, generator, pass-through) funnels into
+/// these calls, so a stage's block has one code path per form (sync, async, sync generator) for all kinds.
 /// </summary>
 internal abstract class StageWorker<TIn, TOut>
 {
-    /// <summary>Gets whether the worker is awaited (runs as an async lane) rather than called on a dedicated thread.</summary>
+    /// <summary>Gets whether the worker is awaited on the thread pool rather than called on its stage's scheduler (dedicated threads while its calls are slow).</summary>
     public abstract bool IsAsync { get; }
 
-    /// <summary>Calls a sync worker; runs on a dedicated thread.</summary>
+    /// <summary>Calls a sync worker on the calling thread.</summary>
     public virtual void Invoke(TIn item, IOutput<TOut> output) => throw new NotSupportedException();
 
     /// <summary>
