@@ -418,8 +418,9 @@ public sealed class JobManagerSetThreadNumTests
             Bounded.Until(() => spy.Completed == 2 && spy.Entered == 5, "a kept worker took the next item");
             Bounded.Until(() => manager.Stat().Stages[0].Doing == 3, "three calls are in progress");
 
+            // Doing counts a call from just before the worker is called, the spy from inside it: wait for both.
             manager.SetThreadNum(spy.Work, 6);
-            Bounded.Until(() => manager.Stat().Stages[0].Doing == 6, "six calls are in progress");
+            Bounded.Until(() => manager.Stat().Stages[0].Doing == 6 && spy.Current == 6, "six calls are in progress");
             Assert.AreEqual(8, spy.Entered);
 
             spy.ResetMaxConcurrency();
