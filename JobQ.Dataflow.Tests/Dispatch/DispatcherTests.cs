@@ -325,6 +325,37 @@ public sealed class DispatcherTests
         }
     }
 
+    /// <summary>
+    /// The last stage of a run throws its outputs away, so nothing waits to be merged back in order: an async
+    /// dispatcher stage there must hold no finished item, or its memory would grow with the input.
+    /// </summary>
+    [TestMethod]
+    public async Task Then_AsyncDispatcherAsLastStage_HoldsNoFinishedItemAfterTheCalls()
+    {
+        const int Items = 200;
+        var probe = new Probe();
+        var workers = Workers.Of<int>().Then(
+            async (int x, CancellationToken _) =>
+            {
+                await Task.Yield();
+                return x;
+            },
+            threads: 3,
+            dispatcher: x => x);
+        using var manager = JobManager.Create(workers, new JobOptions { Probe = probe });
+        for (var i = 0; i < Items; i++)
+        {
+            await manager.PutAsync(i).AsTask().Within();
+        }
+
+        Bounded.Until(() => JobQueue.Stat(probe).Stages[0].Out == Items, "every call to end");
+        var stage = JobQueue.Stat(probe).Stages[0];
+
+        Assert.AreEqual(0, stage.Coordinator!.Value.Size, "items held for the merge");
+        Assert.IsTrue(stage.Dispatcher!.All(p => p.Output.Size == 0), "a partition's output queue holds finished items");
+        Assert.IsTrue(await manager.JoinAsync(Bounded.Limit));
+    }
+
     private static int Hold(int x, ConcurrentQueue<int> called, TaskCompletionSource entered, ManualResetEventSlim release)
     {
         called.Enqueue(x);

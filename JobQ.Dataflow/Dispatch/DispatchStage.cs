@@ -210,37 +210,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
 
     private IEnumerable<PartitionOutput<TOut>> ProcessSync(int partition, ItemRun<TIn> input)
     {
-        Interlocked.Add(ref _routed[partition], -input.Count);
-        Queue.Take(input.Count);
-        var progress = Counters.Begin();
-        var start = Stopwatch.GetTimestamp();
-        if (Next is null)
-        {
-            // The last stage of a run: its outputs are discarded, so there is no order to restore.
-            var discard = RunWriter<TOut>.Rent(null, progress);
-            var i = 0;
-            while (i < input.Count)
-            {
-                try
-                {
-                    _worker.InvokeRun(input.Items, ref i, input.Count, discard, progress, _stop);
-                    break;
-                }
-                catch (Exception exception)
-                {
-                    Failed(progress, exception, input.Items[i++]);
-                }
-            }
-
-            discard.Release();
-            RunLength.Record(input.Count, Stopwatch.GetTimestamp() - start);
-            Finish(input, progress);
-            _door.ItemsEnded(input.Count);
-            return [];
-        }
-
-        var output = new ItemBuffer<TOut>(progress);
-        var counts = ArrayPool<int>.Shared.Rent(input.Count);
+        var (progress, output, counts, start) = Begin(partition, input);
         for (var i = 0; i < input.Count; i++)
         {
             var before = output.Count;
@@ -258,22 +228,15 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
                 }
             }
 
-            counts[i] = output.Count - before;
+            counts?[i] = output.Count - before;
         }
 
-        RunLength.Record(input.Count, Stopwatch.GetTimestamp() - start);
-        Finish(input, progress);
-        return [new PartitionOutput<TOut>(partition, output.Take(), counts, input.Count)];
+        return End(partition, input, progress, output, counts, start);
     }
 
     private async Task<IEnumerable<PartitionOutput<TOut>>> ProcessAsync(int partition, ItemRun<TIn> input)
     {
-        Interlocked.Add(ref _routed[partition], -input.Count);
-        Queue.Take(input.Count);
-        var progress = Counters.Begin();
-        var output = new ItemBuffer<TOut>(progress);
-        var counts = ArrayPool<int>.Shared.Rent(input.Count);
-        var start = Stopwatch.GetTimestamp();
+        var (progress, output, counts, start) = Begin(partition, input);
         for (var i = 0; i < input.Count; i++)
         {
             var before = output.Count;
@@ -291,22 +254,43 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
                 }
             }
 
-            counts[i] = output.Count - before;
+            counts?[i] = output.Count - before;
         }
 
-        RunLength.Record(input.Count, Stopwatch.GetTimestamp() - start);
-        Finish(input, progress);
-        return [new PartitionOutput<TOut>(partition, output.Take(), counts, input.Count)];
+        return End(partition, input, progress, output, counts, start);
     }
 
-    private void Finish(ItemRun<TIn> input, RunProgress progress)
+    /// <summary>
+    /// A partition starts a run: its items leave the stage's queue. Its outputs are kept, with how many each item gave,
+    /// for the merge; the last stage of a run keeps none (there is no order to restore).
+    /// </summary>
+    private (RunProgress Progress, ItemBuffer<TOut> Output, int[]? Counts, long Start) Begin(int partition, ItemRun<TIn> input)
     {
+        Interlocked.Add(ref _routed[partition], -input.Count);
+        Queue.Take(input.Count);
+        var progress = Counters.Begin();
+        var keep = Next is not null;
+        return (progress, new ItemBuffer<TOut>(progress, keep), keep ? ArrayPool<int>.Shared.Rent(input.Count) : null, Stopwatch.GetTimestamp());
+    }
+
+    /// <summary>A partition ends a run: its outputs go to the merge, or, at the end of a run, its items are done.</summary>
+    private PartitionOutput<TOut>[] End(int partition, ItemRun<TIn> input, RunProgress progress, ItemBuffer<TOut> output, int[]? counts, long start)
+    {
+        RunLength.Record(input.Count, Stopwatch.GetTimestamp() - start);
         Counters.End(progress);
         input.Return();
         if (_stop.IsCancellationRequested)
         {
             Pipeline.CheckQuiescent();
         }
+
+        if (counts is null)
+        {
+            _door.ItemsEnded(input.Count);
+            return [];
+        }
+
+        return [new PartitionOutput<TOut>(partition, output.Take(), counts, input.Count)];
     }
 
     private ItemRun<TOut>[] Merge(PartitionOutput<TOut> result)

@@ -5,15 +5,22 @@ namespace JobQ.Dataflow.Internal;
 /// <see cref="OrderedMerge{T}"/> can put every item's outputs back in input order.
 /// </summary>
 /// <typeparam name="T">The type of the outputs.</typeparam>
-internal sealed class ItemBuffer<T>(RunProgress progress) : IOutput<T>
+/// <param name="progress">The run's counts, for <see cref="Drop"/>.</param>
+/// <param name="keep">Whether to keep the outputs; false for the last stage of a run, whose outputs jobq throws away.</param>
+internal sealed class ItemBuffer<T>(RunProgress progress, bool keep) : IOutput<T>
 {
-    private T[] _values = ItemRun<T>.Rent(16);
+    private T[] _values = keep ? ItemRun<T>.Rent(16) : [];
 
     /// <summary>Gets the number of outputs so far.</summary>
     public int Count { get; private set; }
 
     public void Add(T item)
     {
+        if (!keep)
+        {
+            return;
+        }
+
         if (Count == _values.Length)
         {
             var larger = ItemRun<T>.Rent(Count * 2);
