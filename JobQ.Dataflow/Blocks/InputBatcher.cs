@@ -49,47 +49,20 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
     /// <returns>Whether the item was taken, or refused because joining began or the pipeline stopped.</returns>
     public PutResult Put(T item)
     {
-        Task<bool> room;
-        lock (_lock)
+        var room = TryPut(item, hasRoom: null, out var result);
+        while (room is not null)
         {
-            if (TryAddLocked(item, waiting: false, out var result))
-            {
-                return result;
-            }
-
-            room = _head.Queue.WaitForRoomAsync();
+            room = TryPut(item, room.GetAwaiter().GetResult(), out result);
         }
 
-        while (true)
-        {
-            var hasRoom = room.GetAwaiter().GetResult();
-            lock (_lock)
-            {
-                if (TryAddAfterWaitLocked(item, hasRoom, out var result))
-                {
-                    return result;
-                }
-
-                room = _head.Queue.WaitForRoomAsync();
-            }
-        }
+        return result;
     }
 
     /// <summary>The async twin of <see cref="Put"/>: awaits room instead of blocking; a cancelled wait takes nothing.</summary>
     public async ValueTask<PutResult> PutAsync(T item, CancellationToken cancellationToken)
     {
-        Task<bool> room;
-        lock (_lock)
-        {
-            if (TryAddLocked(item, waiting: false, out var result))
-            {
-                return result;
-            }
-
-            room = _head.Queue.WaitForRoomAsync();
-        }
-
-        while (true)
+        var room = TryPut(item, hasRoom: null, out var result);
+        while (room is not null)
         {
             bool hasRoom;
             try
@@ -106,15 +79,25 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
                 throw;
             }
 
-            lock (_lock)
-            {
-                if (TryAddAfterWaitLocked(item, hasRoom, out var result))
-                {
-                    return result;
-                }
+            room = TryPut(item, hasRoom, out result);
+        }
 
-                room = _head.Queue.WaitForRoomAsync();
-            }
+        return result;
+    }
+
+    /// <summary>
+    /// One try of a put, shared by <see cref="Put"/> and <see cref="PutAsync"/>: null with the outcome once it is
+    /// settled, else the wait for room after which to try again (<paramref name="hasRoom"/> is null on the first try,
+    /// then what that wait gave).
+    /// </summary>
+    private Task<bool>? TryPut(T item, bool? hasRoom, out PutResult result)
+    {
+        lock (_lock)
+        {
+            var settled = hasRoom is { } room
+                ? TryAddAfterWaitLocked(item, room, out result)
+                : TryAddLocked(item, waiting: false, out result);
+            return settled ? null : _head.Queue.WaitForRoomAsync();
         }
     }
 
