@@ -275,12 +275,6 @@ public sealed class OrderedMergeTests
 
         public void Add(T item) => Items.Add(item);
 
-        public ValueTask AddAsync(T item)
-        {
-            Items.Add(item);
-            return default;
-        }
-
         public void Drop() => throw new InvalidOperationException("The merge never drops.");
     }
 }

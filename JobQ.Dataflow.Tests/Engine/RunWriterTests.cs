@@ -170,21 +170,6 @@ public sealed class RunWriterTests
     }
 
     [TestMethod]
-    public async Task AddAsync_Item_AddedAtOnce()
-    {
-        var writer = new RunWriter<string>(new RunLength(100, 1), new RunProgress());
-
-        var pending = writer.AddAsync("a");
-
-        Assert.IsTrue(pending.IsCompletedSuccessfully);
-        await pending;
-        Assert.AreEqual(1, writer.Written);
-        var runs = writer.TakeAll();
-        Assert.HasCount(1, runs);
-        Assert.AreEqual("a", runs[0].Items[0]);
-    }
-
-    [TestMethod]
     public void Drop_Call_CountsADroppedCallOnTheRun()
     {
         var progress = new RunProgress();

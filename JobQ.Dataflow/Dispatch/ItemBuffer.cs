@@ -32,12 +32,6 @@ internal sealed class ItemBuffer<T>(RunProgress progress, bool keep) : IOutput<T
         _values[Count++] = item;
     }
 
-    public ValueTask AddAsync(T item)
-    {
-        Add(item);
-        return default;
-    }
-
     public void Drop() => progress.Drop();
 
     /// <summary>Takes the outputs as a run; the buffer is not used afterwards.</summary>

@@ -84,12 +84,6 @@ internal sealed class RunWriter<T> : IOutput<T>
         }
     }
 
-    public ValueTask AddAsync(T item)
-    {
-        Add(item);
-        return default;
-    }
-
     public void Drop() => _progress.Drop();
 
     /// <summary>Takes every output run, the partial last one included.</summary>

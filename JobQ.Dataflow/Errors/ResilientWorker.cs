@@ -38,7 +38,7 @@ internal sealed class ResilientWorker<TIn, TOut>(StageWorker<TIn, TOut> inner, R
             },
             (Attempt: attempt, Inner: inner, Item: item),
             cancellationToken).ConfigureAwait(false);
-        await attempt.CommitToAsync(output).ConfigureAwait(false);
+        attempt.CommitTo(output);
     }
 
     private sealed class AttemptOutput : IOutput<TOut>
@@ -47,12 +47,6 @@ internal sealed class ResilientWorker<TIn, TOut>(StageWorker<TIn, TOut> inner, R
         private bool _dropped;
 
         public void Add(TOut item) => _items.Add(item);
-
-        public ValueTask AddAsync(TOut item)
-        {
-            _items.Add(item);
-            return default;
-        }
 
         public void Drop() => _dropped = true;
 
@@ -67,19 +61,6 @@ internal sealed class ResilientWorker<TIn, TOut>(StageWorker<TIn, TOut> inner, R
             foreach (var item in _items)
             {
                 output.Add(item);
-            }
-
-            if (_dropped)
-            {
-                output.Drop();
-            }
-        }
-
-        public async ValueTask CommitToAsync(IOutput<TOut> output)
-        {
-            foreach (var item in _items)
-            {
-                await output.AddAsync(item).ConfigureAwait(false);
             }
 
             if (_dropped)

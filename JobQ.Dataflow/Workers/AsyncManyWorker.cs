@@ -11,7 +11,7 @@ internal sealed class AsyncManyWorker<TIn, TOut>(Func<TIn, CancellationToken, IA
         await foreach (var value in worker(item, cancellationToken).WithCancellation(cancellationToken).ConfigureAwait(false))
         {
             produced = true;
-            await output.AddAsync(value).ConfigureAwait(false);
+            output.Add(value);
         }
 
         if (!produced)

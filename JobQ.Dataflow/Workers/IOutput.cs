@@ -7,9 +7,6 @@ internal interface IOutput<in T>
     /// <summary>Passes one value on.</summary>
     void Add(T item);
 
-    /// <summary>Passes one value on from an async worker; the engine's outputs complete it at once.</summary>
-    ValueTask AddAsync(T item);
-
     /// <summary>Records that the call passed nothing on by the worker's choice (<c>EmptyRst</c>).</summary>
     void Drop();
 }
