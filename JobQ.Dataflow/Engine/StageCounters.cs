@@ -112,6 +112,7 @@ internal sealed class RunProgress
     private int _finished;
     private int _failed;
     private int _dropped;
+    private int _reporting;
 
     /// <summary>Gets or sets the run's position in its stage's list of active runs (guarded by the stage's lock).</summary>
     public int Index { get; set; }
@@ -124,8 +125,8 @@ internal sealed class RunProgress
 
     public int Dropped => Volatile.Read(ref _dropped);
 
-    /// <summary>Gets whether a call of this run is in progress.</summary>
-    public bool InCall => Volatile.Read(ref _started) != Volatile.Read(ref _finished);
+    /// <summary>Gets whether a call of this run is in progress in user code (not being reported as failed).</summary>
+    public bool InCall => Volatile.Read(ref _started) != Volatile.Read(ref _finished) && Volatile.Read(ref _reporting) == 0;
 
     /// <summary>Counts a call as started.</summary>
     public void Start() => Volatile.Write(ref _started, _started + 1);
@@ -138,7 +139,11 @@ internal sealed class RunProgress
     {
         Volatile.Write(ref _finished, _finished + 1);
         Volatile.Write(ref _failed, _failed + 1);
+        Volatile.Write(ref _reporting, 0);
     }
+
+    /// <summary>The call in progress failed and is being reported: our code runs for it until <see cref="Fail"/>.</summary>
+    public void Reporting() => Volatile.Write(ref _reporting, 1);
 
     /// <summary>Counts a finished call as having passed nothing on (<c>EmptyRst</c>).</summary>
     public void Drop() => Volatile.Write(ref _dropped, _dropped + 1);
@@ -149,5 +154,6 @@ internal sealed class RunProgress
         _finished = 0;
         _failed = 0;
         _dropped = 0;
+        _reporting = 0;
     }
 }
