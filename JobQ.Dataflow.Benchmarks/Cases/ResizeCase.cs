@@ -45,7 +45,9 @@ internal sealed class ResizeCase : IQuickCase
         var growCall = new List<double>();
         var shrink = new List<double>();
         var busyGrow = new List<double>();
+        var floor = new List<double>();
         var breaches = 0;
+        using var parked = new ParkedThreads(3);
         using (var manager = JobManager.Create(Workers.Of<int>().Then(hold).Then(Discard)))
         {
             for (var i = 0; i < Queued; i++)
@@ -80,6 +82,14 @@ internal sealed class ResizeCase : IQuickCase
                 {
                     breaches++;
                 }
+
+                // The floor, after the same idle gap: three plain threads parked on a semaphore, woken at once.
+                Thread.Sleep(2);
+                var wake = parked.Wake();
+                if (c >= 0)
+                {
+                    floor.Add(wake);
+                }
             }
 
             for (var c = -WarmUpCycles; c < cycles; c++)
@@ -107,12 +117,13 @@ internal sealed class ResizeCase : IQuickCase
 
         Console.Error.WriteLine($"      grow: [{string.Join(", ", grow.Select(Measure.Time))}]; of which the SetThreadNum call: [{string.Join(", ", growCall.Select(Measure.Time))}]");
         Console.Error.WriteLine($"      shrink: [{string.Join(", ", shrink.Select(Measure.Time))}]; cycles where more than 1 call ran after the shrink: {breaches}");
-        double growMedian = Measure.Median(grow), shrinkMedian = Measure.Median(shrink);
+        Console.Error.WriteLine($"      floor: [{string.Join(", ", floor.Select(Measure.Time))}]");
+        double growMedian = Measure.Median(grow), shrinkMedian = Measure.Median(shrink), floorMedian = Measure.Median(floor);
         yield return new Row(
-            $"SetThreadNum 1 -> 4 on a gated sync stage: from the call to 4 calls in progress at once (median of {cycles})",
+            $"SetThreadNum 1 -> 4 on a gated sync stage: from the call to 4 calls in progress at once (median of {cycles}); floor: 3 plain threads parked on a SemaphoreSlim, woken after the same 2 ms idle gap",
             Measure.Time(growMedian),
-            "- (Dataflow blocks cannot be resized)",
-            "-",
+            $"floor {Measure.Time(floorMedian)}",
+            $"{Measure.Ratio(growMedian / floorMedian)} of the floor",
             $"<= {Measure.Time(Target)}",
             Measure.Met(growMedian <= Target));
         var busyMedian = Measure.Median(busyGrow);
@@ -135,6 +146,59 @@ internal sealed class ResizeCase : IQuickCase
 
     private static void Discard(int x)
     {
+    }
+
+    /// <summary>Plain threads parked on semaphores: what waking parked threads costs on this machine, with no JobQ code.</summary>
+    private sealed class ParkedThreads : IDisposable
+    {
+        private readonly SemaphoreSlim[] _parked;
+        private volatile bool _stop;
+        private int _woken;
+
+        public ParkedThreads(int count)
+        {
+            _parked = [.. Enumerable.Range(0, count).Select(_ => new SemaphoreSlim(0))];
+            foreach (var semaphore in _parked)
+            {
+                new Thread(() => Loop(semaphore)) { IsBackground = true, Name = "floor" }.Start();
+            }
+        }
+
+        /// <summary>Wakes every thread and spins until all of them run; returns the seconds that took.</summary>
+        public double Wake()
+        {
+            var start = Stopwatch.GetTimestamp();
+            var target = Volatile.Read(ref _woken) + _parked.Length;
+            foreach (var semaphore in _parked)
+            {
+                semaphore.Release();
+            }
+
+            return WaitUntil(() => Volatile.Read(ref _woken) >= target, start);
+        }
+
+        public void Dispose()
+        {
+            _stop = true;
+            foreach (var semaphore in _parked)
+            {
+                semaphore.Release();
+            }
+        }
+
+        private void Loop(SemaphoreSlim semaphore)
+        {
+            while (true)
+            {
+                semaphore.Wait();
+                if (_stop)
+                {
+                    return;
+                }
+
+                Interlocked.Increment(ref _woken);
+            }
+        }
     }
 
     /// <summary>Spins (yielding the core to the workers) until <paramref name="condition"/> holds; returns the seconds since <paramref name="start"/>.</summary>
