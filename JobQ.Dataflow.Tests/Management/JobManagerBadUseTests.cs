@@ -23,7 +23,8 @@ public sealed class JobManagerBadUseTests
 
             gate.Open();
             Assert.IsTrue(join.Wait(Bounded.Limit));
-            Assert.ThrowsExactly<InvalidOperationException>(() => manager.Put(2));
+            var afterJoin = Assert.ThrowsExactly<InvalidOperationException>(() => manager.Put(2));
+            StringAssert.Contains(afterJoin.Message, "after Join began", "a join that succeeded is not a stop");
             CollectionAssert.AreEqual(new[] { 0 }, spy.Seen.ToArray());
         }
         finally
@@ -47,7 +48,8 @@ public sealed class JobManagerBadUseTests
 
             gate.Open();
             Assert.IsTrue(await join.WaitAsync(Bounded.Limit));
-            await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => manager.PutAsync(2).AsTask());
+            var afterJoin = await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => manager.PutAsync(2).AsTask());
+            StringAssert.Contains(afterJoin.Message, "after Join began", "a join that succeeded is not a stop");
             CollectionAssert.AreEqual(new[] { 0 }, spy.Seen.ToArray());
         }
         finally

@@ -197,21 +197,23 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
 
     private void Check(PutResult result)
     {
-        switch (result)
+        if (result == PutResult.Added)
         {
-            case PutResult.Joined:
-                throw new InvalidOperationException("Put after Join began: the job manager takes no more items.");
-            case PutResult.Stopped:
-                ThrowStopped();
-                break;
+            return;
         }
-    }
 
-    private void ThrowStopped()
-    {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _state) == Disposed, this);
-        var why = _pipeline.StopReason == StopReason.Faulted ? "a worker failure stopped it (ErrorPolicy.FailFast)" : "its Join timed out";
-        throw new InvalidOperationException($"The job manager stopped ({why}) before the item could be queued.");
+        var why = _pipeline.StopReason switch
+        {
+            StopReason.Faulted => "a worker failure stopped it (ErrorPolicy.FailFast)",
+            StopReason.Timeout => "its Join timed out",
+
+            // Refused for the join alone: it is under way or has ended with every item processed.
+            _ => null,
+        };
+        throw new InvalidOperationException(why is null
+            ? "Put after Join began: the job manager takes no more items."
+            : $"The job manager stopped ({why}) before the item could be queued.");
     }
 
     private async Task<bool> JoinCoreAsync(TimeSpan? timeout)
