@@ -174,8 +174,10 @@ public sealed class CheapChainTests
             // The blocked call holds only the rest of its own run (at most one run of cheap items); the other thread
             // processes every other run meanwhile.
             var maxRun = Internal.RunLength.MaxFor(JobOptions.DefaultQueueSize, 2);
-            Bounded.Until(() => JobQueue.Stat(probe).Stages[0].Out >= Count - maxRun, "every run but the blocked one is processed", () => Describe(probe));
-            Assert.AreEqual(1L, JobQueue.Stat(probe).Stages[0].Doing, "The blocked call is the one in progress.");
+            Bounded.Until(
+                () => JobQueue.Stat(probe).Stages[0] is { Doing: 1 } stage && stage.Out >= Count - maxRun,
+                "every run but the blocked one is processed, and the blocked call is the one in progress",
+                () => Describe(probe));
 
             release.Set();
             var result = await run.WaitAsync(Bound);
@@ -210,8 +212,10 @@ public sealed class CheapChainTests
             await entered.Task.WaitAsync(Bound);
 
             var maxRun = Internal.RunLength.MaxFor(JobOptions.DefaultQueueSize, 2);
-            Bounded.Until(() => JobQueue.Stat(probe).Stages[0].Out >= Count - maxRun, "every run but the blocked one is processed", () => Describe(probe));
-            Assert.AreEqual(1L, JobQueue.Stat(probe).Stages[0].Doing, "The blocked call is the one in progress.");
+            Bounded.Until(
+                () => JobQueue.Stat(probe).Stages[0] is { Doing: 1 } stage && stage.Out >= Count - maxRun,
+                "every run but the blocked one is processed, and the blocked call is the one in progress",
+                () => Describe(probe));
 
             release.Set();
             Assert.IsTrue(await manager.JoinAsync(Bound));
