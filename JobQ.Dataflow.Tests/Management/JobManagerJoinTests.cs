@@ -134,6 +134,30 @@ public sealed class JobManagerJoinTests
         Assert.AreEqual(0, spy.Entered);
     }
 
+    /// <summary>
+    /// A zero timeout asks whether the work is done: with nothing put, or with every item already processed, nothing is
+    /// left for the timeout to cut short, whatever the timer and the completion of the blocks race to do.
+    /// </summary>
+    [TestMethod]
+    [DataRow(0)]
+    [DataRow(3)]
+    public void Join_ZeroTimeoutAfterEveryItemWasProcessed_ReturnsTrue(int items)
+    {
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            using var manager = JobManager.Create(Workers.Of<int>().Then(x => x + 1).Then(x => x * 2, threads: 2));
+            for (var i = 0; i < items; i++)
+            {
+                manager.Put(i);
+            }
+
+            Bounded.Until(() => manager.Stat().Stages[1].Out == items, "every item to be processed");
+
+            Assert.IsTrue(manager.Join(TimeSpan.Zero), $"attempt {attempt}");
+            Assert.AreEqual(items, manager.Stat().Stages[1].Out);
+        }
+    }
+
     [TestMethod]
     public void Join_ZeroTimeoutWhileWorkersHeld_ReturnsFalsePromptly()
     {

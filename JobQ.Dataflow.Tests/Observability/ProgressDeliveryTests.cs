@@ -40,6 +40,60 @@ public sealed class ProgressDeliveryTests
         }
     }
 
+    /// <summary>
+    /// A receiver is user code: one that never returns holds its own report, not the run. A stopped run returns
+    /// without a final snapshot while an earlier report is still in the receiver, and later ticks skip rather than pile
+    /// up calls (each would hold a thread).
+    /// </summary>
+    [TestMethod]
+    public async Task RunAsync_ReceiverBlocksEveryReportThenCancelled_ReturnsWithoutPilingUpReports()
+    {
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var release = new ManualResetEventSlim();
+        using var cancellation = new CancellationTokenSource();
+        var inReceiver = 0;
+        var mostAtOnce = 0;
+        var progress = new Receiver(_ =>
+        {
+            var now = Interlocked.Increment(ref inReceiver);
+            InterlockedMax(ref mostAtOnce, now);
+            entered.TrySetResult();
+            release.Wait(Bound);
+            Interlocked.Decrement(ref inReceiver);
+        });
+        var input = Enumerable.Range(0, int.MaxValue);
+        var options = new JobOptions { Progress = progress, ProgressInterval = TimeSpan.FromMilliseconds(1) };
+
+        var run = JobQueue.RunAsync(input, Workers.Of<int>().Then(x => x), options, cancellation.Token);
+        try
+        {
+            await entered.Task.WaitAsync(Bound);
+            cancellation.Cancel();
+
+            await Assert.ThrowsAsync<OperationCanceledException>(() => run.WaitAsync(Bound));
+            Assert.AreEqual(1, Volatile.Read(ref mostAtOnce), "reports ran at once");
+        }
+        finally
+        {
+            release.Set();
+        }
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        var current = Volatile.Read(ref target);
+        while (value > current)
+        {
+            var seen = Interlocked.CompareExchange(ref target, value, current);
+            if (seen == current)
+            {
+                return;
+            }
+
+            current = seen;
+        }
+    }
+
     private sealed class Receiver(Action<JobStats> handler) : IProgress<JobStats>
     {
         public void Report(JobStats value) => handler(value);

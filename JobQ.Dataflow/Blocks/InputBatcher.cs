@@ -112,7 +112,7 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
             _joining = true;
             if (_waitingPuts == 0)
             {
-                _drained.TrySetResult();
+                Close();
             }
         }
 
@@ -261,8 +261,15 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
     {
         if (--_waitingPuts == 0 && _joining)
         {
-            _drained.TrySetResult();
+            Close();
         }
+    }
+
+    /// <summary>Joining, with no put left waiting: no item comes in any more.</summary>
+    private void Close()
+    {
+        _head.First.Pipeline.CloseInput();
+        _drained.TrySetResult();
     }
 
     /// <summary>Whether the first stage's queue has room for one more item (the items gathered here count in it).</summary>
@@ -307,7 +314,7 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
         }
 
         var run = new ItemRun<T>(_items!, first);
-        _head.Queue.Add(_count);
+        _head.Count(_count);
         _head.Queue.Pending = 0;
         _items = null;
         _count = 0;

@@ -126,6 +126,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
                 {
                     _routing = true;
                     Queue.Take(1);
+                    Pipeline.Moved(-1);
                     DispatcherFailed(exception, item);
                     continue;
                 }
@@ -277,6 +278,11 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
     private PartitionOutput<TOut>[] End(int partition, ItemRun<TIn> input, RunProgress progress, ItemBuffer<TOut> output, int[]? counts, long start)
     {
         RunLength.Record(input.Count, Stopwatch.GetTimestamp() - start);
+        if (counts is null)
+        {
+            Pipeline.Moved(-input.Count);
+        }
+
         Counters.End(progress);
         input.Return();
         if (_stop.IsCancellationRequested)
@@ -298,7 +304,8 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
         var writer = RunWriter<TOut>.Rent(Next?.RunLength, DiscardCounts);
         var before = _order.Merged;
         _order.Add(result, writer);
-        _door.ItemsEnded((int)(_order.Merged - before));
+        var merged = (int)(_order.Merged - before);
+        _door.ItemsEnded(merged);
         ItemRun<TOut>[] outputs;
         if (_stop.IsCancellationRequested)
         {
@@ -307,7 +314,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
         }
         else
         {
-            outputs = PassOn(0, writer.TakeAll());
+            outputs = PassOn(0, writer.TakeAll(), merged);
         }
 
         writer.Release();

@@ -26,6 +26,15 @@ internal sealed class Pipeline
     private int _stopReason;
     private int _finishing;
     private int _progressFailed;
+
+    // 1 while a snapshot is in the progress receiver: a tick that finds one there skips, rather than hold another
+    // thread in a receiver that is slow or never returns.
+    private int _reporting;
+
+    // Items passed into the graph that it has not finished with: added when the input hands them over, changed by
+    // outputs minus inputs when a run ends. One number for the whole graph, so that it can be read at one moment.
+    private long _unfinished;
+    private volatile bool _inputClosed;
     // The input reader's state: 0 none or done, 1 running our code, 2 inside the input's MoveNext. Written by the
     // reader alone, with plain volatile writes, since it changes twice per item.
     private volatile int _input;
@@ -118,15 +127,24 @@ internal sealed class Pipeline
         if (_progress is not null)
         {
             var interval = Options.ProgressInterval;
-            _progressTimer = TimeProvider.CreateTimer(static state => ((Pipeline)state!).ReportProgress(), this, interval, interval);
+            _progressTimer = TimeProvider.CreateTimer(static state => ((Pipeline)state!).ReportTick(), this, interval, interval);
         }
     }
 
     /// <summary>Starts the run's timeout (jobq's <c>timeout</c>) on the run's clock; null when there is none.</summary>
     public ITimer? StartTimeout(TimeSpan? timeout)
         => timeout is { } due
-            ? TimeProvider.CreateTimer(static state => ((Pipeline)state!).Stop(StopReason.Timeout), this, due, Timeout.InfiniteTimeSpan)
+            ? TimeProvider.CreateTimer(static state => ((Pipeline)state!).TimeoutPassed(), this, due, Timeout.InfiniteTimeSpan)
             : null;
+
+    /// <summary>
+    /// Counts items into or out of the graph: <paramref name="items"/> handed over by the input (positive), or a run's
+    /// outputs passed on minus its inputs when it ends.
+    /// </summary>
+    public void Moved(long items) => Interlocked.Add(ref _unfinished, items);
+
+    /// <summary>No more items will be handed over: the input was read to its end, or a join closed the puts.</summary>
+    public void CloseInput() => _inputClosed = true;
 
     /// <summary>Stops the pipeline unless it already finished or stopped.</summary>
     /// <returns>Whether this call stopped it.</returns>
@@ -236,6 +254,7 @@ internal sealed class Pipeline
     /// <summary>The input reader is done.</summary>
     public void InputEnded()
     {
+        CloseInput();
         _input = 0;
         CheckQuiescent();
     }
@@ -270,6 +289,21 @@ internal sealed class Pipeline
         return new JobStats(stages);
     }
 
+    /// <summary>
+    /// The timeout passed: the run stops, unless nothing is left for it to cut short (the input is closed and every item
+    /// handed over went through), in which case only the blocks' completion is still on its way.
+    /// </summary>
+    private void TimeoutPassed()
+    {
+        // Read in this order: a put's gathered items are counted in before they stop being pending.
+        if (_inputClosed && Stages[0].Queue.Pending == 0 && Interlocked.Read(ref _unfinished) == 0)
+        {
+            return;
+        }
+
+        Stop(StopReason.Timeout);
+    }
+
     private async ValueTask CallHandlerAsync(Func<JobFailure, CancellationToken, ValueTask> handler, Stage stage, JobFailure failure)
     {
         try
@@ -282,6 +316,36 @@ internal sealed class Pipeline
         }
     }
 
+    /// <summary>A tick of the progress timer: reports unless a report is still in the receiver or the run finished.</summary>
+    private void ReportTick()
+    {
+        if (Volatile.Read(ref _finishing) == 0 && Interlocked.CompareExchange(ref _reporting, 1, 0) == 0)
+        {
+            ReportProgress();
+        }
+    }
+
+    /// <summary>
+    /// The last report, before anyone sees the run finished. A run that went to its end waits for a report still in the
+    /// receiver, so the last snapshot is the final one; a stopped run does not wait for user code, and skips it.
+    /// </summary>
+    private void ReportFinal()
+    {
+        var spinner = default(SpinWait);
+        while (Interlocked.CompareExchange(ref _reporting, 1, 0) != 0)
+        {
+            if (IsStopped)
+            {
+                return;
+            }
+
+            spinner.SpinOnce();
+        }
+
+        ReportProgress();
+    }
+
+    /// <summary>Reports a snapshot; the caller holds <c>_reporting</c>, which this releases.</summary>
     private void ReportProgress()
     {
         try
@@ -294,6 +358,10 @@ internal sealed class Pipeline
             {
                 SafeLog(logger => Log.ProgressFailed(logger, exception));
             }
+        }
+        finally
+        {
+            Volatile.Write(ref _reporting, 0);
         }
     }
 
@@ -308,7 +376,7 @@ internal sealed class Pipeline
         if (_progress is not null)
         {
             _progressTimer?.Dispose();
-            ReportProgress();
+            ReportFinal();
         }
 
         JobMetrics.Unregister(this);

@@ -51,7 +51,7 @@ internal sealed class PipelineHead<T>
             return false;
         }
 
-        Queue.Add(run.Count);
+        Count(run.Count);
         var direct = IsHungry;
         Interlocked.Increment(ref _posted);
         if (!direct || !First.Door.Post(run))
@@ -70,6 +70,13 @@ internal sealed class PipelineHead<T>
     {
         Interlocked.Increment(ref _posted);
         Buffer(run);
+    }
+
+    /// <summary>Counts <paramref name="items"/> handed over into the first stage's queue and into the graph.</summary>
+    public void Count(int items)
+    {
+        Queue.Add(items);
+        First.Pipeline.Moved(items);
     }
 
     /// <summary>Takes and discards every run still waiting (the pipeline stopped).</summary>

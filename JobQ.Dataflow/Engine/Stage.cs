@@ -164,15 +164,16 @@ internal abstract class Stage<TIn, TOut>(Pipeline pipeline, int index, string na
     /// </summary>
     protected ItemRun<TOut>[] EndRun(ItemRun<TIn> input, RunProgress progress, RunWriter<TOut> writer)
     {
-        Counters.End(progress);
-        input.Return();
         var stopped = Pipeline.Token.IsCancellationRequested;
         if (stopped)
         {
             writer.Discard();
         }
 
-        var outputs = PassOn(input.Sequence, stopped ? [] : writer.TakeAll());
+        // Passed on before the counts fold: whoever sees a call finished sees its outputs in the next queue.
+        var outputs = PassOn(input.Sequence, stopped ? [] : writer.TakeAll(), input.Count);
+        Counters.End(progress);
+        input.Return();
         writer.Release();
         Door.RunEnded(input.Count);
 
@@ -185,8 +186,11 @@ internal abstract class Stage<TIn, TOut>(Pipeline pipeline, int index, string na
         return outputs;
     }
 
-    /// <summary>Ends a run: its outputs join the next stage's queue, and a reordering stage learns how many it holds back.</summary>
-    protected ItemRun<TOut>[] PassOn(long sequence, ItemRun<TOut>[] runs)
+    /// <summary>
+    /// Ends a run of <paramref name="consumed"/> items: its outputs join the next stage's queue, and a reordering stage
+    /// learns how many it holds back.
+    /// </summary>
+    protected ItemRun<TOut>[] PassOn(long sequence, ItemRun<TOut>[] runs, int consumed)
     {
         var items = 0;
         foreach (var run in runs)
@@ -197,6 +201,7 @@ internal abstract class Stage<TIn, TOut>(Pipeline pipeline, int index, string na
         // Parked (if out of order) before they are counted, so they never take the next queue's room.
         Order?.Ended(sequence, items);
         Next?.Queue.Add(items);
+        Pipeline.Moved(items - consumed);
         return runs;
     }
 }

@@ -266,6 +266,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
         foreach (var run in runs)
         {
             Next?.Queue.Add(run.Count);
+            Pipeline.Moved(run.Count);
         }
 
         return runs;

@@ -218,10 +218,11 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
 
     private async Task<bool> JoinCoreAsync(TimeSpan? timeout)
     {
-        using var timer = _pipeline.StartTimeout(timeout);
-
+        // Joining begins before the clock starts, so that a timeout finds the puts closed if none was waiting.
         Interlocked.CompareExchange(ref _state, Joining, Open);
-        await _input.BeginJoin().ConfigureAwait(false);
+        var putsDone = _input.BeginJoin();
+        using var timer = _pipeline.StartTimeout(timeout);
+        await putsDone.ConfigureAwait(false);
         if (!_pipeline.IsStopped)
         {
             _input.Complete();
