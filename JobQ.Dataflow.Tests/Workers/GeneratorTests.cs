@@ -109,6 +109,31 @@ public sealed class GeneratorTests
         CollectionAssert.AreEqual(new[] { "a", "a", "aa", "aaa" }, printed);
     }
 
+    /// <summary>
+    /// Under keepOrder with several threads, Dataflow decides when a call's outputs start whether they go on at once or
+    /// wait for the calls before it; a generator must never wait for room in the next queue for outputs Dataflow holds.
+    /// </summary>
+    [TestMethod]
+    public async Task ThenMany_ShortGeneratorsUnderKeepOrderWithQueuesOfOne_NeverHang()
+    {
+        static IEnumerable<int> Gen(int x)
+        {
+            yield return x * 10;
+            yield return (x * 10) + 1;
+            yield return (x * 10) + 2;
+        }
+
+        for (var attempt = 0; attempt < 20; attempt++)
+        {
+            var collected = new List<int>();
+            var workers = Workers.Of<int>().ThenMany(Gen, threads: 3).Then(x => x, threads: 2).Then(collected.Add);
+
+            await JobQueue.RunAsync(Enumerable.Range(0, 300), workers, new JobOptions { KeepOrder = true, QueueSize = 1 }).Within();
+
+            CollectionAssert.AreEqual(Enumerable.Range(0, 300).SelectMany(Gen).ToArray(), collected, $"attempt {attempt}");
+        }
+    }
+
     [TestMethod]
     public async Task ThenMany_LargeGeneratorsUnderKeepOrderWithSmallQueues_OrderKept()
     {

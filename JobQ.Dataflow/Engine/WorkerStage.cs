@@ -10,7 +10,8 @@ namespace JobQ.Dataflow.Internal;
 /// <remarks>
 /// <para>Three delegate forms: sync one-to-one (returns the output runs), async (a task of them; an async generator's
 /// outputs go on when its run ends), and sync generators (an iterator that hands each output run over as it fills, so
-/// a long sequence streams, waiting while the next stage's queue is full as jobq's generator workers do). Dataflow's
+/// a long sequence streams, waiting while the next stage's queue is full as jobq's generator workers do; not under a
+/// reordering buffer, which may hold the outputs, so there a generator's outputs go on when its run ends). Dataflow's
 /// <c>IAsyncEnumerable</c> form is not used: it blocks a thread while it enumerates.</para>
 /// <para>A resizable stage (<c>JobManager</c>) has <c>MaxDegreeOfParallelism</c> = <see cref="JobOptions.MaxThreads"/> as
 /// a cap; its door admits only as many runs as its worker count, which <see cref="SetWorkerCount"/> changes.</para>
@@ -49,9 +50,12 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
             TaskScheduler = _scheduler ?? TaskScheduler.Default,
             CancellationToken = _stop,
         };
+        // A generator streams its outputs only where no reordering buffer holds them: Dataflow decides when the call
+        // starts whether a reordered call's outputs go on at once or wait for the calls before it, and a generator that
+        // waited for room in the next queue for outputs Dataflow holds would wait forever.
         _block = worker.IsAsync
             ? new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(ProcessAsync, options)
-            : worker.Streams
+            : worker.Streams && Order is null
                 ? new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(StreamSync, options)
                 : new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(ProcessSync, options);
         // A stage that cannot be resized has the block's MaxDegreeOfParallelism as its concurrency, so the door may admit
@@ -85,7 +89,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
     }
 
     /// <summary>The sync one-to-one form: every call runs on the calling (dedicated or pool) thread.</summary>
-    private ItemRun<TOut>[] ProcessSync(ItemRun<TIn> input)
+    private IEnumerable<ItemRun<TOut>> ProcessSync(ItemRun<TIn> input)
     {
         Begin(input);
         var progress = Counters.Begin();
@@ -199,8 +203,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
                         break;
                     }
 
-                    // Only a run whose outputs go on at once streams them; the others' outputs would only be held back.
-                    if (writer.HasSealed && (Order is null || Order.IsNext(input.Sequence)))
+                    if (writer.HasSealed)
                     {
                         if (Next is { } next && !next.Queue.HasRoom && !next.Queue.WaitForRoomAsync().GetAwaiter().GetResult())
                         {
