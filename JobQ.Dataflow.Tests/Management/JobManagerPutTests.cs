@@ -71,6 +71,39 @@ public sealed class JobManagerPutTests
         }
     }
 
+    /// <summary>
+    /// Without keepOrder outputs leave in completion order; a stage with one worker completes its items in the order
+    /// they came, so they must reach the next stage in that order, as in jobq, although a JobManager's stages can grow.
+    /// </summary>
+    [TestMethod]
+    [DataRow(false)]
+    [DataRow(true)]
+    public void Put_OneWorkerPerStageWithoutKeepOrder_OutputsInPutOrder(bool async)
+    {
+        const int Items = 3_000;
+        var seen = new List<int>();
+        var first = Workers.Of<int>();
+        var workers = async
+            ? first.Then(async (int x, CancellationToken _) =>
+            {
+                if (x % 3 == 0)
+                {
+                    await Task.Yield();
+                }
+
+                return x;
+            })
+            : first.Then(x => x);
+        using var manager = JobManager.Create(workers.Then(seen.Add));
+        for (var i = 0; i < Items; i++)
+        {
+            manager.Put(i);
+        }
+
+        Assert.IsTrue(manager.Join(Bounded.Limit));
+        CollectionAssert.AreEqual(Enumerable.Range(0, Items).ToArray(), seen);
+    }
+
     [TestMethod]
     public void Put_WhileTheWorkerIsBusy_ItemIsCountedQueuedAndReachesTheWorkerWithoutJoin()
     {

@@ -159,10 +159,11 @@ internal abstract class Stage<TIn, TOut>(Pipeline pipeline, int index, string na
     }
 
     /// <summary>
-    /// Ends a run admitted through <see cref="Stage{TIn}.Door"/>: folds its counts, returns its input array, passes its
-    /// outputs on (or discards them once the pipeline stopped), and frees its place at the door.
+    /// Ends a run admitted through <see cref="Stage{TIn}.Door"/>: folds its counts, returns its input array, and passes
+    /// its outputs on (or discards them once the pipeline stopped); its place at the door frees once Dataflow has taken
+    /// the outputs (see <see cref="HandOver"/>).
     /// </summary>
-    protected ItemRun<TOut>[] EndRun(ItemRun<TIn> input, RunProgress progress, RunWriter<TOut> writer)
+    protected IEnumerable<ItemRun<TOut>> EndRun(ItemRun<TIn> input, RunProgress progress, RunWriter<TOut> writer)
     {
         var stopped = Pipeline.Token.IsCancellationRequested;
         if (stopped)
@@ -173,9 +174,9 @@ internal abstract class Stage<TIn, TOut>(Pipeline pipeline, int index, string na
         // Passed on before the counts fold: whoever sees a call finished sees its outputs in the next queue.
         var outputs = PassOn(input.Sequence, stopped ? [] : writer.TakeAll(), input.Count);
         Counters.End(progress);
+        var items = input.Count;
         input.Return();
         writer.Release();
-        Door.RunEnded(input.Count);
 
         // Read again: a stop that came while this run ended may have found nothing else of ours running.
         if (Pipeline.Token.IsCancellationRequested)
@@ -183,7 +184,27 @@ internal abstract class Stage<TIn, TOut>(Pipeline pipeline, int index, string na
             Pipeline.CheckQuiescent();
         }
 
-        return outputs;
+        return HandOver(outputs, items);
+    }
+
+    /// <summary>
+    /// A run's outputs as the block's delegate returns them. Dataflow enumerates them into the block's output (or its
+    /// reordering buffer) right after the delegate, and only then does the run's place at the door free: a run admitted
+    /// after it, which a resizable stage's block may start at once, can then never pass its outputs on first.
+    /// </summary>
+    private IEnumerable<ItemRun<TOut>> HandOver(ItemRun<TOut>[] outputs, int items)
+    {
+        try
+        {
+            foreach (var run in outputs)
+            {
+                yield return run;
+            }
+        }
+        finally
+        {
+            Door.RunEnded(items);
+        }
     }
 
     /// <summary>
