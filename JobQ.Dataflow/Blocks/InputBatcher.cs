@@ -164,9 +164,14 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
         }
     }
 
-    /// <summary>Declines every later item, hands over what is gathered, and completes the first stage once that is done.</summary>
+    /// <summary>
+    /// Declines every later item and releases the offers postponed here, hands over what is gathered, and completes the
+    /// first stage once that is done.
+    /// </summary>
     public void Complete()
     {
+        (ISourceBlock<T> Source, DataflowMessageHeader Header)[] postponed;
+        bool completeNow;
         lock (_lock)
         {
             if (_declining)
@@ -175,27 +180,33 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
             }
 
             _declining = true;
-            _postponed.Clear();
+            postponed = TakePostponedLocked();
             FlushLocked();
-            if (_transferring)
-            {
-                _completeRequested = true;
-                return;
-            }
+
+            // A transfer in flight may hold an item it consumed but has not added yet; it completes the stage.
+            completeNow = !_transferring;
+            _completeRequested = !completeNow;
         }
 
-        _head.Complete();
+        Release(postponed);
+        if (completeNow)
+        {
+            _head.Complete();
+        }
     }
 
-    /// <summary>Declines every later item (the pipeline is being stopped for a fault); the pipeline faults the blocks.</summary>
+    /// <summary>Declines every later item and releases the offers postponed here (the pipeline is being stopped for a fault); the pipeline faults the blocks.</summary>
     public void Fault(Exception exception)
     {
         ArgumentNullException.ThrowIfNull(exception);
+        (ISourceBlock<T> Source, DataflowMessageHeader Header)[] postponed;
         lock (_lock)
         {
             _declining = true;
-            _postponed.Clear();
+            postponed = TakePostponedLocked();
         }
+
+        Release(postponed);
     }
 
     /// <summary>Hands what is gathered to the first stage; called when the stage runs dry.</summary>
@@ -343,12 +354,49 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
             TaskScheduler.Default);
     }
 
+    private (ISourceBlock<T> Source, DataflowMessageHeader Header)[] TakePostponedLocked()
+    {
+        if (_postponed.Count == 0)
+        {
+            return [];
+        }
+
+        var postponed = _postponed.ToArray();
+        _postponed.Clear();
+        return postponed;
+    }
+
+    /// <summary>
+    /// Tells the sources of offers postponed here that they will not be consumed, as Dataflow's own targets do once
+    /// they decline for good: a <c>SendAsync</c> waiting on one of them then ends <see langword="false"/>. Called
+    /// outside the lock (a source takes its own, and may offer again, which is declined).
+    /// </summary>
+    private void Release((ISourceBlock<T> Source, DataflowMessageHeader Header)[] postponed)
+    {
+        foreach (var (source, header) in postponed)
+        {
+            try
+            {
+                if (source.ReserveMessage(header, Owner))
+                {
+                    source.ReleaseReservation(header, Owner);
+                }
+            }
+            catch (Exception exception)
+            {
+                // A source that throws here faults the block, as it would a built-in one.
+                _head.First.Pipeline.Fail(exception);
+            }
+        }
+    }
+
     /// <summary>Consumes postponed offers in order while there is room; consumed outside the lock (the source takes its own).</summary>
     private void TransferPostponed(bool room)
     {
         while (true)
         {
             (ISourceBlock<T> Source, DataflowMessageHeader Header) next;
+            (ISourceBlock<T> Source, DataflowMessageHeader Header)[] declined;
             lock (_lock)
             {
                 _watchingRoom = false;
@@ -360,18 +408,27 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
 
                 if (!room || _declining || _postponed.Count == 0)
                 {
-                    _postponed.Clear();
-                    return;
+                    declined = TakePostponedLocked();
+                    next = default;
                 }
-
-                if (!TryReserveLocked())
+                else if (!TryReserveLocked())
                 {
                     WatchRoomLocked();
                     return;
                 }
+                else
+                {
+                    declined = [];
+                    next = _postponed.Dequeue();
+                    _transferring = true;
+                }
+            }
 
-                next = _postponed.Dequeue();
-                _transferring = true;
+            if (next.Source is null)
+            {
+                // Nothing left to consume, or nothing may be consumed any more (the block completes or stopped).
+                Release(declined);
+                return;
             }
 
             var value = next.Source.ConsumeMessage(next.Header, Owner, out var consumed);

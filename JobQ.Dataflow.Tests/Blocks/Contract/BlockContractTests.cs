@@ -191,6 +191,45 @@ public abstract class BlockContractTests
         CollectionAssert.AreEquivalent(accepted, outputs.ToList());
     }
 
+    /// <summary>
+    /// A block that completes releases the offers it still holds postponed once it has completed: a SendAsync waiting
+    /// for room then ends false, and the item is not taken.
+    /// </summary>
+    [TestMethod]
+    public async Task SendAsync_PostponedWhenTheBlockCompletes_ReturnsFalseOnceCompleted()
+    {
+        var worker = NewWorker(held: true);
+        var block = Make(worker, new BlockKnobs { QueueSize = 2 });
+        var accepted = FillHeld(block, worker);
+        var send = block.SendAsync(999);
+        Assert.IsFalse(send.IsCompleted, "SendAsync to a full block completed at once");
+
+        block.Complete();
+        var outputs = LinkSink(block);
+        worker.Open();
+        await block.Completion.Within();
+
+        Assert.IsFalse(await send.Within(), "the postponed item was taken after Complete");
+        CollectionAssert.AreEquivalent(accepted, outputs.ToList());
+    }
+
+    /// <summary>A block that faults releases the offers it postponed: once it has ended, a SendAsync waiting for room ends false.</summary>
+    [TestMethod]
+    public async Task SendAsync_PostponedWhenTheBlockFaults_ReturnsFalseOnceEnded()
+    {
+        var worker = NewWorker(held: true);
+        var block = Make(worker, new BlockKnobs { QueueSize = 2 });
+        FillHeld(block, worker);
+        var send = block.SendAsync(999);
+        Assert.IsFalse(send.IsCompleted, "SendAsync to a full block completed at once");
+
+        block.Fault(new InvalidOperationException("faulted by the test"));
+        worker.Open();
+        await Assert.ThrowsAsync<InvalidOperationException>(() => block.Completion.Within());
+
+        Assert.IsFalse(await send.Within());
+    }
+
     [TestMethod]
     public async Task SendAsync_AfterComplete_ReturnsFalse()
     {
