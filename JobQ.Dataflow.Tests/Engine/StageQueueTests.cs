@@ -175,6 +175,24 @@ public sealed class StageQueueTests
         Assert.IsFalse(await wait);
     }
 
+    /// <summary>
+    /// The stop token alone releases producers waiting for room: a queue nobody cancels (a tail's), or a producer that
+    /// began to wait just before the stop, never waits forever.
+    /// </summary>
+    [TestMethod]
+    public async Task WaitForRoomAsync_WaitingWhenTheStopTokenIsCancelled_CompletesFalse()
+    {
+        using var stop = new CancellationTokenSource();
+        var queue = new StageQueue(2, stop.Token);
+        queue.Add(2);
+        var wait = queue.WaitForRoomAsync();
+        Assert.IsFalse(wait.IsCompleted);
+
+        await stop.CancelAsync();
+
+        Assert.IsFalse(await wait.Within());
+    }
+
     [TestMethod]
     public async Task Cancel_ProducersWaitingForRoom_CompleteFalse()
     {

@@ -134,6 +134,39 @@ public sealed class GeneratorTests
         }
     }
 
+    /// <summary>
+    /// A generator that waits for room in the stream's last queue is let go when the consumer stops reading: its
+    /// enumerator is disposed and its thread freed, not left waiting for room that never comes.
+    /// </summary>
+    [TestMethod]
+    public async Task StreamAsync_AbandonedWhileAGeneratorWaitsForRoom_TheGeneratorIsDisposed()
+    {
+        var disposed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        IEnumerable<int> Gen(int x)
+        {
+            try
+            {
+                for (var k = 0; k < 1_000; k++)
+                {
+                    yield return (x * 1_000) + k;
+                }
+            }
+            finally
+            {
+                disposed.TrySetResult();
+            }
+        }
+
+        var stream = JobQueue.StreamAsync([1], Workers.Of<int>().ThenMany(Gen), new JobOptions { QueueSize = 1 });
+        await foreach (var item in stream.WithCancellation(CancellationToken.None))
+        {
+            break;
+        }
+
+        await disposed.Task.Within();
+    }
+
     [TestMethod]
     public async Task ThenMany_LargeGeneratorsUnderKeepOrderWithSmallQueues_OrderKept()
     {

@@ -262,7 +262,9 @@ internal sealed class Pipeline
     /// <summary>A run of a stage ended after the pipeline stopped: the pipeline may now be finished.</summary>
     public void CheckQuiescent()
     {
-        if (!IsStopped || _input == 1)
+        // The token, not the stop reason: between the two, a worker could still see no stop and start a call after
+        // the run returned.
+        if (!_stop.IsCancellationRequested || _input == 1)
         {
             return;
         }

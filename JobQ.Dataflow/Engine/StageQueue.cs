@@ -13,10 +13,11 @@ namespace JobQ.Dataflow.Internal;
 /// <para>A run that started while the queue had room may overfill it by its outputs, as jobq's workers hold their
 /// result while the next queue is full; <see cref="Count"/> can then exceed <see cref="Capacity"/>.</para>
 /// </remarks>
-internal sealed class StageQueue(int capacity, CancellationToken stop)
+internal sealed class StageQueue
 {
     private readonly Lock _lock = new();
     private readonly List<TaskCompletionSource<bool>> _waiters = [];
+    private readonly CancellationToken _stop;
     private long _count;
 
     // 1 while producers wait for room: a take then checks for room itself, rather than guessing from the count it saw
@@ -24,8 +25,18 @@ internal sealed class StageQueue(int capacity, CancellationToken stop)
     // missed).
     private int _waiting;
 
+    /// <param name="capacity">The queue size.</param>
+    /// <param name="stop">The pipeline's stop signal: once it is set, producers waiting for room are let go (false),
+    /// whoever owns the queue, so that none waits for room a stopped pipeline never frees.</param>
+    public StageQueue(int capacity, CancellationToken stop)
+    {
+        Capacity = capacity;
+        _stop = stop;
+        stop.UnsafeRegister(static state => ((StageQueue)state!).Cancel(), this);
+    }
+
     /// <summary>Gets the queue size (jobq's <c>queue_size</c>).</summary>
-    public int Capacity { get; } = capacity;
+    public int Capacity { get; }
 
     /// <summary>Gets the items passed on to the stage that it has not taken yet.</summary>
     public long Count => Interlocked.Read(ref _count) + Pending;
@@ -76,7 +87,7 @@ internal sealed class StageQueue(int capacity, CancellationToken stop)
     {
         lock (_lock)
         {
-            if (stop.IsCancellationRequested)
+            if (_stop.IsCancellationRequested)
             {
                 return Task.FromResult(false);
             }
@@ -117,7 +128,7 @@ internal sealed class StageQueue(int capacity, CancellationToken stop)
         // Completed under the lock without copying the list: the waiters' continuations run asynchronously.
         foreach (var waiter in _waiters)
         {
-            waiter.TrySetResult(result && !stop.IsCancellationRequested);
+            waiter.TrySetResult(result && !_stop.IsCancellationRequested);
         }
 
         _waiters.Clear();
