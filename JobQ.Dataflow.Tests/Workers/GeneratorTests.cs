@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
+using System.Threading.Tasks.Dataflow;
 using JobQ.Dataflow.Tests.Support;
 
 // Not "...Tests.Workers": a namespace of that name would hide the JobQ.Dataflow.Workers class from every test.
@@ -165,6 +166,55 @@ public sealed class GeneratorTests
         }
 
         await disposed.Task.Within();
+    }
+
+    /// <summary>
+    /// A block cancelled while its generators stream: the block ends Canceled, and every generator that started is
+    /// disposed (its <c>finally</c> runs), none is left suspended.
+    /// </summary>
+    [TestMethod]
+    public async Task CreateBlock_CancelledWhileGeneratorsStream_EndsCanceledAndDisposesEveryGenerator()
+    {
+        for (var attempt = 0; attempt < 20; attempt++)
+        {
+            long started = 0, ended = 0;
+
+            IEnumerable<int> Gen(int x)
+            {
+                Interlocked.Increment(ref started);
+                try
+                {
+                    for (var k = 0; k < 3; k++)
+                    {
+                        yield return (x * 4) + k;
+                    }
+                }
+                finally
+                {
+                    Interlocked.Increment(ref ended);
+                }
+            }
+
+            using var cancel = new CancellationTokenSource();
+            var block = JobQueue.CreateBlock(Workers.Of<int>().ThenMany(Gen, threads: 4), new JobOptions { QueueSize = 2 }, cancel.Token);
+            var received = 0;
+            var sink = new ActionBlock<int>(_ =>
+            {
+                if (Interlocked.Increment(ref received) == 20)
+                {
+                    cancel.Cancel();
+                }
+            });
+            block.LinkTo(sink, new DataflowLinkOptions { PropagateCompletion = true });
+            for (var i = 0; i < 400 && !cancel.IsCancellationRequested; i++)
+            {
+                await block.SendAsync(i).Within();
+            }
+
+            cancel.Cancel();
+            await Assert.ThrowsAsync<OperationCanceledException>(() => block.Completion.Within(), $"attempt {attempt}");
+            Bounded.Until(() => Interlocked.Read(ref ended) == Interlocked.Read(ref started), $"every generator disposed (attempt {attempt}, {started} started, {ended} ended)");
+        }
     }
 
     [TestMethod]

@@ -175,13 +175,14 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
         var progress = Counters.Begin();
         var writer = RunWriter<TOut>.Rent(Next?.RunLength, progress);
         var ended = false;
+        IEnumerator<TOut>? values = null;
         try
         {
             for (var i = 0; i < input.Count && !_stop.IsCancellationRequested; i++)
             {
                 var item = input.Items[i];
                 progress.Start();
-                IEnumerator<TOut>? values = null;
+                values = null;
                 var produced = false;
                 Exception? failure = null;
                 while (true)
@@ -218,6 +219,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
                 }
 
                 values?.Dispose();
+                values = null;
                 if (failure is not null)
                 {
                     Failed(progress, failure, item);
@@ -239,7 +241,9 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
         {
             if (!ended)
             {
-                // Enumeration abandoned: the block is stopping; nothing more is passed on.
+                // Enumeration abandoned: the block is stopping; nothing more is passed on, and the user's generator,
+                // cut off at a yield, is disposed so that its own finally blocks run.
+                DisposeQuietly(values);
                 writer.Discard();
                 Counters.End(progress);
                 Order?.Ended(input.Sequence, 0);
@@ -251,6 +255,19 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
         foreach (var run in EndRun(input, progress, writer))
         {
             yield return run;
+        }
+    }
+
+    /// <summary>Disposes a generator cut off by a stop; what its disposal throws is the user's and changes nothing now.</summary>
+    private static void DisposeQuietly(IEnumerator<TOut>? values)
+    {
+        try
+        {
+            values?.Dispose();
+        }
+        catch (Exception)
+        {
+            // The run is stopping: nothing is passed on or counted any more.
         }
     }
 
