@@ -159,9 +159,9 @@ internal abstract class Stage<TIn, TOut>(Pipeline pipeline, int index, string na
     }
 
     /// <summary>
-    /// Ends a run admitted through <see cref="Stage{TIn}.Door"/>: folds its counts, returns its input array, and passes
-    /// its outputs on (or discards them once the pipeline stopped); its place at the door frees once Dataflow has taken
-    /// the outputs (see <see cref="HandOver"/>).
+    /// Ends a run admitted through <see cref="Stage{TIn}.Door"/>: folds its counts, returns its input array, passes
+    /// its outputs on (or discards them once the pipeline stopped), and frees its place at the door, at once or once
+    /// Dataflow has taken the outputs (<see cref="FreesAfterHandOver"/>).
     /// </summary>
     protected IEnumerable<ItemRun<TOut>> EndRun(ItemRun<TIn> input, RunProgress progress, RunWriter<TOut> writer)
     {
@@ -177,6 +177,11 @@ internal abstract class Stage<TIn, TOut>(Pipeline pipeline, int index, string na
         var items = input.Count;
         input.Return();
         writer.Release();
+        var freeNow = !FreesAfterHandOver;
+        if (freeNow)
+        {
+            Door.RunEnded(items);
+        }
 
         // Read again: a stop that came while this run ended may have found nothing else of ours running.
         if (Pipeline.Token.IsCancellationRequested)
@@ -184,13 +189,21 @@ internal abstract class Stage<TIn, TOut>(Pipeline pipeline, int index, string na
             Pipeline.CheckQuiescent();
         }
 
-        return HandOver(outputs, items);
+        return freeNow ? outputs : HandOver(outputs, items);
     }
 
     /// <summary>
-    /// A run's outputs as the block's delegate returns them. Dataflow enumerates them into the block's output (or its
-    /// reordering buffer) right after the delegate, and only then does the run's place at the door free: a run admitted
-    /// after it, which a resizable stage's block may start at once, can then never pass its outputs on first.
+    /// Gets whether a run's place at the door must wait until Dataflow has taken its outputs: only where the block may
+    /// start a later run before this one's outputs are stored (its <c>MaxDegreeOfParallelism</c> is a cap above the
+    /// stage's workers) and no reordering buffer restores the order. Elsewhere the place frees at once, which saves an
+    /// iterator per run.
+    /// </summary>
+    protected virtual bool FreesAfterHandOver => false;
+
+    /// <summary>
+    /// A run's outputs as the block's delegate returns them. Dataflow enumerates them into the block's output right
+    /// after the delegate, and only then does the run's place at the door free: a run admitted after it, which a
+    /// resizable stage's block may start at once, can then never pass its outputs on first.
     /// </summary>
     private IEnumerable<ItemRun<TOut>> HandOver(ItemRun<TOut>[] outputs, int items)
     {

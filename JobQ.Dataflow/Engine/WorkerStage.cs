@@ -25,12 +25,14 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
     private readonly DedicatedThreadScheduler? _scheduler;
     private readonly KeyValuePair<string, object?>[] _tags;
     private readonly CancellationToken _stop;
+    private readonly bool _resizable;
 
     public WorkerStage(Pipeline pipeline, int index, string name, Delegate? userDelegate, StageWorker<TIn, TOut> worker, int threads, bool resizable)
         : base(pipeline, index, name, userDelegate)
     {
         _worker = worker;
         _stop = pipeline.Token;
+        _resizable = resizable;
         _tags = JobMetrics.StageTags(pipeline.Name, name);
         RunLength = new RunLength(pipeline.QueueSize, threads);
         if (!worker.IsAsync)
@@ -64,6 +66,11 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
     }
 
     public override StageDoor<TIn> Door => _door;
+
+    /// <inheritdoc/>
+    /// <remarks>A resizable stage's block may start more runs than the stage has workers; without keepOrder nothing
+    /// else would keep a later run's outputs behind an earlier one's.</remarks>
+    protected override bool FreesAfterHandOver => _resizable && !Pipeline.KeepOrder;
 
     public override RunLength RunLength { get; }
 
