@@ -1,4 +1,5 @@
 using System.Threading.Tasks.Dataflow;
+using JobQ.Dataflow.Tests.Support;
 
 namespace JobQ.Dataflow.Tests.Blocks;
 
@@ -254,7 +255,7 @@ public sealed class PipelineBlockTests
             Workers.Of<int>().Then(x =>
             {
                 var ahead = Interlocked.Increment(ref calls) - Volatile.Read(ref consumed);
-                InterlockedMax(ref maxAhead, ahead);
+                Atomic.Max(ref maxAhead, ahead);
                 return x;
             }),
             new JobOptions { QueueSize = queueSize, Probe = probe });
@@ -327,20 +328,5 @@ public sealed class PipelineBlockTests
         Assert.IsTrue(deadLetters.TryReceiveAll(out var failures));
         CollectionAssert.AreEquivalent(Enumerable.Range(0, 100).Select(i => (object)(3 * i)).ToList(), failures!.Select(f => f.Item).ToList());
         Assert.IsTrue(failures!.All(f => f.Stage == "check"));
-    }
-
-    private static void InterlockedMax(ref int target, int value)
-    {
-        var current = Volatile.Read(ref target);
-        while (value > current)
-        {
-            var seen = Interlocked.CompareExchange(ref target, value, current);
-            if (seen == current)
-            {
-                return;
-            }
-
-            current = seen;
-        }
     }
 }

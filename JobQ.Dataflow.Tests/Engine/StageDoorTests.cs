@@ -620,11 +620,7 @@ public sealed class StageDoorTests
         var block = new ActionBlock<ItemRun<int>>(
             run =>
             {
-                var running = door!.Running;
-                int seenMost;
-                while (running > (seenMost = Volatile.Read(ref most)) && Interlocked.CompareExchange(ref most, running, seenMost) != seenMost)
-                {
-                }
+                Atomic.Max(ref most, door!.Running);
 
                 seen.Enqueue((run.Sequence, run.Items[0]));
                 door.RunEnded(1);

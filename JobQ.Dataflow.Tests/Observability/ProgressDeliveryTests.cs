@@ -1,3 +1,5 @@
+using JobQ.Dataflow.Tests.Support;
+
 namespace JobQ.Dataflow.Tests.Observability;
 
 /// <summary>When does the last <see cref="JobOptions.Progress"/> snapshot arrive relative to the end of the run?</summary>
@@ -56,7 +58,7 @@ public sealed class ProgressDeliveryTests
         var progress = new Receiver(_ =>
         {
             var now = Interlocked.Increment(ref inReceiver);
-            InterlockedMax(ref mostAtOnce, now);
+            Atomic.Max(ref mostAtOnce, now);
             entered.TrySetResult();
             release.Wait(Bound);
             Interlocked.Decrement(ref inReceiver);
@@ -76,21 +78,6 @@ public sealed class ProgressDeliveryTests
         finally
         {
             release.Set();
-        }
-    }
-
-    private static void InterlockedMax(ref int target, int value)
-    {
-        var current = Volatile.Read(ref target);
-        while (value > current)
-        {
-            var seen = Interlocked.CompareExchange(ref target, value, current);
-            if (seen == current)
-            {
-                return;
-            }
-
-            current = seen;
         }
     }
 

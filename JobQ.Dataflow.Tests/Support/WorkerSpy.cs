@@ -70,18 +70,7 @@ internal sealed class WorkerSpy(Gate? gate = null)
         Interlocked.Increment(ref _entered);
         Seen.Enqueue(item);
         _threads.TryAdd(Environment.CurrentManagedThreadId, Thread.CurrentThread);
-        var now = Interlocked.Increment(ref _current);
-        var max = Volatile.Read(ref _max);
-        while (now > max)
-        {
-            var seen = Interlocked.CompareExchange(ref _max, now, max);
-            if (seen == max)
-            {
-                break;
-            }
-
-            max = seen;
-        }
+        Atomic.Max(ref _max, Interlocked.Increment(ref _current));
     }
 
     private void Exit()
