@@ -278,25 +278,28 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
     private PartitionOutput<TOut>[] End(int partition, ItemRun<TIn> input, RunProgress progress, ItemBuffer<TOut> output, int[]? counts, long start)
     {
         RunLength.Record(input.Count, Stopwatch.GetTimestamp() - start);
-        if (counts is null)
+        var last = counts is null;
+        if (last)
         {
+            // Out of the graph before the counts fold, as a run's outputs are passed on before they fold.
             Pipeline.Moved(-input.Count);
         }
 
         Counters.End(progress);
+        var items = input.Count;
         input.Return();
         if (_stop.IsCancellationRequested)
         {
             Pipeline.CheckQuiescent();
         }
 
-        if (counts is null)
+        if (last)
         {
-            _door.ItemsEnded(input.Count);
+            _door.ItemsEnded(items);
             return [];
         }
 
-        return [new PartitionOutput<TOut>(partition, output.Take(), counts, input.Count)];
+        return [new PartitionOutput<TOut>(partition, output.Take(), counts!, items)];
     }
 
     private ItemRun<TOut>[] Merge(PartitionOutput<TOut> result)

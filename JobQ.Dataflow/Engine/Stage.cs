@@ -44,7 +44,7 @@ internal abstract class Stage(Pipeline pipeline, int index, string name, Delegat
     /// <summary>Changes the number of workers while the stage runs; see <c>JobManager.SetThreadNum</c>.</summary>
     public virtual void SetWorkerCount(int count) => throw new JobWorkerException($"Stage {Index} ('{Name}') cannot be resized.");
 
-    /// <summary>The pipeline stopped: decline every later run and release whoever waits for room.</summary>
+    /// <summary>The pipeline stopped: decline every later run (the stage's queue lets its waiting producers go on the stop token).</summary>
     public abstract void Cancel();
 
     /// <summary>Takes and discards every output the stage's blocks hold (the pipeline stopped).</summary>
@@ -82,11 +82,7 @@ internal abstract class Stage<TIn>(Pipeline pipeline, int index, string name, De
 
     public ITargetBlock<ItemRun<TIn>> Target => Door;
 
-    public override void Cancel()
-    {
-        Door.Cancel();
-        Queue.Cancel();
-    }
+    public override void Cancel() => Door.Cancel();
 
     /// <summary>A call failed: reports it (on a sync worker's own thread, waiting for an async error handler) and counts it.</summary>
     protected void Failed(RunProgress progress, Exception exception, TIn item)
