@@ -18,7 +18,7 @@ public sealed class RunLengthTests
     /// <summary>The average call under which a stage is cheap: 20 µs.</summary>
     private static readonly long Cheap = Stopwatch.Frequency / 50_000;
 
-    /// <summary>A policy whose <see cref="RunLength.Max"/> is the hard limit, 512.</summary>
+    /// <summary>A policy whose <see cref="RunLength.Max"/> is the hard limit, 1024.</summary>
     private static RunLength Unbounded() => new(queueSize: 1_000_000, threads: 1);
 
     /// <summary>Records runs as long as the preferred length, at <paramref name="ticksPerItem"/> each, <paramref name="runs"/> times; returns the lengths seen after each.</summary>
@@ -63,12 +63,13 @@ public sealed class RunLengthTests
     [DataRow(1, 1, 1)]
     [DataRow(1, 8, 1)]
     [DataRow(0, 1, 1)]
-    [DataRow(1024, 1, 512)]
+    [DataRow(1024, 1, 1024)]
     [DataRow(1026, 4, 256)]
-    [DataRow(2048, 4, 512)]
+    [DataRow(4096, 4, 1024)]
+    [DataRow(4096, 2, 1024)]
     [DataRow(1022, 2, 511)]
-    [DataRow(int.MaxValue, 1, 512)]
-    public void MaxFor_QueueAndThreads_TheQueueSharedByTheThreadsClampedToOneAnd512(int queueSize, int threads, int expected)
+    [DataRow(int.MaxValue, 1, 1024)]
+    public void MaxFor_QueueAndThreads_TheQueueSharedByTheThreadsClampedToOneAnd1024(int queueSize, int threads, int expected)
         => Assert.AreEqual(expected, RunLength.MaxFor(queueSize, threads));
 
     [TestMethod]
@@ -84,9 +85,9 @@ public sealed class RunLengthTests
     {
         var length = Unbounded();
 
-        var seen = Grow(length, ticksPerItem: 0, runs: 11);
+        var seen = Grow(length, ticksPerItem: 0, runs: 12);
 
-        CollectionAssert.AreEqual(new[] { 2, 4, 8, 16, 32, 64, 128, 256, 512, 512, 512 }, seen);
+        CollectionAssert.AreEqual(new[] { 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 1024, 1024 }, seen);
         Assert.IsFalse(length.IsCheap, "cheap only after enough cheap runs in a row");
     }
 
@@ -137,8 +138,8 @@ public sealed class RunLengthTests
     public void Record_CallsLongerThanTheTarget_HalveEachRunDownToOne()
     {
         var length = Unbounded();
-        Grow(length, ticksPerItem: 0, runs: 9);
-        Assert.AreEqual(512, length.Preferred);
+        Grow(length, ticksPerItem: 0, runs: 10);
+        Assert.AreEqual(1024, length.Preferred);
 
         var runs = 0;
         while (length.Preferred > 1)
@@ -147,7 +148,7 @@ public sealed class RunLengthTests
             runs++;
         }
 
-        Assert.AreEqual(9, runs, "512 halves to 1 in nine slow runs");
+        Assert.AreEqual(10, runs, "1024 halves to 1 in ten slow runs");
         Assert.IsFalse(length.IsCheap);
     }
 
@@ -231,7 +232,7 @@ public sealed class RunLengthTests
         length.Record(items, Target * 100);
         cheap.Record(items, 0);
 
-        Assert.AreEqual(512, length.Preferred);
+        Assert.AreEqual(1024, length.Preferred);
         Assert.IsTrue(length.IsCheap);
         Assert.AreEqual(1, cheap.Preferred);
         Assert.IsFalse(cheap.IsCheap);

@@ -6,25 +6,25 @@ namespace JobQ.Dataflow.Tests.Pipeline;
 
 /// <summary>
 /// The same semantics with items moved in runs and one at a time. A run is at most the queue size shared by the
-/// stage's threads (at most 512): with the default queue of 1024, cheap workers move items in runs of up to 512; with a
+/// stage's threads (at most 1024): with the default queue of 1024, cheap workers move items in runs of up to 1024; with a
 /// queue of 1, every run is a single item, which is per-item messaging. Each test runs both ways and must see the same thing.
 /// </summary>
 [TestClass]
 public sealed class RunLengthTransparencyTests
 {
-    private const int RunsOfUpTo512 = JobOptions.DefaultQueueSize;
+    private const int RunsOfUpTo1024 = JobOptions.DefaultQueueSize;
     private const int RunsOfOne = 1;
     private const int Items = 20_000;
 
     [TestMethod]
-    public void MaxRun_DefaultAndSmallQueue_RunsOfUpTo512AndOfOne()
+    public void MaxRun_DefaultAndSmallQueue_RunsOfUpTo1024AndOfOne()
     {
-        Assert.AreEqual(512, Internal.RunLength.MaxFor(RunsOfUpTo512, 1));
+        Assert.AreEqual(1024, Internal.RunLength.MaxFor(RunsOfUpTo1024, 1));
         Assert.AreEqual(1, Internal.RunLength.MaxFor(RunsOfOne, 1));
     }
 
     [TestMethod]
-    [DataRow(RunsOfUpTo512)]
+    [DataRow(RunsOfUpTo1024)]
     [DataRow(RunsOfOne)]
     public void Run_KeepOrderCheapStageOnFourThreadsWithUnevenCost_OutputInInputOrder(int queueSize)
     {
@@ -40,7 +40,7 @@ public sealed class RunLengthTransparencyTests
     }
 
     [TestMethod]
-    [DataRow(RunsOfUpTo512)]
+    [DataRow(RunsOfUpTo1024)]
     [DataRow(RunsOfOne)]
     public void Run_CheapDispatcherStageWithFourPartitions_EachKeysItemsInInputOrder(int queueSize)
     {
@@ -59,7 +59,7 @@ public sealed class RunLengthTransparencyTests
     }
 
     [TestMethod]
-    [DataRow(RunsOfUpTo512)]
+    [DataRow(RunsOfUpTo1024)]
     [DataRow(RunsOfOne)]
     public void Run_CheapGeneratorThenDropsThenFailures_EveryItemAccountedForInStats(int queueSize)
     {
@@ -88,7 +88,7 @@ public sealed class RunLengthTransparencyTests
     }
 
     [TestMethod]
-    [DataRow(RunsOfUpTo512)]
+    [DataRow(RunsOfUpTo1024)]
     [DataRow(RunsOfOne)]
     public async Task RunAsync_TimeoutWhileCallsBlockAmidCheapItems_NoCallStartsAfterTheDeadline(int queueSize)
     {
@@ -144,7 +144,7 @@ public sealed class RunLengthTransparencyTests
     }
 
     [TestMethod]
-    [DataRow(RunsOfUpTo512)]
+    [DataRow(RunsOfUpTo1024)]
     [DataRow(RunsOfOne)]
     public async Task JobManager_CheapItemsThenBlockingOnes_DoingCountsTheCallsInProgress(int queueSize)
     {

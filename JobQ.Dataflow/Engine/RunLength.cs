@@ -23,7 +23,7 @@ internal sealed class RunLength
     internal static readonly long CheapCallTicks = Stopwatch.Frequency / 50_000;
 
     /// <summary>The most items any message carries.</summary>
-    internal const int Limit = 512;
+    internal const int Limit = 1024;
 
     /// <summary>How many runs in a row must be cheap before the stage counts as cheap: a worker that blocks now and then
     /// must not be moved to the thread pool between two blocking calls.</summary>
