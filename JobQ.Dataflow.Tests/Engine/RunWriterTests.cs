@@ -170,6 +170,44 @@ public sealed class RunWriterTests
     }
 
     [TestMethod]
+    public void TakeAll_SameThreadSingleRun_ReusesTheThreadsArray()
+    {
+        var writer = new RunWriter<int>(Preferring(4), new RunProgress());
+        writer.Add(1);
+        var first = writer.TakeAll(sameThread: true);
+        AssertRuns([[1]], first);
+        writer.Add(2);
+        writer.Add(3);
+
+        var second = writer.TakeAll(sameThread: true);
+
+        Assert.AreSame(first, second);
+        AssertRuns([[2, 3]], second);
+    }
+
+    [TestMethod]
+    public void TakeAll_NotSameThreadOrSeveralRuns_NewArrayEachTime()
+    {
+        var writer = new RunWriter<int>(Preferring(2), new RunProgress());
+        writer.Add(1);
+        var single = writer.TakeAll();
+        writer.Add(2);
+        var again = writer.TakeAll();
+        writer.Add(3);
+        var reused = writer.TakeAll(sameThread: true);
+        for (var i = 4; i < 7; i++)
+        {
+            writer.Add(i);
+        }
+
+        var several = writer.TakeAll(sameThread: true);
+
+        Assert.AreNotSame(single, again);
+        Assert.AreNotSame(reused, several);
+        AssertRuns([[4, 5], [6]], several);
+    }
+
+    [TestMethod]
     public void Drop_Call_CountsADroppedCallOnTheRun()
     {
         var progress = new RunProgress();

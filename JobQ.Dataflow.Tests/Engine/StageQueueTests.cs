@@ -194,6 +194,60 @@ public sealed class StageQueueTests
     }
 
     [TestMethod]
+    public void WaitForRoom_QueueHasRoom_ReturnsTrueAtOnce()
+    {
+        var queue = new StageQueue(4, CancellationToken.None);
+        queue.Add(3);
+
+        Assert.IsTrue(queue.WaitForRoom());
+    }
+
+    [TestMethod]
+    public async Task WaitForRoom_QueueFull_ReturnsTrueOnceATakeFreesRoom()
+    {
+        var queue = new StageQueue(2, CancellationToken.None);
+        queue.Add(2);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var waiters = Enumerable.Range(0, 2).Select(_ => Task.Factory.StartNew(
+            () =>
+            {
+                started.TrySetResult();
+                return queue.WaitForRoom();
+            },
+            TaskCreationOptions.LongRunning)).ToArray();
+        await started.Task.Within();
+        var pendingWhileFull = waiters.All(waiter => !waiter.IsCompleted);
+
+        queue.Take(1);
+
+        Assert.IsTrue(pendingWhileFull);
+        Assert.IsTrue((await Task.WhenAll(waiters).Within()).All(room => room));
+    }
+
+    [TestMethod]
+    public async Task WaitForRoom_WaitingWhenTheStopTokenIsCancelled_ReturnsFalse()
+    {
+        using var stop = new CancellationTokenSource();
+        var queue = new StageQueue(2, stop.Token);
+        queue.Add(2);
+        var waiter = Task.Factory.StartNew(queue.WaitForRoom, TaskCreationOptions.LongRunning);
+
+        await stop.CancelAsync();
+
+        Assert.IsFalse(await waiter.Within());
+    }
+
+    [TestMethod]
+    public void WaitForRoom_PipelineStopped_ReturnsFalseAtOnce()
+    {
+        using var stop = new CancellationTokenSource();
+        var queue = new StageQueue(2, stop.Token);
+        stop.Cancel();
+
+        Assert.IsFalse(queue.WaitForRoom());
+    }
+
+    [TestMethod]
     public async Task Cancel_ProducersWaitingForRoom_CompleteFalse()
     {
         using var stop = new CancellationTokenSource();

@@ -87,12 +87,16 @@ internal sealed class DedicatedThreadScheduler : TaskScheduler
         [ThreadStatic]
         private static PoolWorkItem? t_spare;
 
+        // Where a thread that already has a spare leaves another: items queued on one thread and run on another would
+        // otherwise pile up on the runner and be allocated anew on the queuer.
+        private static PoolWorkItem? s_shared;
+
         private DedicatedThreadScheduler? _scheduler;
         private Task? _task;
 
         public static PoolWorkItem Rent(DedicatedThreadScheduler scheduler, Task task)
         {
-            var item = t_spare ?? new PoolWorkItem();
+            var item = t_spare ?? Interlocked.Exchange(ref s_shared, null) ?? new PoolWorkItem();
             t_spare = null;
             item._scheduler = scheduler;
             item._task = task;
@@ -105,7 +109,14 @@ internal sealed class DedicatedThreadScheduler : TaskScheduler
             (_scheduler, _task) = (null, null);
 
             // Spare again before the task runs: a task it queues reuses this item.
-            t_spare = this;
+            if (t_spare is null)
+            {
+                t_spare = this;
+            }
+            else
+            {
+                Volatile.Write(ref s_shared, this);
+            }
             scheduler.TryExecuteTask(task);
         }
     }

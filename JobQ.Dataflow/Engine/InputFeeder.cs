@@ -162,7 +162,7 @@ internal sealed class InputFeeder<T>
         var run = new ItemRun<T>(_buffer, _count);
         while (!_head.TryPost(run))
         {
-            if (!_head.Queue.WaitForRoomAsync().GetAwaiter().GetResult())
+            if (!_head.Queue.WaitForRoom())
             {
                 return Drop(run);
             }

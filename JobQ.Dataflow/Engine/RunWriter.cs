@@ -16,6 +16,10 @@ internal sealed class RunWriter<T> : IOutput<T>
     [ThreadStatic]
     private static RunWriter<T>? t_cached;
 
+    // The array that carries a single output run back to a sync delegate's caller, kept per thread (see TakeAll).
+    [ThreadStatic]
+    private static ItemRun<T>[]? t_single;
+
     private RunLength? _next;
     private RunProgress _progress;
     private T[]? _current;
@@ -87,18 +91,22 @@ internal sealed class RunWriter<T> : IOutput<T>
     public void Drop() => _progress.Drop();
 
     /// <summary>Takes every output run, the partial last one included.</summary>
-    public ItemRun<T>[] TakeAll()
+    /// <param name="sameThread">True when the caller returns the array to a sync Dataflow delegate's caller, which
+    /// copies its runs into the block before the thread runs anything else: a single run then travels in an array kept
+    /// per thread instead of a new one.</param>
+    public ItemRun<T>[] TakeAll(bool sameThread = false)
     {
         if (_count != 0)
         {
             Seal();
         }
 
-        return TakeSealed();
+        return TakeSealed(sameThread);
     }
 
     /// <summary>Takes the full output runs only, leaving the partial one to fill.</summary>
-    public ItemRun<T>[] TakeSealed()
+    /// <param name="sameThread">See <see cref="TakeAll"/>.</param>
+    public ItemRun<T>[] TakeSealed(bool sameThread = false)
     {
         switch (_sealed)
         {
@@ -106,6 +114,13 @@ internal sealed class RunWriter<T> : IOutput<T>
                 return None;
             case 1:
                 _sealed = 0;
+                if (sameThread)
+                {
+                    var single = t_single ??= new ItemRun<T>[1];
+                    single[0] = _first;
+                    return single;
+                }
+
                 return [_first];
             default:
                 ItemRun<T>[] runs = [_first, .. _more!];

@@ -157,9 +157,11 @@ internal abstract class Stage<TIn, TOut>(Pipeline pipeline, int index, string na
     /// <summary>
     /// Ends a run admitted through <see cref="Stage{TIn}.Door"/>: folds its counts, returns its input array, passes
     /// its outputs on (or discards them once the pipeline stopped), and frees its place at the door, at once or once
-    /// Dataflow has taken the outputs (<see cref="FreesAfterHandOver"/>).
+    /// Dataflow has taken the outputs (<see cref="FreesAfterHandOver"/>). <paramref name="sameThread"/>: the caller is a
+    /// sync delegate, whose outputs Dataflow takes on this thread before it runs anything else (see
+    /// <see cref="RunWriter{T}.TakeAll"/>).
     /// </summary>
-    protected IEnumerable<ItemRun<TOut>> EndRun(ItemRun<TIn> input, RunProgress progress, RunWriter<TOut> writer)
+    protected IEnumerable<ItemRun<TOut>> EndRun(ItemRun<TIn> input, RunProgress progress, RunWriter<TOut> writer, bool sameThread = false)
     {
         var stopped = Pipeline.Token.IsCancellationRequested;
         if (stopped)
@@ -168,7 +170,7 @@ internal abstract class Stage<TIn, TOut>(Pipeline pipeline, int index, string na
         }
 
         // Passed on before the counts fold: whoever sees a call finished sees its outputs in the next queue.
-        var outputs = PassOn(input.Sequence, stopped ? [] : writer.TakeAll(), input.Count);
+        var outputs = PassOn(input.Sequence, stopped ? [] : writer.TakeAll(sameThread), input.Count);
         Counters.End(progress);
         var items = input.Count;
         input.Return();

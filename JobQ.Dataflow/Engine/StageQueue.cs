@@ -15,7 +15,8 @@ namespace JobQ.Dataflow.Internal;
 /// </remarks>
 internal sealed class StageQueue
 {
-    private readonly Lock _lock = new();
+    // A monitor rather than a Lock: blocked producers wait on it (WaitForRoom).
+    private readonly object _lock = new();
     private readonly List<TaskCompletionSource<bool>> _waiters = [];
     private readonly CancellationToken _stop;
     private long _count;
@@ -24,6 +25,9 @@ internal sealed class StageQueue
     // (producers gathering items and holding back outputs move the count too, so a crossing seen by one take can be
     // missed).
     private int _waiting;
+
+    // Threads blocked in WaitForRoom; guarded by _lock.
+    private int _blocked;
 
     /// <param name="capacity">The queue size.</param>
     /// <param name="stop">The pipeline's stop signal: once it is set, producers waiting for room are let go (false),
@@ -112,6 +116,39 @@ internal sealed class StageQueue
         }
     }
 
+    /// <summary>
+    /// Blocks the calling thread until the queue has room (true), or the pipeline stopped (false): the wait of a producer
+    /// on a thread of its own (the input reader, a streaming generator), which allocates nothing.
+    /// </summary>
+    public bool WaitForRoom()
+    {
+        lock (_lock)
+        {
+            while (true)
+            {
+                if (_stop.IsCancellationRequested)
+                {
+                    return false;
+                }
+
+                if (HasRoom)
+                {
+                    return true;
+                }
+
+                // Announced, then looked at again, as in WaitForRoomAsync; a release pulses every blocked thread, and
+                // each announces itself again if it still finds no room.
+                Interlocked.Exchange(ref _waiting, 1);
+                if (!HasRoom && !_stop.IsCancellationRequested)
+                {
+                    _blocked++;
+                    Monitor.Wait(_lock);
+                    _blocked--;
+                }
+            }
+        }
+    }
+
     /// <summary>Releases every producer waiting for room (the pipeline stopped).</summary>
     public void Cancel() => Release(false);
 
@@ -133,5 +170,9 @@ internal sealed class StageQueue
 
         _waiters.Clear();
         _waiting = 0;
+        if (_blocked != 0)
+        {
+            Monitor.PulseAll(_lock);
+        }
     }
 }

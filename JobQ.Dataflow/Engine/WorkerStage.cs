@@ -135,7 +135,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
         }
 
         RunLength.Record(i, Stopwatch.GetTimestamp() - start);
-        return EndRun(input, progress, writer);
+        return EndRun(input, progress, writer, sameThread: true);
     }
 
     /// <summary>The async one-to-one form: no thread is held while a call is awaited.</summary>
@@ -213,7 +213,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
 
                     if (writer.HasSealed)
                     {
-                        if (Next is { } next && !next.Queue.HasRoom && !next.Queue.WaitForRoomAsync().GetAwaiter().GetResult())
+                        if (Next is { } next && !next.Queue.HasRoom && !next.Queue.WaitForRoom())
                         {
                             break;
                         }
