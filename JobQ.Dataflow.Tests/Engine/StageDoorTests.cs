@@ -408,6 +408,30 @@ public sealed class StageDoorTests
     }
 
     [TestMethod]
+    public void CanTakeNow_WithOneRunAhead_TrueUntilConcurrencyPlusPrefetchAndFalseWhilePostponed()
+    {
+        var queue = new StageQueue(100, CancellationToken.None);
+        var door = new StageDoor<int>(new BufferBlock<ItemRun<int>>(), queue, 1, CancellationToken.None) { Prefetch = 1 };
+        var source = new HandSource();
+        var canTake = new List<bool> { door.CanTakeNow };
+
+        Offer(source, door, queue, 1);
+        canTake.Add(door.CanTakeNow);
+        var hungryWithOneRunning = door.IsHungry;
+        Offer(source, door, queue, 2);
+        canTake.Add(door.CanTakeNow);
+        Offer(source, door, queue, 3);
+        door.RunEnded(1);
+        canTake.Add(door.CanTakeNow);
+        door.RunEnded(1);
+        door.RunEnded(1);
+        canTake.Add(door.CanTakeNow);
+
+        Assert.IsFalse(hungryWithOneRunning, "hungry counts no run ahead");
+        CollectionAssert.AreEqual(new[] { true, true, false, false, true }, canTake);
+    }
+
+    [TestMethod]
     public async Task Complete_NothingInFlight_CompletesTheBlockAndDeclinesLaterOffers()
     {
         var (queue, block, door, source) = Door(concurrency: 1);

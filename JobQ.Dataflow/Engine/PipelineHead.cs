@@ -41,8 +41,9 @@ internal sealed class PipelineHead<T>
     /// <summary>
     /// The input reader hands a run over if the queue has room, counting it; false otherwise. While the door has
     /// admitted every run posted before, the run goes straight into it: offered with no source, the door accepts a run
-    /// only if it can start it now and declines otherwise, so the run waits in the buffer, in order. That saves the
-    /// buffer's offer task on every item of a slow or async stage.
+    /// only if it has a place for it now (the runs in progress and the one it may hold ahead) and declines otherwise,
+    /// so the run waits in the buffer, in order. That saves the buffer's offer task on every item of a slow or async
+    /// stage, and on most runs of a cheap one.
     /// </summary>
     public bool TryPost(ItemRun<T> run)
     {
@@ -52,7 +53,7 @@ internal sealed class PipelineHead<T>
         }
 
         Count(run.Count);
-        var direct = IsHungry;
+        var direct = First.Door.CanTakeNow && First.Door.Admitted == Volatile.Read(ref _posted);
         Interlocked.Increment(ref _posted);
         if (!direct || !First.Door.Post(run))
         {

@@ -117,6 +117,9 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
     /// <summary>Gets whether the stage could start a run now and none is offered: a producer should hand over what it holds.</summary>
     public bool IsHungry => Running < Concurrency && Volatile.Read(ref _postponedCount) == 0;
 
+    /// <summary>Gets whether a run offered now with no source would be admitted (a place, counting <see cref="Prefetch"/>, and no postponed offer ahead of it), barring a race.</summary>
+    public bool CanTakeNow => Running < Concurrency + Prefetch && Volatile.Read(ref _postponedCount) == 0;
+
     /// <summary>Gets or sets what to call when the stage could start a run and none is offered (after a run ends or another is admitted): a producer holding items hands them over.</summary>
     public Action? Starved { get; set; }
 
