@@ -15,6 +15,9 @@ internal sealed class CollectingTarget<T> : ITargetBlock<T>
     /// <summary>Gets the items accepted, in the order they were offered.</summary>
     public ConcurrentQueue<T> Items { get; } = new();
 
+    /// <summary>Gets or sets what to do with the offering source once an item is accepted.</summary>
+    public Action<ISourceBlock<T>?>? Accepted { get; init; }
+
     public Task Completion => _completion.Task;
 
     public DataflowMessageStatus OfferMessage(DataflowMessageHeader messageHeader, T messageValue, ISourceBlock<T>? source, bool consumeToAccept)
@@ -36,6 +39,7 @@ internal sealed class CollectingTarget<T> : ITargetBlock<T>
         }
 
         Items.Enqueue(messageValue);
+        Accepted?.Invoke(source);
         return DataflowMessageStatus.Accepted;
     }
 

@@ -21,6 +21,12 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
     private readonly TransformManyBlock<ItemRun<TOut>, TOut> _tail;
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    // Guarded by _links: the links that propagate completion, until they end (disposed, MaxMessages reached, or
+    // declined for good); and each target's latest link, until it ends and holds no reservation.
+    private readonly List<OutputLink> _links = [];
+    private readonly Dictionary<ITargetBlock<TOut>, OutputLink> _linkOf = new(ReferenceEqualityComparer.Instance);
+    private bool _linksCompleted;
+
     private PipelineBlock(Built<TIn, TOut> built, CancellationToken cancellationToken)
     {
         _pipeline = built.Pipeline;
@@ -31,6 +37,12 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
         var blocks = _pipeline.Stages.SelectMany(stage => stage.Blocks.Select(block => block.Completion).Append(stage.Completion)).Append(_tail.Completion);
         Task.WhenAll(blocks).ContinueWith(
             static (all, state) => ((PipelineBlock<TIn, TOut>)state!).Completed(all),
+            this,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+        _completion.Task.ContinueWith(
+            static (_, state) => ((PipelineBlock<TIn, TOut>)state!).PropagateToLinks(),
             this,
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,
@@ -63,46 +75,132 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
     {
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(linkOptions);
-        if (!linkOptions.PropagateCompletion)
+        var link = new OutputLink(this, target, linkOptions);
+        bool completedAlready;
+        lock (_links)
         {
-            return _tail.LinkTo(target, linkOptions);
+            _linkOf[target] = link;
+            completedAlready = _linksCompleted;
+            if (!completedAlready && linkOptions.PropagateCompletion)
+            {
+                _links.Add(link);
+            }
         }
 
-        // The whole block's completion is propagated, not the tail's: a stop or fault ends the tail as Canceled, and a
-        // linked target must see the block's fault.
-        var link = _tail.LinkTo(target, new DataflowLinkOptions { Append = linkOptions.Append, MaxMessages = linkOptions.MaxMessages });
-        Completion.ContinueWith(
-            static (completion, state) =>
-            {
-                var target = (ITargetBlock<TOut>)state!;
-                if (completion.IsFaulted)
-                {
-                    target.Fault(completion.Exception!.InnerException!);
-                }
-                else
-                {
-                    target.Complete();
-                }
-            },
-            target,
-            CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously,
-            TaskScheduler.Default);
+        // The tail offers through the link, which names this block as the source; completion is this block's, passed on
+        // by PropagateToLinks while the link lasts.
+        link.Inner = _tail.LinkTo(link, new DataflowLinkOptions { Append = linkOptions.Append, MaxMessages = linkOptions.MaxMessages });
+        if (completedAlready && linkOptions.PropagateCompletion)
+        {
+            Propagate(Completion, target);
+        }
+
         return link;
     }
 
+    // A target consumes, reserves and releases in its own name; the tail knows it by the link it offered through.
     public TOut? ConsumeMessage(DataflowMessageHeader messageHeader, ITargetBlock<TOut> target, out bool messageConsumed)
-        => ((ISourceBlock<TOut>)_tail).ConsumeMessage(messageHeader, target, out messageConsumed);
+    {
+        var link = LinkOf(target);
+        var value = ((ISourceBlock<TOut>)_tail).ConsumeMessage(messageHeader, (ITargetBlock<TOut>?)link ?? target, out messageConsumed);
+        if (messageConsumed)
+        {
+            ReservationEnded(link);
+            link?.Took();
+        }
+
+        return value;
+    }
 
     public bool ReserveMessage(DataflowMessageHeader messageHeader, ITargetBlock<TOut> target)
-        => ((ISourceBlock<TOut>)_tail).ReserveMessage(messageHeader, target);
+    {
+        var link = LinkOf(target);
+        var reserved = ((ISourceBlock<TOut>)_tail).ReserveMessage(messageHeader, (ITargetBlock<TOut>?)link ?? target);
+        if (reserved && link is not null)
+        {
+            link.HoldsReservation = true;
+        }
+
+        return reserved;
+    }
 
     public void ReleaseReservation(DataflowMessageHeader messageHeader, ITargetBlock<TOut> target)
-        => ((ISourceBlock<TOut>)_tail).ReleaseReservation(messageHeader, target);
+    {
+        var link = LinkOf(target);
+        ((ISourceBlock<TOut>)_tail).ReleaseReservation(messageHeader, (ITargetBlock<TOut>?)link ?? target);
+        ReservationEnded(link);
+    }
 
     public bool TryReceive(Predicate<TOut>? filter, out TOut item) => _tail.TryReceive(filter, out item!);
 
     public bool TryReceiveAll([NotNullWhen(true)] out IList<TOut>? items) => _tail.TryReceiveAll(out items);
+
+    /// <summary>Completes or faults a linked target as Dataflow's sources do: a fault passes on the whole <see cref="AggregateException"/>.</summary>
+    private static void Propagate(Task completion, ITargetBlock<TOut> target)
+    {
+        if (completion.IsFaulted)
+        {
+            target.Fault(completion.Exception!);
+        }
+        else
+        {
+            target.Complete();
+        }
+    }
+
+    private OutputLink? LinkOf(ITargetBlock<TOut> target)
+    {
+        lock (_links)
+        {
+            return _linkOf.GetValueOrDefault(target);
+        }
+    }
+
+    private void ReservationEnded(OutputLink? link)
+    {
+        if (link is { HoldsReservation: true })
+        {
+            lock (_links)
+            {
+                link.HoldsReservation = false;
+                ForgetLocked(link);
+            }
+        }
+    }
+
+    /// <summary>Drops an ended link from <c>_linkOf</c> unless it holds a reservation, which its target still settles through it.</summary>
+    private void ForgetLocked(OutputLink link)
+    {
+        if (link.IsEnded && !link.HoldsReservation && _linkOf.GetValueOrDefault(link.Target) == link)
+        {
+            _linkOf.Remove(link.Target);
+        }
+    }
+
+    private void PropagateToLinks()
+    {
+        OutputLink[] links;
+        lock (_links)
+        {
+            _linksCompleted = true;
+            links = [.. _links];
+            _links.Clear();
+        }
+
+        foreach (var link in links)
+        {
+            Propagate(Completion, link.Target);
+        }
+    }
+
+    private void Ended(OutputLink link)
+    {
+        lock (_links)
+        {
+            _links.Remove(link);
+            ForgetLocked(link);
+        }
+    }
 
     private void Completed(Task all)
     {
@@ -118,6 +216,77 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
         else
         {
             _completion.TrySetResult();
+        }
+    }
+    /// <summary>
+    /// One link from the block to a target, as Dataflow's own sources make them: the tail offers through it, and the
+    /// target sees the block as the source of its offers (so what it calls on that source, <c>Complete</c> included,
+    /// reaches the block). It ends when disposed, when the target has taken <c>MaxMessages</c>, or when the target
+    /// declines for good; completion is passed on only while it lasts.
+    /// </summary>
+    private sealed class OutputLink(PipelineBlock<TIn, TOut> owner, ITargetBlock<TOut> target, DataflowLinkOptions options)
+        : ITargetBlock<TOut>, IDisposable
+    {
+        private int _taken;
+        private int _ended;
+
+        public ITargetBlock<TOut> Target { get; } = target;
+
+        public IDisposable? Inner { get; set; }
+
+        /// <summary>Gets or sets whether the target holds a reservation made through this link (guarded by the owner's lock).</summary>
+        public bool HoldsReservation { get; set; }
+
+        /// <summary>Gets whether the link has ended.</summary>
+        public bool IsEnded => Volatile.Read(ref _ended) != 0;
+
+        public Task Completion => Target.Completion;
+
+        public DataflowMessageStatus OfferMessage(DataflowMessageHeader messageHeader, TOut messageValue, ISourceBlock<TOut>? source, bool consumeToAccept)
+        {
+            var status = Target.OfferMessage(messageHeader, messageValue, owner, consumeToAccept);
+            if (status == DataflowMessageStatus.Accepted && !consumeToAccept)
+            {
+                Took();
+            }
+            else if (status == DataflowMessageStatus.DecliningPermanently)
+            {
+                End();
+            }
+
+            return status;
+        }
+
+        /// <summary>The target took a message offered through this link.</summary>
+        public void Took()
+        {
+            if (options.MaxMessages != DataflowBlockOptions.Unbounded && Interlocked.Increment(ref _taken) >= options.MaxMessages)
+            {
+                End();
+            }
+        }
+
+        public void Dispose()
+        {
+            Inner?.Dispose();
+            End();
+        }
+
+        // The tail's completion is not the block's: the block passes its own on (PropagateToLinks).
+        public void Complete()
+        {
+        }
+
+        public void Fault(Exception exception)
+        {
+        }
+
+        private void End()
+        {
+            if (Interlocked.Exchange(ref _ended, 1) == 0)
+            {
+                owner.Ended(this);
+            }
         }
     }
 }

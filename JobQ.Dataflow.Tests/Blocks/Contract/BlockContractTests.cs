@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Threading.Tasks.Dataflow;
 using JobQ.Dataflow.Tests.Support;
 
@@ -423,6 +424,98 @@ public abstract class BlockContractTests
         CollectionAssert.Contains(block.Completion.Exception!.Flatten().InnerExceptions.ToList(), target.Error);
     }
 
+    [TestMethod]
+    public async Task LinkTo_PropagateCompletionAndTheBlockFaults_TheTargetIsFaultedWithTheBlocksAggregate()
+    {
+        var block = Make(NewWorker());
+        var target = new BufferBlock<int>();
+        block.LinkTo(target, new DataflowLinkOptions { PropagateCompletion = true });
+        var error = new InvalidOperationException("stop");
+
+        block.Fault(error);
+
+        await SettledAsync(target.Completion);
+        var inner = target.Completion.Exception!.InnerException as AggregateException;
+        Assert.IsNotNull(inner, "the target was not faulted with the block's Completion.Exception");
+        CollectionAssert.Contains(inner.InnerExceptions.ToList(), error);
+    }
+
+    [TestMethod]
+    public async Task LinkTo_LinkDisposedWithPropagateCompletion_TheBlockFaultingLeavesTheTargetOpen()
+    {
+        var block = Make(NewWorker());
+        var unlinked = new BufferBlock<int>();
+        var linked = new CollectingTarget<int>();
+        block.LinkTo(unlinked, new DataflowLinkOptions { PropagateCompletion = true }).Dispose();
+        block.LinkTo(linked, new DataflowLinkOptions { PropagateCompletion = true });
+
+        block.Fault(new InvalidOperationException("stop"));
+
+        await SettledAsync(linked.Completion);
+        Assert.IsTrue(unlinked.Post(1), "completion reached a target whose link was disposed");
+    }
+
+    [TestMethod]
+    public async Task LinkTo_MaxMessagesReachedWithPropagateCompletion_TheTargetStaysOpen()
+    {
+        var block = Make(NewWorker());
+        var first = new BufferBlock<int>();
+        var rest = new CollectingTarget<int>();
+        block.LinkTo(first, new DataflowLinkOptions { MaxMessages = 2, PropagateCompletion = true });
+        block.LinkTo(rest, new DataflowLinkOptions { PropagateCompletion = true });
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.IsTrue(block.Post(i));
+        }
+
+        block.Complete();
+
+        await rest.Completion.Within();
+        Assert.AreEqual(2, first.Count);
+        Assert.IsTrue(first.Post(99), "completion reached a target whose link had ended after MaxMessages");
+    }
+
+    [TestMethod]
+    public void LinkTo_LinkDisposedWithPropagateCompletion_TheBlockNoLongerHoldsTheTarget()
+    {
+        var block = Make(NewWorker());
+
+        var target = LinkAndUnlink(block);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+
+        Assert.IsFalse(target.IsAlive, "the block keeps a target whose link was disposed");
+        GC.KeepAlive(block);
+    }
+
+    [TestMethod]
+    public async Task LinkTo_ItemOffered_TheTargetSeesTheBlockAsItsSource()
+    {
+        var block = Make(NewWorker());
+        var offered = new TaskCompletionSource<ISourceBlock<int>?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        block.LinkTo(new CollectingTarget<int> { Accepted = source => offered.TrySetResult(source) });
+
+        Assert.IsTrue(block.Post(1));
+
+        Assert.AreSame(block, await offered.Task.Within());
+    }
+
+    [TestMethod]
+    public async Task LinkTo_TargetCompletesTheSourceThatOffered_TheBlockDeclinesLaterItemsAndCompletes()
+    {
+        var block = Make(NewWorker());
+        var target = new CollectingTarget<int> { Accepted = source => source?.Complete() };
+        block.LinkTo(target);
+
+        Assert.IsTrue(block.Post(0));
+
+        await block.Completion.Within();
+        Assert.AreEqual(TaskStatus.RanToCompletion, block.Completion.Status);
+        Assert.IsFalse(block.Post(1));
+        CollectionAssert.AreEqual(new[] { 0 }, target.Items.ToList());
+    }
+
     // ---- Links -------------------------------------------------------------------------------------------------
 
     [TestMethod]
@@ -677,6 +770,25 @@ public abstract class BlockContractTests
 
         Assert.IsFalse(await available.Within());
         Assert.IsFalse(await block.OutputAvailableAsync().Within());
+    }
+
+    [TestMethod]
+    public async Task OutputAvailableAsync_CalledManyTimes_HoldsNothingForTheCallsOnceTheyReturn()
+    {
+        const int Calls = 50_000;
+        var block = Make(NewWorker());
+        Assert.IsTrue(block.Post(1));
+        Assert.IsTrue(await block.OutputAvailableAsync().Within());
+        var before = GC.GetTotalMemory(forceFullCollection: true);
+
+        for (var i = 0; i < Calls; i++)
+        {
+            Assert.IsTrue(await block.OutputAvailableAsync().Within());
+        }
+
+        var held = GC.GetTotalMemory(forceFullCollection: true) - before;
+        Assert.IsLessThan(1 << 20, held, $"{held} bytes held after {Calls} calls");
+        GC.KeepAlive(block);
     }
 
     [TestMethod]
@@ -1015,6 +1127,14 @@ public abstract class BlockContractTests
         var sink = new CollectingTarget<int>();
         block.LinkTo(sink, new DataflowLinkOptions { PropagateCompletion = propagateCompletion });
         return sink.Items;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static WeakReference LinkAndUnlink(ISourceBlock<int> block)
+    {
+        var target = new BufferBlock<int>();
+        block.LinkTo(target, new DataflowLinkOptions { PropagateCompletion = true }).Dispose();
+        return new WeakReference(target);
     }
 
     private protected GatedWorker NewWorker(bool held = false, bool jitter = false, Func<int, Exception?>? throws = null)
