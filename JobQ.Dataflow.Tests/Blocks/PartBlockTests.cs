@@ -47,6 +47,27 @@ public sealed class PartBlockTests
     }
 
     [TestMethod]
+    [DataRow(0)]
+    [DataRow(-3)]
+    [DataRow(JobOptions.MaxThreads + 1)]
+    public void CreatePartitionedBlock_PartitionsOutOfRange_ThrowsNamingPartitions(int partitions)
+    {
+        Action[] calls =
+        [
+            () => JobQueue.CreatePartitionedBlock((int x) => x, partitions, x => x),
+            () => JobQueue.CreatePartitionedBlock((int x, CancellationToken _) => Task.FromResult(x), partitions, x => x),
+        ];
+
+        foreach (var call in calls)
+        {
+            var ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(call);
+            Assert.AreEqual("partitions", ex.ParamName);
+            Assert.AreEqual(partitions, ex.ActualValue);
+            Assert.Contains($"partitions must be from 1 to {JobOptions.MaxThreads}", ex.Message);
+        }
+    }
+
+    [TestMethod]
     public void CreatePartitionedBlock_WorkerReturningATaskOrWorkerResult_ThrowsArgumentNamingTheFormsThatWork()
     {
         static async ValueTask<int> Add1Async(int x)

@@ -276,6 +276,7 @@ public static class JobQueue
     /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
     /// <param name="cancellationToken">Cancels the block as <see cref="DataflowBlockOptions.CancellationToken"/> cancels a Dataflow block: it declines further offers, starts no new worker call, drops what it holds, and its <c>Completion</c> ends <see cref="TaskStatus.Canceled"/> once calls in progress return.</param>
     /// <returns>The block, already running.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="partitions"/> is not from 1 to <see cref="JobOptions.MaxThreads"/>.</exception>
     /// <exception cref="ArgumentException">The worker returns a task or a <see cref="WorkerResult{T}"/>, which this sync form would
     /// pass on as data: an async worker without a token, for example. The message names the forms that work.</exception>
     /// <remarks>It takes a sync worker, or an async one given the block's token (the other overload). For any other worker form,
@@ -284,6 +285,7 @@ public static class JobQueue
     {
         ArgumentNullException.ThrowIfNull(worker);
         ArgumentNullException.ThrowIfNull(dispatcher);
+        CheckPartitions(partitions);
         if (Workers<TIn, TIn>.IsAwaitableOrResult(typeof(TOut)))
         {
             var (item, output) = (Workers<TIn, TIn>.TypeName(typeof(TIn)), Workers<TIn, TIn>.TypeName(typeof(TOut)));
@@ -306,10 +308,23 @@ public static class JobQueue
     /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
     /// <param name="cancellationToken">Cancels the block as <see cref="DataflowBlockOptions.CancellationToken"/> cancels a Dataflow block: it declines further offers, starts no new worker call, drops what it holds, and its <c>Completion</c> ends <see cref="TaskStatus.Canceled"/> once calls in progress return.</param>
     /// <returns>The block, already running.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="partitions"/> is not from 1 to <see cref="JobOptions.MaxThreads"/>.</exception>
     public static IPropagatorBlock<TIn, TOut> CreatePartitionedBlock<TIn, TOut>(Func<TIn, CancellationToken, Task<TOut>> worker, int partitions, Func<TIn, int> dispatcher, JobOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(dispatcher);
+        CheckPartitions(partitions);
         return CreateBlock(Workers.Of<TIn>().Then(worker, partitions, dispatcher), options, cancellationToken);
+    }
+
+    private static void CheckPartitions(int partitions)
+    {
+        if (partitions is <= 0 or > JobOptions.MaxThreads)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(partitions),
+                partitions,
+                $"CreatePartitionedBlock: partitions must be from 1 to {JobOptions.MaxThreads} (JobOptions.MaxThreads); it was {partitions}.");
+        }
     }
 
     /// <summary>Returns a snapshot of the statistics a run writes into <paramref name="probe"/> (jobq's <c>stat</c>).</summary>
