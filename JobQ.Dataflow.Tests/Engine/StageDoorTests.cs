@@ -408,6 +408,41 @@ public sealed class StageDoorTests
     }
 
     [TestMethod]
+    public void OfferMessage_RunAdmitted_ItsItemsLeaveTheQueueBeforeTheBlockGetsIt()
+    {
+        var queue = new StageQueue(100, CancellationToken.None);
+        var block = new QueueReadingTarget(queue);
+        var door = new StageDoor<int>(block, queue, 1, CancellationToken.None);
+
+        Offer(new HandSource(), door, queue, 1, 2, 3);
+
+        Assert.AreEqual(0, block.QueuedWhenOffered, "a reader could see a started run's items still queued");
+        Assert.AreEqual(0, queue.Count);
+    }
+
+    /// <summary>A block that notes how many items the stage's queue counts when a run reaches it.</summary>
+    private sealed class QueueReadingTarget(StageQueue queue) : ITargetBlock<ItemRun<int>>
+    {
+        public long QueuedWhenOffered { get; private set; } = -1;
+
+        public Task Completion => Task.CompletedTask;
+
+        public DataflowMessageStatus OfferMessage(DataflowMessageHeader messageHeader, ItemRun<int> messageValue, ISourceBlock<ItemRun<int>>? source, bool consumeToAccept)
+        {
+            QueuedWhenOffered = queue.Count;
+            return DataflowMessageStatus.Accepted;
+        }
+
+        public void Complete()
+        {
+        }
+
+        public void Fault(Exception exception)
+        {
+        }
+    }
+
+    [TestMethod]
     public void CanTakeNow_WithOneRunAhead_TrueUntilConcurrencyPlusPrefetchAndFalseWhilePostponed()
     {
         var queue = new StageQueue(100, CancellationToken.None);

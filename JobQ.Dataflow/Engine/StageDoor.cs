@@ -169,10 +169,10 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
             taken = AdmitLocked(messageValue);
         }
 
-        // Outside the lock: taking from the queue may let the stage before admit its own postponed run.
-        if (TakesOnAdmit)
+        // Outside the lock: the room freed may let the stage before admit its own postponed run.
+        if (TakesOnAdmit && taken != 0)
         {
-            Input.Take(taken);
+            Input.Freed();
         }
 
         NotifyIfStarved();
@@ -279,9 +279,9 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
                 complete = !more && _completeRequested;
             }
 
-            if (TakesOnAdmit)
+            if (TakesOnAdmit && taken != 0)
             {
-                Input.Take(taken);
+                Input.Freed();
             }
 
             NotifyIfStarved();
@@ -324,9 +324,18 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
         return false;
     }
 
-    /// <summary>Hands a run to the block; returns the items the caller must take from <see cref="Input"/> once it released the lock.</summary>
+    /// <summary>
+    /// Hands a run to the block; returns its items. Under <see cref="TakesOnAdmit"/> they leave <see cref="Input"/> here,
+    /// before the stage can start them, and the caller lets its producers know (<see cref="StageQueue.Freed"/>) once it
+    /// released the lock.
+    /// </summary>
     private int AdmitLocked(ItemRun<T> run)
     {
+        if (TakesOnAdmit)
+        {
+            Input.Remove(run.Count);
+        }
+
         if (_stop.IsCancellationRequested)
         {
             run.Return();
