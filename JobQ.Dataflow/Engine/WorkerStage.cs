@@ -196,8 +196,9 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
                 {
                     try
                     {
+                        // A call counted as started runs its first step; a stop cuts it off between outputs only.
                         values ??= _worker.Expand(item).GetEnumerator();
-                        if (_stop.IsCancellationRequested || !values.MoveNext())
+                        if ((produced && _stop.IsCancellationRequested) || !values.MoveNext())
                         {
                             break;
                         }
