@@ -47,6 +47,66 @@ public sealed class RunTimeoutTests
         Assert.AreEqual(0, stats.Doing);
     }
 
+    /// <summary>jobq's timeout runs from the call: time spent building the pipeline (JIT in a fresh process) counts.</summary>
+    [TestMethod]
+    public async Task RunAsync_SetupTakesThirtyMsOfAFiftyMsTimeout_TimesOutTwentyMsAfterTheWorkStarts()
+    {
+        var clock = new SetupTakesTime(TimeSpan.FromMilliseconds(30));
+        using var gate = new Gate();
+        var workers = Workers.Of<int>().Then(x =>
+        {
+            gate.Pass();
+            return x;
+        });
+
+        var run = JobQueue.RunAsync(Enumerable.Range(0, 3), workers, new JobOptions { Timeout = TimeSpan.FromMilliseconds(50), TimeProvider = clock });
+        try
+        {
+            Bounded.Until(() => clock.TimersCreated == 1, "the timeout timer");
+            clock.Fake.Advance(TimeSpan.FromMilliseconds(20));
+            var result = await run.Within();
+
+            Assert.IsTrue(result.TimedOut);
+        }
+        finally
+        {
+            gate.Open();
+        }
+    }
+
+    /// <summary>A fake clock whose first reading is followed by <paramref name="setup"/>: what building a pipeline takes.</summary>
+    private sealed class SetupTakesTime(TimeSpan setup) : TimeProvider
+    {
+        private int _timers;
+        private int _read;
+
+        public Microsoft.Extensions.Time.Testing.FakeTimeProvider Fake { get; } = new();
+
+        public int TimersCreated => Volatile.Read(ref _timers);
+
+        public override long TimestampFrequency => Fake.TimestampFrequency;
+
+        public override DateTimeOffset GetUtcNow() => Fake.GetUtcNow();
+
+        public override long GetTimestamp()
+        {
+            var now = Fake.GetTimestamp();
+            if (Interlocked.Exchange(ref _read, 1) == 0)
+            {
+                Fake.Advance(setup);
+            }
+
+            return now;
+        }
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            var timer = Fake.CreateTimer(callback, state, dueTime, period);
+            Interlocked.Increment(ref _timers);
+            return timer;
+        }
+    }
+
     [TestMethod]
     public async Task RunAsync_HundredMsWorkerAndHundredFiftyMsTimeout_ItemsZeroAndOneReachItItemZeroReachesNextStage()
     {

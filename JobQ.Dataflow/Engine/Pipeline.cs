@@ -47,7 +47,11 @@ internal sealed class Pipeline
         ErrorPolicy = validatedOptions.ErrorPolicy!;
         Name = validatedOptions.Name ?? "pipeline";
         _progress = validatedOptions.Progress;
+        Created = TimeProvider.GetTimestamp();
     }
+
+    /// <summary>Gets when the pipeline was made, on its clock: where a run's timeout starts, as jobq's runs from the call.</summary>
+    public long Created { get; }
 
     public JobOptions Options { get; }
 
@@ -131,11 +135,25 @@ internal sealed class Pipeline
         }
     }
 
-    /// <summary>Starts the run's timeout (jobq's <c>timeout</c>) on the run's clock; null when there is none.</summary>
-    public ITimer? StartTimeout(TimeSpan? timeout)
-        => timeout is { } due
-            ? TimeProvider.CreateTimer(static state => ((Pipeline)state!).TimeoutPassed(), this, due, Timeout.InfiniteTimeSpan)
-            : null;
+    /// <summary>
+    /// Starts the run's timeout (jobq's <c>timeout</c>) on the run's clock, counted from <paramref name="since"/> (a
+    /// timestamp of that clock; now when null), so that building the pipeline takes from it; null when there is none.
+    /// </summary>
+    public ITimer? StartTimeout(TimeSpan? timeout, long? since = null)
+    {
+        if (timeout is not { } due)
+        {
+            return null;
+        }
+
+        if (since is { } start)
+        {
+            var left = due - TimeProvider.GetElapsedTime(start);
+            due = left > TimeSpan.Zero ? left : TimeSpan.Zero;
+        }
+
+        return TimeProvider.CreateTimer(static state => ((Pipeline)state!).TimeoutPassed(), this, due, Timeout.InfiniteTimeSpan);
+    }
 
     /// <summary>
     /// Counts items into or out of the graph: <paramref name="items"/> handed over by the input (positive), or a run's

@@ -92,7 +92,7 @@ public static class JobQueue
         var pipeline = built.Pipeline;
         pipeline.Start(built.LastCompletion);
         var feeder = InputFeeder<TIn>.Start(input, pipeline, built.Head);
-        using (pipeline.StartTimeout(validated.Timeout))
+        using (pipeline.StartTimeout(validated.Timeout, pipeline.Created))
         {
             pipeline.Finished.Wait();
         }
@@ -401,7 +401,7 @@ public static class JobQueue
         var tail = built.Tail!.Block;
         pipeline.Start(built.LastCompletion);
         var feeder = startFeeder(pipeline, built.Head);
-        using var timer = pipeline.StartTimeout(options.Timeout);
+        using var timer = pipeline.StartTimeout(options.Timeout, pipeline.Created);
         using var registration = cancellationToken.UnsafeRegister(static state => ((Pipeline)state!).Stop(StopReason.Canceled), pipeline);
         try
         {
@@ -468,7 +468,7 @@ public static class JobQueue
         var pipeline = built.Pipeline;
         pipeline.Start(built.LastCompletion);
         var feeder = startFeeder(pipeline, built.Head);
-        using var timer = pipeline.StartTimeout(options.Timeout);
+        using var timer = pipeline.StartTimeout(options.Timeout, pipeline.Created);
         using var registration = cancellationToken.UnsafeRegister(static state => ((Pipeline)state!).Stop(StopReason.Canceled), pipeline);
         await pipeline.Finished.ConfigureAwait(false);
         return Result(pipeline, feeder.Error, cancellationToken);
