@@ -53,6 +53,13 @@ internal sealed class CountingSource<T> : ISourceBlock<T>
         return status;
     }
 
+    /// <summary>Offers the message of <paramref name="header"/> again, as a source re-offers the message it could not place.</summary>
+    public DataflowMessageStatus Reoffer(ITargetBlock<T> target, DataflowMessageHeader header)
+        => target.OfferMessage(header, _available[header.Id], this, consumeToAccept: false);
+
+    /// <summary>Gets the header of the last message offered.</summary>
+    public DataflowMessageHeader LastHeader => new(Volatile.Read(ref _nextId));
+
     public T ConsumeMessage(DataflowMessageHeader messageHeader, ITargetBlock<T> target, out bool messageConsumed)
     {
         Interlocked.Increment(ref _consumeCalls);

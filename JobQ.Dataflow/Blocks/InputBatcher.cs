@@ -158,7 +158,13 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
                 return DataflowMessageStatus.Declined;
             }
 
-            _postponed.Enqueue((source, messageHeader));
+            // A source that re-offers a message it could not place is postponed once, as Dataflow's targets keep one
+            // postponed message per source.
+            if (!_postponed.Contains((source, messageHeader)))
+            {
+                _postponed.Enqueue((source, messageHeader));
+            }
+
             WatchRoomLocked();
             return DataflowMessageStatus.Postponed;
         }

@@ -155,6 +155,27 @@ public abstract class BlockContractTests
     }
 
     [TestMethod]
+    public async Task OfferMessage_FullBlockOfferedTheSameMessageThreeTimes_ConsumesItOnce()
+    {
+        var worker = NewWorker(held: true);
+        var block = Make(worker, new BlockKnobs { QueueSize = 2 });
+        var accepted = FillHeld(block, worker);
+        var source = new CountingSource<int>();
+        Assert.AreEqual(DataflowMessageStatus.Postponed, source.Offer(block, 999, consumeToAccept: false));
+
+        Assert.AreEqual(DataflowMessageStatus.Postponed, source.Reoffer(block, source.LastHeader));
+        Assert.AreEqual(DataflowMessageStatus.Postponed, source.Reoffer(block, source.LastHeader));
+        var outputs = LinkSink(block);
+        worker.Open();
+        await source.FirstConsumed.Within();
+        block.Complete();
+        await block.Completion.Within();
+
+        Assert.AreEqual(1, source.ConsumeCalls);
+        CollectionAssert.AreEquivalent(accepted.Append(999).ToList(), outputs.ToList());
+    }
+
+    [TestMethod]
     public async Task SendAsync_FullBlock_CompletesTrueOnceThereIsRoom()
     {
         var worker = NewWorker(held: true);
