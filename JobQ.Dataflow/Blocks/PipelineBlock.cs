@@ -218,6 +218,7 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
             _completion.TrySetResult();
         }
     }
+
     /// <summary>
     /// One link from the block to a target, as Dataflow's own sources make them: the tail offers through it, and the
     /// target sees the block as the source of its offers (so what it calls on that source, <c>Complete</c> included,

@@ -278,8 +278,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
     private PartitionOutput<TOut>[] End(int partition, ItemRun<TIn> input, RunProgress progress, ItemBuffer<TOut> output, int[]? counts, long start)
     {
         RunLength.Record(input.Count, Stopwatch.GetTimestamp() - start);
-        var last = counts is null;
-        if (last)
+        if (counts is null)
         {
             // Out of the graph before the counts fold, as a run's outputs are passed on before they fold.
             Pipeline.Moved(-input.Count);
@@ -293,13 +292,13 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
             Pipeline.CheckQuiescent();
         }
 
-        if (last)
+        if (counts is null)
         {
             _door.ItemsEnded(items);
             return [];
         }
 
-        return [new PartitionOutput<TOut>(partition, output.Take(), counts!, items)];
+        return [new PartitionOutput<TOut>(partition, output.Take(), counts, items)];
     }
 
     private ItemRun<TOut>[] Merge(PartitionOutput<TOut> result)

@@ -36,7 +36,7 @@ internal sealed class PipelineHead<T>
     /// hand them over at once. Items the stage has taken but not started (a dispatcher's routed items) do not count:
     /// nothing here would tell the holder when they start.
     /// </summary>
-    public bool IsHungry => First.Door.IsHungry && First.Door.Admitted == Volatile.Read(ref _posted);
+    public bool IsHungry => First.Door.IsHungry && NothingBuffered;
 
     /// <summary>
     /// The input reader hands a run over if the queue has room, counting it; false otherwise. While the door has
@@ -53,7 +53,7 @@ internal sealed class PipelineHead<T>
         }
 
         Count(run.Count);
-        var direct = First.Door.CanTakeNow && First.Door.Admitted == Volatile.Read(ref _posted);
+        var direct = First.Door.CanTakeNow && NothingBuffered;
         Interlocked.Increment(ref _posted);
         if (!direct || !First.Door.Post(run))
         {
@@ -91,6 +91,9 @@ internal sealed class PipelineHead<T>
             }
         }
     }
+
+    /// <summary>Gets whether the door has admitted every run posted: none waits in the buffer.</summary>
+    private bool NothingBuffered => First.Door.Admitted == Volatile.Read(ref _posted);
 
     /// <summary>No more input: the first stage completes once it has taken everything handed over.</summary>
     public void Complete() => _buffer.Complete();

@@ -189,7 +189,6 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
             {
                 var item = input.Items[i];
                 progress.Start();
-                values = null;
                 var produced = false;
                 Exception? failure = null;
                 while (true)
