@@ -44,7 +44,10 @@ internal sealed class InputFeeder<T>
     {
         var feeder = new InputFeeder<T>(pipeline, head);
         pipeline.InputStarted();
-        Task.Factory.StartNew(() => feeder.Feed(input), CancellationToken.None, TaskCreationOptions.DenyChildAttach, InputScheduler);
+
+        // Every await of a sync input completes at once (its waits for room block), so the whole read stays on the
+        // dedicated thread.
+        Task.Factory.StartNew(() => feeder.FeedAsync(null, input), CancellationToken.None, TaskCreationOptions.DenyChildAttach, InputScheduler);
         return feeder;
     }
 
@@ -52,60 +55,25 @@ internal sealed class InputFeeder<T>
     {
         var feeder = new InputFeeder<T>(pipeline, head);
         pipeline.InputStarted();
-        _ = Task.Run(() => feeder.FeedAsync(input));
+        _ = Task.Run(() => feeder.FeedAsync(input, null));
         return feeder;
     }
 
-    private void Feed(IEnumerable<T> input)
+    /// <summary>Reads one of <paramref name="asyncInput"/> and <paramref name="syncInput"/> to its end, or until the pipeline stops.</summary>
+    private async Task FeedAsync(IAsyncEnumerable<T>? asyncInput, IEnumerable<T>? syncInput)
     {
         var token = _pipeline.Token;
         try
         {
             _pipeline.EnterInput();
-            using var enumerator = input.GetEnumerator();
-            while (!token.IsCancellationRequested && enumerator.MoveNext())
-            {
-                var item = enumerator.Current;
-                _pipeline.ExitInput();
-                if (Append(item) && !HandOver())
-                {
-                    _pipeline.EnterInput();
-                    break;
-                }
-
-                _pipeline.EnterInput();
-            }
-
-            _pipeline.ExitInput();
-        }
-        catch (Exception exception)
-        {
-            _pipeline.ExitInput();
-            Failed(exception);
-        }
-
-        if (_count != 0)
-        {
-            HandOver();
-        }
-
-        Finish();
-    }
-
-    private async Task FeedAsync(IAsyncEnumerable<T> input)
-    {
-        var token = _pipeline.Token;
-        try
-        {
-            _pipeline.EnterInput();
-            var enumerator = input.GetAsyncEnumerator(token);
+            var enumerator = asyncInput?.GetAsyncEnumerator(token) ?? new SyncEnumerator(syncInput!.GetEnumerator());
             await using (enumerator.ConfigureAwait(false))
             {
                 while (!token.IsCancellationRequested && await enumerator.MoveNextAsync().ConfigureAwait(false))
                 {
                     var item = enumerator.Current;
                     _pipeline.ExitInput();
-                    if (Append(item) && !await HandOverAsync().ConfigureAwait(false))
+                    if (Append(item) && !await HandOverAsync(blocking: syncInput is not null).ConfigureAwait(false))
                     {
                         _pipeline.EnterInput();
                         break;
@@ -117,19 +85,21 @@ internal sealed class InputFeeder<T>
 
             _pipeline.ExitInput();
         }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
-        {
-            _pipeline.ExitInput();
-        }
         catch (Exception exception)
         {
+            // Back in our code before the failure is recorded: a stop meanwhile waits for the reader to end.
             _pipeline.ExitInput();
-            Failed(exception);
+
+            // An async input cancelled by the pipeline's own token is the stop, not a failure of the input.
+            if (syncInput is not null || exception is not OperationCanceledException || !token.IsCancellationRequested)
+            {
+                Failed(exception);
+            }
         }
 
         if (_count != 0)
         {
-            await HandOverAsync().ConfigureAwait(false);
+            await HandOverAsync(blocking: syncInput is not null).ConfigureAwait(false);
         }
 
         Finish();
@@ -155,30 +125,20 @@ internal sealed class InputFeeder<T>
     /// <summary>Measures the run about to be handed over: while items are cheap to read, runs are filled rather than handed over early.</summary>
     private void Measure() => _readIsCheap = (Stopwatch.GetTimestamp() - _runStart) / _count < RunLength.CheapCallTicks / 20;
 
-    /// <summary>Hands the run in hand to the stage, blocking while it has no room; false if it declines (the pipeline stopped).</summary>
-    private bool HandOver()
+    /// <summary>
+    /// Hands the run in hand to the stage, waiting while it has no room (<paramref name="blocking"/>: on the calling
+    /// thread, which allocates nothing); false if it declines (the pipeline stopped).
+    /// </summary>
+    private async ValueTask<bool> HandOverAsync(bool blocking)
     {
         Measure();
+
+        // The input's MoveNext may have left this thread interrupted; handing over may wait for a lock or for room.
+        ThreadInterrupt.Clear();
         var run = new ItemRun<T>(_buffer, _count);
         while (!_head.TryPost(run))
         {
-            if (!_head.Queue.WaitForRoom())
-            {
-                return Drop(run);
-            }
-        }
-
-        return Renew();
-    }
-
-    /// <summary>The async twin of <see cref="HandOver"/>.</summary>
-    private async ValueTask<bool> HandOverAsync()
-    {
-        Measure();
-        var run = new ItemRun<T>(_buffer, _count);
-        while (!_head.TryPost(run))
-        {
-            if (!await _head.Queue.WaitForRoomAsync().ConfigureAwait(false))
+            if (!(blocking ? _head.Queue.WaitForRoom() : await _head.Queue.WaitForRoomAsync().ConfigureAwait(false)))
             {
                 return Drop(run);
             }
@@ -216,5 +176,19 @@ internal sealed class InputFeeder<T>
         }
 
         _pipeline.InputEnded();
+    }
+
+    /// <summary>A sync input seen as an async one whose every step completes at once, on the reading thread.</summary>
+    private sealed class SyncEnumerator(IEnumerator<T> inner) : IAsyncEnumerator<T>
+    {
+        public T Current => inner.Current;
+
+        public ValueTask<bool> MoveNextAsync() => new(inner.MoveNext());
+
+        public ValueTask DisposeAsync()
+        {
+            inner.Dispose();
+            return default;
+        }
     }
 }
