@@ -69,7 +69,8 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
 
     public override ISourceBlock<ItemRun<TOut>> Output => _merge;
 
-    public override IEnumerable<IDataflowBlock> Blocks => [_router, _merge];
+    /// <summary>Gets the router, the merge and the partitions made so far (each watched by the pipeline when made).</summary>
+    public override IEnumerable<IDataflowBlock> Blocks => [_router, _merge, .. _partitions.OfType<IDataflowBlock>()];
 
     /// <summary>Gets the completion of every block of the stage: the router, the partitions it made, and the merge.</summary>
     public override Task Completion { get; }
@@ -125,6 +126,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
                 catch (Exception exception)
                 {
                     _routing = true;
+                    ThreadInterrupt.Clear();
                     Queue.Take(1);
                     Pipeline.Moved(-1);
                     DispatcherFailed(exception, item);
@@ -138,6 +140,8 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
                 routes[count++] = partition;
             }
 
+            // The dispatcher may have left the router's thread interrupted; the posts below may wait for a lock.
+            ThreadInterrupt.Clear();
             if (Next is not null)
             {
                 _order.Route(routes, count);
@@ -206,6 +210,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
             ? new TransformManyBlock<ItemRun<TIn>, PartitionOutput<TOut>>(run => ProcessAsync(partition, run), options)
             : new TransformManyBlock<ItemRun<TIn>, PartitionOutput<TOut>>(run => ProcessSync(partition, run), options);
         block.LinkTo(_merge);
+        Pipeline.Watch(block);
         return _partitions[p] = block;
     }
 
@@ -221,6 +226,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
                 try
                 {
                     _worker.Invoke(input.Items[i], output);
+                    ClearIfSlow();
                     progress.Finish();
                 }
                 catch (Exception exception)
@@ -246,11 +252,20 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
                 progress.Start();
                 try
                 {
-                    await _worker.InvokeAsync(input.Items[i], output, _stop).ConfigureAwait(false);
+                    var call = _worker.InvokeAsync(input.Items[i], output, _stop);
+                    if (!call.IsCompleted)
+                    {
+                        // This thread goes back to Dataflow or the pool while the call waits.
+                        ThreadInterrupt.Clear();
+                    }
+
+                    await call.ConfigureAwait(false);
+                    ClearIfSlow();
                     progress.Finish();
                 }
                 catch (Exception exception)
                 {
+                    ThreadInterrupt.Clear();
                     await FailedAsync(progress, exception, input.Items[i]).ConfigureAwait(false);
                 }
             }
@@ -277,6 +292,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
     /// <summary>A partition ends a run: its outputs go to the merge, or, at the end of a run, its items are done.</summary>
     private PartitionOutput<TOut>[] End(int partition, ItemRun<TIn> input, RunProgress progress, ItemBuffer<TOut> output, int[]? counts, long start)
     {
+        ThreadInterrupt.Clear();
         RunLength.Record(input.Count, Stopwatch.GetTimestamp() - start);
         if (counts is null)
         {
@@ -321,6 +337,15 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
 
         writer.Release();
         return outputs;
+    }
+
+    /// <summary>Takes an interrupt a call left on its thread, after each call of a stage measured slow (see <see cref="ThreadInterrupt"/>).</summary>
+    private void ClearIfSlow()
+    {
+        if (!RunLength.IsCheap)
+        {
+            ThreadInterrupt.Clear();
+        }
     }
 
     private void DispatcherFailed(Exception exception, TIn item)

@@ -123,14 +123,8 @@ internal sealed class DedicatedThread
     /// <summary>Clears what a worker may have left on the thread, so that the next task starts clean.</summary>
     private void Reset()
     {
-        try
-        {
-            // A pending interrupt surfaces at the next blocking call: take it here rather than in the next worker.
-            Thread.Sleep(0);
-        }
-        catch (ThreadInterruptedException)
-        {
-        }
+        // A pending interrupt surfaces at the next blocking call: take it here rather than in the next worker.
+        ThreadInterrupt.Clear();
 
         if (_thread.Priority != ThreadPriority.Normal)
         {

@@ -36,7 +36,22 @@ internal readonly struct ItemRun<T>
     public ItemRun<T> WithSequence(long sequence) => new(Items, Count, sequence);
 
     /// <summary>Rents an array that holds at least <paramref name="capacity"/> items.</summary>
-    public static T[] Rent(int capacity) => ArrayPool<T>.Shared.Rent(capacity);
+    /// <remarks>The pool may wait for a lock; an interrupt a cheap worker left on the thread (which is taken only after
+    /// its run: see <see cref="ThreadInterrupt"/>) is taken here instead of failing the item whose output is stored.</remarks>
+    public static T[] Rent(int capacity)
+    {
+        while (true)
+        {
+            try
+            {
+                return ArrayPool<T>.Shared.Rent(capacity);
+            }
+            catch (ThreadInterruptedException)
+            {
+                // Taken before the pool changed anything: try again.
+            }
+        }
+    }
 
     /// <summary>Gives the array back to the pool, clearing the slots that held references so that no item is kept alive.</summary>
     public void Return() => Return(Items, Count);
@@ -54,6 +69,17 @@ internal readonly struct ItemRun<T>
             Array.Clear(items, 0, count);
         }
 
-        ArrayPool<T>.Shared.Return(items);
+        while (true)
+        {
+            try
+            {
+                ArrayPool<T>.Shared.Return(items);
+                return;
+            }
+            catch (ThreadInterruptedException)
+            {
+                // As in Rent.
+            }
+        }
     }
 }

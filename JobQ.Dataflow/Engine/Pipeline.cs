@@ -102,12 +102,7 @@ internal sealed class Pipeline
         {
             foreach (var block in stage.Blocks)
             {
-                block.Completion.ContinueWith(
-                    static (completion, state) => ((Pipeline)state!).Fail(completion.Exception!.InnerException!, internalFailure: true),
-                    this,
-                    CancellationToken.None,
-                    TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
-                    TaskScheduler.Default);
+                Watch(block);
             }
         }
 
@@ -134,6 +129,18 @@ internal sealed class Pipeline
             _progressTimer = TimeProvider.CreateTimer(static state => ((Pipeline)state!).ReportTick(), this, interval, interval);
         }
     }
+
+    /// <summary>
+    /// Watches a block of the graph (one made after <see cref="Start"/> too, such as a dispatcher's partition): its
+    /// fault is a bug of ours, or of Dataflow's, and stops the run rather than leaving the items it held unaccounted.
+    /// </summary>
+    public void Watch(IDataflowBlock block)
+        => block.Completion.ContinueWith(
+            static (completion, state) => ((Pipeline)state!).Fail(completion.Exception!.InnerException!, internalFailure: true),
+            this,
+            CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
 
     /// <summary>
     /// Starts the run's timeout (jobq's <c>timeout</c>) on the run's clock, counted from <paramref name="since"/> (a

@@ -87,11 +87,14 @@ internal abstract class Stage<TIn>(Pipeline pipeline, int index, string name, De
     /// <summary>A call failed: reports it (on a sync worker's own thread, waiting for an async error handler) and counts it.</summary>
     protected void Failed(RunProgress progress, Exception exception, TIn item)
     {
+        ThreadInterrupt.Clear();
         var pending = FailedAsync(progress, exception, item);
         if (!pending.IsCompleted)
         {
             pending.AsTask().GetAwaiter().GetResult();
         }
+
+        ThreadInterrupt.Clear();
     }
 
     /// <summary>A call failed: reports it and counts it, unless it was interrupted by the pipeline's own stop.</summary>

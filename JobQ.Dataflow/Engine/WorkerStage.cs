@@ -104,13 +104,16 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
         var items = input.Items;
         var count = input.Count;
         var timed = JobMetrics.CallDuration.Enabled;
+
+        // A slow call may leave its thread interrupted for the next one: taken after each (see ThreadInterrupt).
+        var slow = !RunLength.IsCheap;
         var start = Stopwatch.GetTimestamp();
         var i = 0;
         while (i < count)
         {
             try
             {
-                if (!timed)
+                if (!timed && !slow)
                 {
                     _worker.InvokeRun(items, ref i, count, writer, progress, _stop);
                     break;
@@ -121,8 +124,16 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
                     progress.Start();
                     var callStart = Stopwatch.GetTimestamp();
                     _worker.Invoke(items[i], writer);
+                    if (slow)
+                    {
+                        ThreadInterrupt.Clear();
+                    }
+
                     progress.Finish();
-                    Record(callStart);
+                    if (timed)
+                    {
+                        Record(callStart);
+                    }
                 }
 
                 break;
@@ -134,6 +145,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
             }
         }
 
+        ThreadInterrupt.Clear();
         RunLength.Record(i, Stopwatch.GetTimestamp() - start);
         return EndRun(input, progress, writer, sameThread: true);
     }
@@ -145,6 +157,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
         var progress = Counters.Begin();
         var writer = RunWriter<TOut>.Rent(Next?.RunLength, progress);
         var timed = JobMetrics.CallDuration.Enabled;
+        var slow = !RunLength.IsCheap;
         var start = Stopwatch.GetTimestamp();
         var i = 0;
         for (; i < input.Count && !_stop.IsCancellationRequested; i++)
@@ -154,7 +167,19 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
             var callStart = Stopwatch.GetTimestamp();
             try
             {
-                await _worker.InvokeAsync(item, writer, _stop).ConfigureAwait(false);
+                var call = _worker.InvokeAsync(item, writer, _stop);
+                if (!call.IsCompleted)
+                {
+                    // This thread goes back to Dataflow or the pool while the call waits.
+                    ThreadInterrupt.Clear();
+                }
+
+                await call.ConfigureAwait(false);
+                if (slow)
+                {
+                    ThreadInterrupt.Clear();
+                }
+
                 progress.Finish();
                 if (timed)
                 {
@@ -163,10 +188,12 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
             }
             catch (Exception exception)
             {
+                ThreadInterrupt.Clear();
                 await FailedAsync(progress, exception, item).ConfigureAwait(false);
             }
         }
 
+        ThreadInterrupt.Clear();
         RunLength.Record(i, Stopwatch.GetTimestamp() - start);
         return EndRun(input, progress, writer);
     }
@@ -182,6 +209,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
         var progress = Counters.Begin();
         var writer = RunWriter<TOut>.Rent(Next?.RunLength, progress);
         var ended = false;
+        var slow = !RunLength.IsCheap;
         IEnumerator<TOut>? values = null;
         try
         {
@@ -213,6 +241,8 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
 
                     if (writer.HasSealed)
                     {
+                        // Dataflow and the wait for room block on this thread: nothing the generator left may break them.
+                        ThreadInterrupt.Clear();
                         if (Next is { } next && !next.Queue.HasRoom && !next.Queue.WaitForRoom())
                         {
                             break;
@@ -227,6 +257,11 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
 
                 values?.Dispose();
                 values = null;
+                if (slow)
+                {
+                    ThreadInterrupt.Clear();
+                }
+
                 if (failure is not null)
                 {
                     Failed(progress, failure, item);
@@ -251,6 +286,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
                 // Enumeration abandoned: the block is stopping; nothing more is passed on, and the user's generator,
                 // cut off at a yield, is disposed so that its own finally blocks run.
                 DisposeQuietly(values);
+                ThreadInterrupt.Clear();
                 writer.Discard();
                 Counters.End(progress);
                 Order?.Ended(input.Sequence, 0);
@@ -259,6 +295,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
             }
         }
 
+        ThreadInterrupt.Clear();
         foreach (var run in EndRun(input, progress, writer))
         {
             yield return run;
