@@ -5,6 +5,31 @@ namespace JobQ.Dataflow.Tests.Management;
 [TestClass]
 public sealed class JobManagerStatTests
 {
+    /// <remarks>The stop races the first runs' admission and start, so the case runs many rounds.</remarks>
+    [TestMethod]
+    [DataRow(false)]
+    [DataRow(true)]
+    public void Stat_JoinTimesOutAtOnce_EveryPutItemIsStartedOrStillQueued(bool dispatcherAfter)
+    {
+        for (var round = 0; round < 40; round++)
+        {
+            var workers = Workers.Of<int>().Then(x => x);
+            using var manager = dispatcherAfter
+                ? JobManager.Create(workers.Then(x => x, threads: 2, dispatcher: x => x))
+                : JobManager.Create(workers);
+            for (var i = 0; i < 10; i++)
+            {
+                manager.Put(i);
+            }
+
+            manager.Join(TimeSpan.Zero);
+            manager.Dispose();
+
+            var first = manager.Stat().Stages[0];
+            Assert.AreEqual(10, first.In + first.Input.Size, $"round {round}: in {first.In}, queued {first.Input.Size}");
+        }
+    }
+
     [TestMethod]
     public void Stat_AfterResizes_WorkerCountFollowsEachResize()
     {

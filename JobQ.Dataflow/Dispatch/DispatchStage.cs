@@ -60,7 +60,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default).Unwrap();
 
-        _door = new StageDoor<TIn>(_router, Queue, 1, _stop) { TakesOnAdmit = false };
+        _door = new StageDoor<TIn>(_router, Queue, 1, _stop);
     }
 
     public override StageDoor<TIn> Door => _door;
@@ -298,6 +298,11 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
         {
             // Out of the graph before the counts fold, as a run's outputs are passed on before they fold.
             Pipeline.Moved(-input.Count);
+        }
+
+        if (_stop.IsCancellationRequested)
+        {
+            Unstarted(input, progress);
         }
 
         Counters.End(progress);

@@ -84,6 +84,12 @@ internal abstract class Stage<TIn>(Pipeline pipeline, int index, string name, De
 
     public override void Cancel() => Door.Cancel();
 
+    /// <summary>
+    /// A run the stop cut short gives the items it never started back to the stage's queue, where they were counted
+    /// until the run began: after a stop, as in jobq, what no worker took stays counted in its queue.
+    /// </summary>
+    protected void Unstarted(ItemRun<TIn> input, RunProgress progress) => Queue.Add(input.Count - progress.Started);
+
     /// <summary>A call failed: reports it (on a sync worker's own thread, waiting for an async error handler) and counts it.</summary>
     protected void Failed(RunProgress progress, Exception exception, TIn item)
     {
@@ -170,6 +176,7 @@ internal abstract class Stage<TIn, TOut>(Pipeline pipeline, int index, string na
         if (stopped)
         {
             writer.Discard();
+            Unstarted(input, progress);
         }
 
         // Passed on before the counts fold: whoever sees a call finished sees its outputs in the next queue.

@@ -59,16 +59,9 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
     public StageQueue Input { get; }
 
     /// <summary>
-    /// Gets or sets whether admitted items leave <see cref="Input"/> at once (true, the default), or later, when the stage
-    /// starts them: a dispatcher's routed items still wait in the stage until their partition takes them.
-    /// </summary>
-    public bool TakesOnAdmit { get; init; } = true;
-
-    /// <summary>
     /// Gets or sets how many runs the door admits beyond <see cref="Concurrency"/>: one more lets the block's processing
     /// task go straight on to the next run instead of ending and being scheduled again. Only for a block whose
-    /// <c>MaxDegreeOfParallelism</c> is the concurrency itself (so the extra run waits); such a stage takes its items
-    /// from <see cref="Input"/> when it starts them (<see cref="TakesOnAdmit"/> false).
+    /// <c>MaxDegreeOfParallelism</c> is the concurrency itself (so the extra run waits).
     /// </summary>
     public int Prefetch { get; init; }
 
@@ -137,7 +130,6 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
             throw new ArgumentException("A message cannot be consumed from a null source.", nameof(consumeToAccept));
         }
 
-        int taken;
         lock (_lock)
         {
             if (_declining || _stop.IsCancellationRequested)
@@ -166,13 +158,7 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
                 }
             }
 
-            taken = AdmitLocked(messageValue);
-        }
-
-        // Outside the lock: the room freed may let the stage before admit its own postponed run.
-        if (TakesOnAdmit && taken != 0)
-        {
-            Input.Freed();
+            AdmitLocked(messageValue);
         }
 
         NotifyIfStarved();
@@ -265,23 +251,17 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
         do
         {
             var value = next.Source.ConsumeMessage(next.Header, this, out var consumed);
-            var taken = 0;
             bool complete;
             lock (_lock)
             {
                 if (consumed)
                 {
-                    taken = AdmitLocked(value);
+                    AdmitLocked(value);
                 }
 
                 more = TryTakePostponedLocked(out next);
                 _transferring = more;
                 complete = !more && _completeRequested;
-            }
-
-            if (TakesOnAdmit && taken != 0)
-            {
-                Input.Freed();
             }
 
             NotifyIfStarved();
@@ -325,21 +305,16 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
     }
 
     /// <summary>
-    /// Hands a run to the block; returns its items. Under <see cref="TakesOnAdmit"/> they leave <see cref="Input"/> here,
-    /// before the stage can start them, and the caller lets its producers know (<see cref="StageQueue.Freed"/>) once it
-    /// released the lock.
+    /// Hands a run to the block. Its items stay in <see cref="Input"/> until the stage starts them, so a run the stopped
+    /// pipeline drops here, or that never starts, stays counted where it waited, as jobq's queues keep their items after
+    /// a stop.
     /// </summary>
-    private int AdmitLocked(ItemRun<T> run)
+    private void AdmitLocked(ItemRun<T> run)
     {
-        if (TakesOnAdmit)
-        {
-            Input.Remove(run.Count);
-        }
-
         if (_stop.IsCancellationRequested)
         {
             run.Return();
-            return run.Count;
+            return;
         }
 
         Interlocked.Increment(ref _running);
@@ -354,8 +329,6 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
             Interlocked.Add(ref _inFlight, -run.Count);
             run.Return();
         }
-
-        return run.Count;
     }
 
     private readonly record struct Postponed(ISourceBlock<ItemRun<T>> Source, DataflowMessageHeader Header);

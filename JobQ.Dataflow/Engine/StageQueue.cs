@@ -76,17 +76,7 @@ internal sealed class StageQueue
     /// <summary>The stage takes <paramref name="count"/> items: they leave the queue, and a producer waiting for room goes on.</summary>
     public void Take(int count)
     {
-        Remove(count);
-        Freed();
-    }
-
-    /// <summary>The first half of <see cref="Take"/>: the items leave the count at once (a stage's door does this before it
-    /// hands the run over, under its lock, so that no reader sees a started item still queued).</summary>
-    public void Remove(int count) => Interlocked.Add(ref _count, -count);
-
-    /// <summary>The second half of <see cref="Take"/>, called with no lock held: producers waiting for room are let go.</summary>
-    public void Freed()
-    {
+        Interlocked.Add(ref _count, -count);
         if (Volatile.Read(ref _waiting) != 0 && HasRoom)
         {
             Release(true);

@@ -62,7 +62,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
                 : new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(ProcessSync, options);
         // A stage that cannot be resized has the block's MaxDegreeOfParallelism as its concurrency, so the door may admit
         // one run ahead; a resizable one's cap is far above its concurrency, so it may not.
-        _door = new StageDoor<TIn>(_block, Queue, threads, _stop) { Order = Order, Prefetch = resizable ? 0 : 1, TakesOnAdmit = resizable };
+        _door = new StageDoor<TIn>(_block, Queue, threads, _stop) { Order = Order, Prefetch = resizable ? 0 : 1 };
     }
 
     public override StageDoor<TIn> Door => _door;
@@ -288,6 +288,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
                 DisposeQuietly(values);
                 ThreadInterrupt.Clear();
                 writer.Discard();
+                Unstarted(input, progress);
                 Counters.End(progress);
                 Order?.Ended(input.Sequence, 0);
                 input.Return();
@@ -315,14 +316,8 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
         }
     }
 
-    /// <summary>A run starts: its items leave the stage's queue, unless the door took them when it admitted the run.</summary>
-    private void Begin(ItemRun<TIn> input)
-    {
-        if (!_door.TakesOnAdmit)
-        {
-            Queue.Take(input.Count);
-        }
-    }
+    /// <summary>A run starts: its items leave the stage's queue.</summary>
+    private void Begin(ItemRun<TIn> input) => Queue.Take(input.Count);
 
     /// <summary>Counts output runs handed over before the call ends into the next stage's queue.</summary>
     private ItemRun<TOut>[] Handed(ItemRun<TOut>[] runs)
