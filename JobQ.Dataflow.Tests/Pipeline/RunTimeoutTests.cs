@@ -186,6 +186,38 @@ public sealed class RunTimeoutTests
     }
 
     [TestMethod]
+    public async Task RunAsync_ClockThrowsCreatingTheTimeoutTimer_StopsTheRunAndThrowsThatException()
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var tokenCancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var failure = new InvalidOperationException("no timers today");
+        var clock = new ThrowingClock(started.Task, failure);
+        var workers = Workers.Of<int>().Then(async (int x, CancellationToken ct) =>
+        {
+            using var registration = ct.Register(() => tokenCancelled.TrySetResult());
+            started.TrySetResult();
+            await Task.Delay(Bounded.Limit, ct);
+            return x;
+        });
+
+        var run = JobQueue.RunAsync(Enumerable.Range(0, 3), workers, new JobOptions { Timeout = TimeSpan.FromSeconds(1), TimeProvider = clock });
+
+        var thrown = await Assert.ThrowsAsync<Exception>(() => run.Within());
+        Assert.AreSame(failure, thrown);
+        await tokenCancelled.Task.Within();
+    }
+
+    /// <summary>A clock whose timers cannot be made: it throws once a worker call is in progress.</summary>
+    private sealed class ThrowingClock(Task callStarted, Exception failure) : TimeProvider
+    {
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            callStarted.Wait(Bounded.Limit);
+            throw failure;
+        }
+    }
+
+    [TestMethod]
     public async Task RunAsync_Cancelled_ThrowsOperationCanceledAndAsyncWorkerSeesToken()
     {
         using var cts = new CancellationTokenSource();

@@ -126,7 +126,7 @@ internal sealed class Pipeline
         if (_progress is not null)
         {
             var interval = Options.ProgressInterval;
-            _progressTimer = TimeProvider.CreateTimer(static state => ((Pipeline)state!).ReportTick(), this, interval, interval);
+            _progressTimer = CreateTimer(static state => ((Pipeline)state!).ReportTick(), interval, interval);
         }
     }
 
@@ -159,7 +159,24 @@ internal sealed class Pipeline
             due = left > TimeSpan.Zero ? left : TimeSpan.Zero;
         }
 
-        return TimeProvider.CreateTimer(static state => ((Pipeline)state!).TimeoutPassed(), this, due, Timeout.InfiniteTimeSpan);
+        return CreateTimer(static state => ((Pipeline)state!).TimeoutPassed(), due, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>
+    /// Creates a timer of the run's clock. The clock is the user's: one that throws stops the run with that exception
+    /// (the run rethrows it once stopped) rather than leave it going with no one to stop it.
+    /// </summary>
+    private ITimer? CreateTimer(TimerCallback callback, TimeSpan due, TimeSpan period)
+    {
+        try
+        {
+            return TimeProvider.CreateTimer(callback, this, due, period);
+        }
+        catch (Exception exception)
+        {
+            Fail(exception);
+            return null;
+        }
     }
 
     /// <summary>
