@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using JobQ.Dataflow.Tests.Support;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Moq;
 
 namespace JobQ.Dataflow.Tests.Pipeline;
@@ -248,6 +249,24 @@ public sealed class RunErrorTests
 
         Assert.AreSame(Boom, thrown);
         Assert.AreEqual(0, calls);
+    }
+
+    [TestMethod]
+    public async Task RunAsync_InputThrowsItsOwnOperationCanceled_TaskFaultsWithItNotCanceled()
+    {
+        var own = new OperationCanceledException("the input's own");
+
+        static IEnumerable<int> Input(Exception failure)
+        {
+            yield return 1;
+            throw failure;
+        }
+
+        var run = JobQueue.RunAsync(Input(own), Workers.Of<int>().Then(x => x), new JobOptions { Logger = NullLogger.Instance });
+        var thrown = await Assert.ThrowsAsync<OperationCanceledException>(() => run.Within());
+
+        Assert.AreSame(own, thrown);
+        Assert.AreEqual(TaskStatus.Faulted, run.Status, "no token was cancelled: the input failed");
     }
 
     [TestMethod]

@@ -457,20 +457,58 @@ public static class JobQueue
         return new JobRunResult(pipeline.StopReason == StopReason.None, pipeline.Snapshot());
     }
 
-    private static async Task<JobRunResult> ExecuteAsync<TIn, TOut>(
+    private static Task<JobRunResult> ExecuteAsync<TIn, TOut>(
         Workers<TIn, TOut> workers,
         JobOptions options,
         Func<Pipeline, PipelineHead<TIn>, InputFeeder<TIn>> startFeeder,
         CancellationToken cancellationToken)
     {
-        cancellationToken.ThrowIfCancellationRequested();
-        var built = PipelineBuilder.Build(workers, options, resizable: false, tail: false);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<JobRunResult>(cancellationToken);
+        }
+
+        Built<TIn, TOut> built;
+        try
+        {
+            // Reads the user's clock (TimeProvider): what it throws comes through the task, as from an async method.
+            built = PipelineBuilder.Build(workers, options, resizable: false, tail: false);
+        }
+        catch (Exception exception)
+        {
+            return Task.FromException<JobRunResult>(exception);
+        }
+
         var pipeline = built.Pipeline;
         pipeline.Start(built.LastCompletion);
         var feeder = startFeeder(pipeline, built.Head);
-        using var timer = pipeline.StartTimeout(options.Timeout, pipeline.Created);
-        using var registration = cancellationToken.UnsafeRegister(static state => ((Pipeline)state!).Stop(StopReason.Canceled), pipeline);
-        await pipeline.Finished.ConfigureAwait(false);
-        return Result(pipeline, feeder.Error, cancellationToken);
+        var timer = pipeline.StartTimeout(options.Timeout, pipeline.Created);
+        var registration = cancellationToken.UnsafeRegister(static state => ((Pipeline)state!).Stop(StopReason.Canceled), pipeline);
+
+        // Not an async method: it would end Canceled on any OperationCanceledException, the input's own included, which
+        // must fault the task as the input's other exceptions do.
+        var result = new TaskCompletionSource<JobRunResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        pipeline.Finished.ContinueWith(
+            _ =>
+            {
+                timer?.Dispose();
+                registration.Dispose();
+                try
+                {
+                    result.SetResult(Result(pipeline, feeder.Error, cancellationToken));
+                }
+                catch (OperationCanceledException) when (pipeline.StopReason == StopReason.Canceled && pipeline.Fault is null)
+                {
+                    result.SetCanceled(cancellationToken);
+                }
+                catch (Exception exception)
+                {
+                    result.SetException(exception);
+                }
+            },
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+        return result.Task;
     }
 }
