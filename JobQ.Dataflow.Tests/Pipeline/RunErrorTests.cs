@@ -252,6 +252,30 @@ public sealed class RunErrorTests
     }
 
     [TestMethod]
+    public async Task RunAsync_WorkersReturnNull_EachItemFailsWithAMessageSayingWhatWasNull()
+    {
+        var failures = new ConcurrentQueue<JobFailure>();
+        var options = new JobOptions { ErrorPolicy = ErrorPolicy.Handle(failures.Enqueue) };
+        Task<int>? noTask = null;
+        Task? noPlainTask = null;
+        IEnumerable<int>? noSequence = null;
+        IAsyncEnumerable<int>? noAsyncSequence = null;
+
+        await JobQueue.RunAsync([1], Workers.Of<int>().Then(x => noTask!), options).Within();
+        await JobQueue.RunAsync([1], Workers.Of<int>().Then(x => noPlainTask!), options).Within();
+        await JobQueue.RunAsync([1], Workers.Of<int>().ThenMany(x => noSequence!), options).Within();
+        await JobQueue.RunAsync([1], Workers.Of<int>().ThenMany(x => noAsyncSequence!), options).Within();
+
+        var messages = failures.Select(failure => failure.Exception.Message).ToArray();
+        Assert.HasCount(4, messages);
+        StringAssert.StartsWith(messages[0], "The worker returned null instead of a Task<Int32>");
+        StringAssert.StartsWith(messages[1], "The worker returned null instead of a Task;");
+        StringAssert.StartsWith(messages[2], "The worker returned null instead of a sequence");
+        StringAssert.StartsWith(messages[3], "The worker returned null instead of a sequence");
+        Assert.IsTrue(failures.All(failure => failure.Exception is InvalidOperationException));
+    }
+
+    [TestMethod]
     public async Task RunAsync_InputThrowsItsOwnOperationCanceled_TaskFaultsWithItNotCanceled()
     {
         var own = new OperationCanceledException("the input's own");

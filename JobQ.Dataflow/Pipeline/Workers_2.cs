@@ -94,7 +94,7 @@ public sealed class Workers<TIn, TOut>
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, Task<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
         ArgumentNullException.ThrowIfNull(worker);
-        return Append<TNext>(worker, threads, dispatcher, name, _ => new AsyncWorker<TOut, TNext>((item, _) => new ValueTask<TNext>(worker(item))));
+        return Append<TNext>(worker, threads, dispatcher, name, _ => new AsyncWorker<TOut, TNext>((item, _) => WorkerReturned.Task(worker(item))));
     }
 
     /// <summary>Adds a one-to-one async stage whose worker receives the run's cancellation token.</summary>
@@ -108,7 +108,7 @@ public sealed class Workers<TIn, TOut>
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, CancellationToken, Task<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
         ArgumentNullException.ThrowIfNull(worker);
-        return Append<TNext>(worker, threads, dispatcher, name, _ => new AsyncWorker<TOut, TNext>((item, ct) => new ValueTask<TNext>(worker(item, ct))));
+        return Append<TNext>(worker, threads, dispatcher, name, _ => new AsyncWorker<TOut, TNext>((item, ct) => WorkerReturned.Task(worker(item, ct))));
     }
 
     /// <summary>Adds a one-to-one async stage with a <see cref="ValueTask{TResult}"/> worker.</summary>
@@ -148,7 +148,7 @@ public sealed class Workers<TIn, TOut>
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, CancellationToken, Task<WorkerResult<TNext>>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
         ArgumentNullException.ThrowIfNull(worker);
-        return Append<TNext>(worker, threads, dispatcher, name, _ => new AsyncResultWorker<TOut, TNext>((item, ct) => new ValueTask<WorkerResult<TNext>>(worker(item, ct))));
+        return Append<TNext>(worker, threads, dispatcher, name, _ => new AsyncResultWorker<TOut, TNext>((item, ct) => WorkerReturned.Task(worker(item, ct))));
     }
 
     /// <summary>Adds an async stage whose worker may return <see cref="JobQueue.EmptyRst"/> to pass nothing on.</summary>
@@ -164,7 +164,7 @@ public sealed class Workers<TIn, TOut>
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, Task<WorkerResult<TNext>>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
         ArgumentNullException.ThrowIfNull(worker);
-        return Append<TNext>(worker, threads, dispatcher, name, _ => new AsyncResultWorker<TOut, TNext>((item, _) => new ValueTask<WorkerResult<TNext>>(worker(item))));
+        return Append<TNext>(worker, threads, dispatcher, name, _ => new AsyncResultWorker<TOut, TNext>((item, _) => WorkerReturned.Task(worker(item))));
     }
 
     /// <summary>Adds an async stage with a <see cref="ValueTask{TResult}"/> worker that may return <see cref="JobQueue.EmptyRst"/> to pass nothing on.</summary>
@@ -206,7 +206,7 @@ public sealed class Workers<TIn, TOut>
     public Workers<TIn, TOut> Then(Func<TOut, Task> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
         ArgumentNullException.ThrowIfNull(worker);
-        return Append<TOut>(worker, threads, dispatcher, name, _ => new AsyncActionWorker<TOut>((item, _) => worker(item)), passesItemsOn: true);
+        return Append<TOut>(worker, threads, dispatcher, name, _ => new AsyncActionWorker<TOut>((item, _) => WorkerReturned.Task(worker(item))), passesItemsOn: true);
     }
 
     /// <summary>Adds an async stage that awaits <paramref name="worker"/> (given the run's token) and passes each item on unchanged.</summary>
@@ -219,7 +219,7 @@ public sealed class Workers<TIn, TOut>
     public Workers<TIn, TOut> Then(Func<TOut, CancellationToken, Task> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
         ArgumentNullException.ThrowIfNull(worker);
-        return Append<TOut>(worker, threads, dispatcher, name, _ => new AsyncActionWorker<TOut>(worker), passesItemsOn: true);
+        return Append<TOut>(worker, threads, dispatcher, name, _ => new AsyncActionWorker<TOut>((item, ct) => WorkerReturned.Task(worker(item, ct))), passesItemsOn: true);
     }
 
     /// <summary>Adds an async stage that awaits <paramref name="worker"/>'s <see cref="ValueTask"/> and passes each item on unchanged.</summary>
@@ -285,7 +285,7 @@ public sealed class Workers<TIn, TOut>
     public Workers<TIn, TNext> ThenMany<TNext>(Func<TOut, IAsyncEnumerable<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
         ArgumentNullException.ThrowIfNull(worker);
-        return Append<TNext>(worker, threads, dispatcher, name, _ => new AsyncManyWorker<TOut, TNext>((item, _) => worker(item)));
+        return Append<TNext>(worker, threads, dispatcher, name, _ => new AsyncManyWorker<TOut, TNext>((item, _) => WorkerReturned.Sequence(worker(item))));
     }
 
     /// <summary>Adds a one-to-many async stage whose worker receives the run's cancellation token.</summary>
@@ -298,7 +298,7 @@ public sealed class Workers<TIn, TOut>
     public Workers<TIn, TNext> ThenMany<TNext>(Func<TOut, CancellationToken, IAsyncEnumerable<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
         ArgumentNullException.ThrowIfNull(worker);
-        return Append<TNext>(worker, threads, dispatcher, name, _ => new AsyncManyWorker<TOut, TNext>(worker));
+        return Append<TNext>(worker, threads, dispatcher, name, _ => new AsyncManyWorker<TOut, TNext>((item, ct) => WorkerReturned.Sequence(worker(item, ct))));
     }
 
     /// <summary>

@@ -7,12 +7,12 @@ internal sealed class SyncManyWorker<TIn, TOut>(Func<TIn, IEnumerable<TOut>> wor
 
     public override bool Streams => true;
 
-    public override IEnumerable<TOut> Expand(TIn item) => worker(item);
+    public override IEnumerable<TOut> Expand(TIn item) => WorkerReturned.Sequence(worker(item));
 
     public override void Invoke(TIn item, IOutput<TOut> output)
     {
         var produced = false;
-        foreach (var value in worker(item))
+        foreach (var value in WorkerReturned.Sequence(worker(item)))
         {
             produced = true;
             output.Add(value);
