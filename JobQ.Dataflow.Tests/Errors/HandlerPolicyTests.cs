@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Threading.Tasks.Dataflow;
+using JobQ.Dataflow.Internal;
 using JobQ.Dataflow.Tests.Support;
 using Microsoft.Extensions.Logging;
 using Moq;
@@ -135,6 +136,28 @@ public sealed class HandlerPolicyTests
         Assert.AreEqual(50L, result.Stats.Stages[0].Failed);
         CollectionAssert.AreEquivalent(Enumerable.Range(0, 100).Where(x => x % 2 == 1).ToList(), passed.ToList());
         logger.VerifyLogged(LogLevel.Error, "'check'", handlerError, Times.Exactly(50));
+    }
+
+    [TestMethod]
+    [DataRow(true)]
+    [DataRow(false)]
+    public async Task ReportFailureAsync_HandlerThrowsOperationCanceled_LoggedAsTheHandlersFailureOnlyIfTheRunIsNotStopping(bool stopped)
+    {
+        var logger = LoggerMock.Create();
+        var options = new JobOptions
+        {
+            Logger = logger.Object,
+            ErrorPolicy = ErrorPolicy.Handle((failure, ct) => throw new OperationCanceledException(ct)),
+        }.Validated("options");
+        var pipeline = PipelineBuilder.Build(Workers.Of<int>().Then(x => x, name: "handled"), options, resizable: false, tail: false).Pipeline;
+        if (stopped)
+        {
+            pipeline.Stop(StopReason.Canceled);
+        }
+
+        await pipeline.ReportFailureAsync(pipeline.Stages[0], new InvalidOperationException("bad"), 1).AsTask().WaitAsync(Bound);
+
+        logger.VerifyLogged(LogLevel.Error, "error handler of stage 'handled'", stopped ? Times.Never() : Times.Once());
     }
 
     [TestMethod]

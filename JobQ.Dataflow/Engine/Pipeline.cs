@@ -354,6 +354,10 @@ internal sealed class Pipeline
         {
             await handler(failure, Token).ConfigureAwait(false);
         }
+        catch (OperationCanceledException) when (Token.IsCancellationRequested)
+        {
+            // Cut short by the run's stop, as a worker call is: not the handler's failure.
+        }
         catch (Exception exception)
         {
             SafeLog(logger => Log.HandlerFailed(logger, stage.Name, failure.Item, exception));
