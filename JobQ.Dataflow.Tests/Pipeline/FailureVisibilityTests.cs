@@ -29,6 +29,33 @@ public sealed class FailureVisibilityTests
     }
 
     [TestMethod]
+    public async Task Run_FailedItemAndExceptionCannotBeWrittenWithNoLogger_StandardErrorStillShowsAnEntry()
+    {
+        var text = await CaptureStandardErrorAsync(() => JobQueue.RunAsync(
+            [new Unprintable()],
+            Workers.Of<Unprintable>().Then<Unprintable>(_ => throw new UnreadableException(), name: "unprintable-stage")));
+
+        var lines = text.Split(Environment.NewLine).Where(line => line.StartsWith("JobQ.Dataflow Error:", StringComparison.Ordinal)).ToList();
+        Assert.HasCount(1, lines, text);
+        Assert.Contains("the message could not be written", lines[0]);
+        Assert.Contains(typeof(UnreadableException).FullName!, lines[0]);
+    }
+
+    /// <summary>An item whose text cannot be read.</summary>
+    private sealed class Unprintable
+    {
+        public override string ToString() => throw new InvalidOperationException("no text");
+    }
+
+    /// <summary>An exception whose text cannot be read.</summary>
+    private sealed class UnreadableException : Exception
+    {
+        public override string Message => throw new InvalidOperationException("no message");
+
+        public override string ToString() => throw new InvalidOperationException("no text");
+    }
+
+    [TestMethod]
     public async Task Run_DispatcherFailsWithNoLogger_StandardErrorShowsStageAndException()
     {
         static int Route(int x) => x == 3 ? throw new InvalidOperationException("no partition for three") : x;

@@ -34,11 +34,33 @@ internal sealed class StandardErrorLogger : ILogger
             return;
         }
 
-        var message = formatter(state, exception);
+        // The message and the exception's text run user code (an item's ToString, an exception's Message): one that
+        // throws still leaves an entry, so that a failure is never lost for want of its text.
+        string message;
+        try
+        {
+            message = formatter(state, exception);
+        }
+        catch (Exception formatting)
+        {
+            message = $"(event {eventId.Id}: the message could not be written, {formatting.GetType().Name})";
+        }
 
         // One call per entry: Console.Error is synchronized, so entries of workers failing at once do not interleave.
         Console.Error.WriteLine(exception is null
             ? $"JobQ.Dataflow {logLevel}: {message}"
-            : $"JobQ.Dataflow {logLevel}: {message} {exception}");
+            : $"JobQ.Dataflow {logLevel}: {message} {Describe(exception)}");
+    }
+
+    private static string Describe(Exception exception)
+    {
+        try
+        {
+            return exception.ToString();
+        }
+        catch (Exception)
+        {
+            return $"{exception.GetType().FullName} (its text could not be read)";
+        }
     }
 }
