@@ -217,6 +217,20 @@ public sealed class LimitJobSpeedTests
 
         CollectionAssert.AreEqual(new[] { Ms100, 2 * Ms100 }, passed.ToArray());
         logger.VerifyLogged(LogLevel.Warning, "flaky-rate", failure, Times.Once());
+        logger.VerifyLogged(LogLevel.Warning, "10 units/s stays in force", Times.Once());
+    }
+
+    [TestMethod]
+    public async Task LimitJobSpeed_RateFunctionBadBeforeAnyGoodReading_WarningSaysNoLimitStaysInForce()
+    {
+        var logger = LoggerMock.Create();
+        var workers = Workers.Of<int>().Then(JobQueue.LimitJobSpeed(() => 0), name: "unread-rate");
+
+        var result = await JobQueue.RunAsync(Enumerable.Range(0, 2), workers, new JobOptions { Logger = logger.Object }).Within();
+
+        Assert.IsTrue(result.Completed);
+        logger.VerifyLogged(LogLevel.Warning, "no limit (no good reading yet) stays in force", Times.Exactly(2));
+        logger.VerifyLogged(LogLevel.Warning, "NaN", Times.Never());
     }
 
     [TestMethod]

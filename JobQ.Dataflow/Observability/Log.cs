@@ -20,11 +20,11 @@ internal static partial class Log
     [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "Stage '{Stage}' resized from {From} to {To} workers.")]
     public static partial void Resized(ILogger logger, string stage, int from, int to);
 
-    [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "Speed limit of stage '{Stage}' gave {Value} units/s, which is not a positive number; {Kept} units/s stays in force.")]
-    public static partial void BadSpeed(ILogger logger, string stage, double value, double kept);
+    [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "Speed limit of stage '{Stage}' gave {Value} units/s, which is not a positive number; {Kept} stays in force.")]
+    public static partial void BadSpeed(ILogger logger, string stage, double value, string kept);
 
-    [LoggerMessage(EventId = 7, Level = LogLevel.Warning, Message = "Speed limit function of stage '{Stage}' threw; {Kept} units/s stays in force.")]
-    public static partial void SpeedFunctionFailed(ILogger logger, string stage, double kept, Exception exception);
+    [LoggerMessage(EventId = 7, Level = LogLevel.Warning, Message = "Speed limit function of stage '{Stage}' threw; {Kept} stays in force.")]
+    public static partial void SpeedFunctionFailed(ILogger logger, string stage, string kept, Exception exception);
 
     [LoggerMessage(EventId = 9, Level = LogLevel.Error, Message = "The error handler of stage '{Stage}' failed on item {Item}; the item stays failed and the run goes on.")]
     public static partial void HandlerFailed(ILogger logger, string stage, object? item, Exception exception);

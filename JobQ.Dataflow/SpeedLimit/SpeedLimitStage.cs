@@ -141,13 +141,13 @@ internal sealed class SpeedLimitStage<T> : Stage<T, T>
         }
         catch (Exception exception)
         {
-            Pipeline.SafeLog(logger => Log.SpeedFunctionFailed(logger, Name, _speed, exception));
+            Pipeline.SafeLog(logger => Log.SpeedFunctionFailed(logger, Name, KeptText, exception));
             return Kept();
         }
 
         if (double.IsNaN(value) || value <= 0)
         {
-            Pipeline.SafeLog(logger => Log.BadSpeed(logger, Name, value, _speed));
+            Pipeline.SafeLog(logger => Log.BadSpeed(logger, Name, value, KeptText));
             return Kept();
         }
 
@@ -156,6 +156,8 @@ internal sealed class SpeedLimitStage<T> : Stage<T, T>
 
     // Before any valid reading there is nothing to keep: pass items through at no limit until one comes.
     private double Kept() => double.IsNaN(_speed) ? double.PositiveInfinity : _speed;
+
+    private string KeptText => double.IsNaN(_speed) ? "no limit (no good reading yet)" : $"{_speed} units/s";
 
     private void Report(TimeSpan elapsed, double speed)
     {
