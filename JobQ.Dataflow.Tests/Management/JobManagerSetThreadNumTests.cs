@@ -174,8 +174,11 @@ public sealed class JobManagerSetThreadNumTests
         var other = new WorkerSpy();
         using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work, threads: 2));
 
-        Assert.ThrowsExactly<JobWorkerNotFoundException>(() => manager.SetThreadNum(new Func<int, int>(other.Work), 3));
-        Assert.ThrowsExactly<JobWorkerNotFoundException>(() => manager.SetThreadNum(new Func<int, int>(static i => i), 3));
+        var byMethod = Assert.ThrowsExactly<JobWorkerNotFoundException>(() => manager.SetThreadNum(new Func<int, int>(other.Work), 3));
+        var byLambda = Assert.ThrowsExactly<JobWorkerNotFoundException>(() => manager.SetThreadNum(new Func<int, int>(static i => i), 3));
+        Assert.Contains("WorkerSpy.Work", byMethod.Message);
+        Assert.Contains("a lambda", byLambda.Message);
+        Assert.DoesNotContain("<", byLambda.Message, "no compiler-made name");
         Assert.ThrowsExactly<JobWorkerNotFoundException>(() => manager.SetThreadNum(new Func<int, Task<int>>(spy.WorkAsync), 3));
 
         Assert.AreEqual(2, manager.Stat().Stages[0].WorkerCount);

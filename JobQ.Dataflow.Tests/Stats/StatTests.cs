@@ -186,6 +186,20 @@ public sealed class StatTests
     }
 
     [TestMethod]
+    public async Task Stat_StageNames_LocalFunctionsNamedAsTheirCodeReads()
+    {
+        static int Twice(int x) => x * 2;
+        var offset = 1;
+        int Shift(int x) => x + offset;
+
+        var probe = new Probe();
+        await JobQueue.RunAsync([1], Workers.Of<int>().Then(Twice).Then(Shift), new JobOptions { Probe = probe }).Within();
+        var names = JobQueue.Stat(probe).Stages.Select(s => s.Name).ToArray();
+
+        CollectionAssert.AreEqual(new[] { "StatTests.Twice", "StatTests.Shift" }, names);
+    }
+
+    [TestMethod]
     public async Task Stat_StageNames_MethodGroupLambdaExplicitAndSpeedLimit()
     {
         var probe = new Probe();

@@ -189,7 +189,10 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
         await _pipeline.Finished.ConfigureAwait(false);
     }
 
-    private static string Describe(Delegate worker) => $"{worker.Method.DeclaringType?.Name}.{worker.Method.Name}";
+    /// <summary>Names a worker in a message: by its method, or, for a lambda, by how to match it.</summary>
+    private static string Describe(Delegate worker)
+        => Workers<TIn, TIn>.MethodName(worker)
+           ?? "given, a lambda (a lambda matches only the delegate the stage was made with: keep that delegate, or use a named method)";
 
     private static bool Matches(Delegate? candidate, Delegate worker)
         => candidate is not null
