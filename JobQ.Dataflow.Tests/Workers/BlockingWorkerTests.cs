@@ -35,6 +35,35 @@ public sealed class BlockingWorkerTests
     }
 
     [TestMethod]
+    public async Task Then_SyncWorkersWithTokenBlockingTogether_GetThreadsAndSeeTheStopCancelTheirToken()
+    {
+        const int threads = 4;
+        using var barrier = new Barrier(threads + 1);
+        var cancelledInCall = 0;
+        using var cancel = new CancellationTokenSource();
+        var workers = Workers.Of<int>().Then(
+            (x, ct) =>
+            {
+                // All four calls are inside at once (each on a thread of its own), then wait for the stop.
+                barrier.SignalAndWait(Bounded.Limit);
+                if (ct.WaitHandle.WaitOne(Bounded.Limit))
+                {
+                    Interlocked.Increment(ref cancelledInCall);
+                }
+
+                return x;
+            },
+            threads: threads);
+
+        var run = JobQueue.RunAsync(Enumerable.Range(0, threads), workers, cancellationToken: cancel.Token);
+        Assert.IsTrue(barrier.SignalAndWait(Bounded.Limit), "four blocking calls at once");
+        cancel.Cancel();
+
+        await Assert.ThrowsAsync<OperationCanceledException>(() => run.Within());
+        Bounded.Until(() => Volatile.Read(ref cancelledInCall) == threads, "every call to see its token cancelled");
+    }
+
+    [TestMethod]
     public async Task Then_TwoBlockingStagesWithBarriers_BothStagesRunConcurrently()
     {
         using var first = new Barrier(4);

@@ -29,6 +29,10 @@ public sealed class WorkerShapeEntryPointTests
         new("sync WorkerResult method", Expect.KeptOdd, false, r => Workers.Of<int>().Then(r.KeepOdd)),
         new("sync action method", Expect.PassedOn, false, r => Workers.Of<int>().Then(r.Record)),
         new("sync sequence method", Expect.Doubled, false, r => Workers.Of<int>().ThenMany(r.Twice)),
+        new("sync value method with token", Expect.Plus1, true, r => Workers.Of<int>().Then(r.Add1WithToken)),
+        new("sync action method with token", Expect.PassedOn, true, r => Workers.Of<int>().Then(r.RecordWithToken)),
+        new("sync sequence method with token", Expect.Doubled, true, r => Workers.Of<int>().ThenMany(r.TwiceWithToken)),
+        new("sync action method group with and without token", Expect.PassedOn, false, r => Workers.Of<int>().Then(r.RecordEitherWay)),
         new("Task<T> method", Expect.Plus1, false, r => Workers.Of<int>().Then(r.Add1TaskAsync)),
         new("Task<T> method with token", Expect.Plus1, true, r => Workers.Of<int>().Then(r.Add1TaskWithTokenAsync)),
         new("ValueTask<T> method", Expect.Plus1, false, r => Workers.Of<int>().Then(r.Add1ValueTaskAsync)),
@@ -50,6 +54,26 @@ public sealed class WorkerShapeEntryPointTests
         new("sync EmptyRst lambda with return type", Expect.KeptOdd, false, r => Workers.Of<int>().Then(WorkerResult<int> (x) => x % 2 == 0 ? JobQueue.EmptyRst : x)),
         new("sync action lambda", Expect.PassedOn, false, r => Workers.Of<int>().Then(x => { r.Done[x] = true; })),
         new("sync sequence lambda", Expect.Doubled, false, r => Workers.Of<int>().ThenMany(x => new[] { x, x })),
+        new("sync value lambda with token", Expect.Plus1, true, r => Workers.Of<int>().Then((x, ct) =>
+        {
+            r.Saw(ct);
+            return x + 1;
+        })),
+        new("sync EmptyRst lambda with output type and token", Expect.KeptOdd, true, r => Workers.Of<int>().Then<int>((x, ct) =>
+        {
+            r.Saw(ct);
+            return x % 2 == 0 ? JobQueue.EmptyRst : x;
+        })),
+        new("sync action lambda with token", Expect.PassedOn, true, r => Workers.Of<int>().Then((x, ct) =>
+        {
+            r.Saw(ct);
+            r.Done[x] = true;
+        })),
+        new("sync sequence lambda with token", Expect.Doubled, true, r => Workers.Of<int>().ThenMany((x, ct) =>
+        {
+            r.Saw(ct);
+            return new[] { x, x };
+        })),
         new("Task<T> lambda", Expect.Plus1, false, r => Workers.Of<int>().Then(x => Task.FromResult(x + 1))),
         new("async Task<T> lambda", Expect.Plus1, false, r => Workers.Of<int>().Then(async x =>
         {
@@ -256,6 +280,30 @@ public sealed class WorkerShapeEntryPointTests
         public WorkerResult<int> KeepOdd(int x) => x % 2 == 0 ? JobQueue.EmptyRst : x;
 
         public void Record(int x) => Done[x] = true;
+
+        public int Add1WithToken(int x, CancellationToken ct)
+        {
+            Saw(ct);
+            return x + 1;
+        }
+
+        public void RecordWithToken(int x, CancellationToken ct)
+        {
+            Saw(ct);
+            Done[x] = true;
+        }
+
+        public IEnumerable<int> TwiceWithToken(int x, CancellationToken ct)
+        {
+            Saw(ct);
+            return [x, x];
+        }
+
+        /// <summary>A method group with both forms, as <c>BlockingCollection.Add</c>: binds to the one without a token.</summary>
+        public void RecordEitherWay(int x) => Done[x] = true;
+
+        /// <summary>The form with a token of <see cref="RecordEitherWay(int)"/>; never called.</summary>
+        public void RecordEitherWay(int x, CancellationToken ct) => throw new AssertFailedException("the form with a token was chosen");
 
         public IEnumerable<int> Twice(int x)
         {

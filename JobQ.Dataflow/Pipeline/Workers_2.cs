@@ -54,6 +54,22 @@ public sealed class Workers<TIn, TOut>
         return Append<TNext>(worker, threads, dispatcher, name, _ => new SyncWorker<TOut, TNext>(worker));
     }
 
+    /// <summary>Adds a one-to-one sync stage whose worker receives the run's cancellation token, cancelled when the run stops.</summary>
+    /// <typeparam name="TNext">The type of the worker's results.</typeparam>
+    /// <param name="worker">The worker; called on a dedicated thread. A long computation may check the token to end early
+    /// once the run stops; what it returns then is discarded.</param>
+    /// <param name="threads">How many calls run at once; with a dispatcher, the number of partitions. Default 1.</param>
+    /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <returns>A new worker list with the stage added.</returns>
+    // Below the forms without a token: a method group with both (BlockingCollection.Add) binds to the plain one.
+    [OverloadResolutionPriority(-1)]
+    public Workers<TIn, TNext> Then<TNext>(Func<TOut, CancellationToken, TNext> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(worker);
+        return Append<TNext>(worker, threads, dispatcher, name, pipeline => new SyncWorker<TOut, TNext>(item => worker(item, pipeline.Token)));
+    }
+
     /// <summary>Adds a one-to-one sync stage whose worker may return <see cref="JobQueue.EmptyRst"/> to pass nothing on.</summary>
     /// <typeparam name="TNext">The type of the values the worker passes on.</typeparam>
     /// <param name="worker">The worker; called on a dedicated thread.</param>
@@ -70,6 +86,20 @@ public sealed class Workers<TIn, TOut>
         return Append<TNext>(worker, threads, dispatcher, name, _ => new SyncResultWorker<TOut, TNext>(worker));
     }
 
+    /// <summary>Adds a one-to-one sync stage whose worker receives the run's cancellation token and may return <see cref="JobQueue.EmptyRst"/>.</summary>
+    /// <typeparam name="TNext">The type of the values the worker passes on.</typeparam>
+    /// <param name="worker">The worker; called on a dedicated thread.</param>
+    /// <param name="threads">How many calls run at once; with a dispatcher, the number of partitions. Default 1.</param>
+    /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <returns>A new worker list with the stage added.</returns>
+    [OverloadResolutionPriority(-1)]
+    public Workers<TIn, TNext> Then<TNext>(Func<TOut, CancellationToken, WorkerResult<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(worker);
+        return Append<TNext>(worker, threads, dispatcher, name, pipeline => new SyncResultWorker<TOut, TNext>(item => worker(item, pipeline.Token)));
+    }
+
     /// <summary>Adds a sync stage that calls <paramref name="worker"/> and passes each item on unchanged.</summary>
     /// <param name="worker">The worker; called on a dedicated thread.</param>
     /// <param name="threads">How many calls run at once; with a dispatcher, the number of partitions. Default 1.</param>
@@ -81,6 +111,20 @@ public sealed class Workers<TIn, TOut>
     {
         ArgumentNullException.ThrowIfNull(worker);
         return Append<TOut>(worker, threads, dispatcher, name, _ => new SyncActionWorker<TOut>(worker), passesItemsOn: true);
+    }
+
+    /// <summary>Adds a sync stage that calls <paramref name="worker"/> with the run's cancellation token and passes each item on unchanged.</summary>
+    /// <param name="worker">The worker; called on a dedicated thread.</param>
+    /// <param name="threads">How many calls run at once; with a dispatcher, the number of partitions. Default 1.</param>
+    /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <returns>A new worker list with the stage added; its output type is unchanged.</returns>
+    // Below the forms without a token: a method group with both (BlockingCollection.Add) binds to the plain one.
+    [OverloadResolutionPriority(-1)]
+    public Workers<TIn, TOut> Then(Action<TOut, CancellationToken> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(worker);
+        return Append<TOut>(worker, threads, dispatcher, name, pipeline => new SyncActionWorker<TOut>(item => worker(item, pipeline.Token)), passesItemsOn: true);
     }
 
     /// <summary>Adds a one-to-one async stage; no thread is held while the worker awaits.</summary>
@@ -273,6 +317,21 @@ public sealed class Workers<TIn, TOut>
     {
         ArgumentNullException.ThrowIfNull(worker);
         return Append<TNext>(worker, threads, dispatcher, name, _ => new SyncManyWorker<TOut, TNext>(worker));
+    }
+
+    /// <summary>Adds a one-to-many sync stage whose worker receives the run's cancellation token; see <see cref="ThenMany{TNext}(Func{TOut, IEnumerable{TNext}}, int, Func{TOut, int}?, string?)"/>.</summary>
+    /// <typeparam name="TNext">The type of the elements.</typeparam>
+    /// <param name="worker">The worker; its sequence is enumerated on a dedicated thread.</param>
+    /// <param name="threads">How many calls run at once; with a dispatcher, the number of partitions. Default 1.</param>
+    /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <returns>A new worker list with the stage added.</returns>
+    // Below the forms without a token: a method group with both (BlockingCollection.Add) binds to the plain one.
+    [OverloadResolutionPriority(-1)]
+    public Workers<TIn, TNext> ThenMany<TNext>(Func<TOut, CancellationToken, IEnumerable<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(worker);
+        return Append<TNext>(worker, threads, dispatcher, name, pipeline => new SyncManyWorker<TOut, TNext>(item => worker(item, pipeline.Token)));
     }
 
     /// <summary>Adds a one-to-many async stage: every element of the worker's async sequence goes on as its own item.</summary>
