@@ -70,6 +70,26 @@ public sealed class StageOutputTypeTests
     }
 
     [TestMethod]
+    public void Then_BlackHoleLambdaWithoutOutputType_RefusedByTheCompilerWithTheFix()
+    {
+        var errors = Docs.DocsTests.Compile("var black = Workers.Of<int>().Then(x => JobQueue.EmptyRst);");
+
+        Assert.HasCount(1, errors, string.Join(Environment.NewLine, errors));
+        Assert.Contains("CS0619", errors[0]);
+        Assert.Contains("Then<T>(x => JobQueue.EmptyRst)", errors[0]);
+    }
+
+    [TestMethod]
+    public void Then_BlackHoleLambdaWithOutputType_CompilesAndDropsEveryItem()
+    {
+        Assert.IsEmpty(Docs.DocsTests.Compile("var black = Workers.Of<int>().Then<int>(x => JobQueue.EmptyRst);"));
+
+        var result = JobQueue.Run([1, 2, 3], Workers.Of<int>().Then<int>(x => JobQueue.EmptyRst));
+
+        Assert.AreEqual(3, result.Stats.Stages[0].Dropped);
+    }
+
+    [TestMethod]
     public void Then_ExplicitTaskTypeArgument_ThrowsArgument()
     {
         var ex = Assert.ThrowsExactly<ArgumentException>(() => Workers.Of<int>().Then<Task<int>>(x => Task.FromResult(x)));

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Runtime.CompilerServices;
 using JobQ.Dataflow.Internal;
 
@@ -99,6 +100,24 @@ public sealed class Workers<TIn, TOut>
         ArgumentNullException.ThrowIfNull(worker);
         return Append<TNext>(worker, threads, dispatcher, name, pipeline => new SyncResultWorker<TOut, TNext>(item => worker(item, pipeline.Token)));
     }
+
+    /// <summary>
+    /// Refused when compiled: a worker that returns only <see cref="JobQueue.EmptyRst"/> (jobq's black-hole worker)
+    /// has <see cref="EmptyResult"/> as its output type, so <c>EmptyRst</c> would go on as data. The compiler's message
+    /// says what to write: <c>Then&lt;T&gt;(x =&gt; JobQueue.EmptyRst)</c>.
+    /// </summary>
+    /// <param name="worker">The worker.</param>
+    /// <param name="threads">Unused.</param>
+    /// <param name="dispatcher">Unused.</param>
+    /// <param name="name">Unused.</param>
+    /// <returns>Never returns.</returns>
+    [Obsolete(
+        "This worker returns only JobQueue.EmptyRst, so its output type would be EmptyResult and EmptyRst would go on as data. "
+        + "Give the output type, Then<T>(x => JobQueue.EmptyRst), to drop every item as jobq's black-hole worker does.",
+        error: true)]
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public Workers<TIn, EmptyResult> Then(Func<TOut, EmptyResult> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
+        => throw new NotSupportedException("Give the worker's output type: Then<T>(x => JobQueue.EmptyRst).");
 
     /// <summary>Adds a sync stage that calls <paramref name="worker"/> and passes each item on unchanged.</summary>
     /// <param name="worker">The worker; called on a dedicated thread.</param>
