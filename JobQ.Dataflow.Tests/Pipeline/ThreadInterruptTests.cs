@@ -24,24 +24,26 @@ public sealed class ThreadInterruptTests
         return x;
     }
 
-    [TestMethod]
-    [DataRow(false)]
-    [DataRow(true)]
-    public async Task RunAsync_CheapWorkerInterruptsEveryCall_EveryItemPassesOnAndNothingFails(bool keepOrder)
+    /// <summary>Runs 2,000 items through <paramref name="stage"/> and a counting stage, <see cref="Rounds"/> times: each
+    /// round completes, with every item counted and no failure.</summary>
+    private static async Task AssertEveryItemPassesOn(Workers<int, int> stage, bool keepOrder = false)
     {
         for (var round = 0; round < Rounds; round++)
         {
             var seen = 0;
-            var result = await JobQueue.RunAsync(
-                Enumerable.Range(0, 2000),
-                Workers.Of<int>().Then(Interrupting, threads: 4).Then(x => { Interlocked.Increment(ref seen); }),
-                Quiet(keepOrder)).Within();
+            var result = await JobQueue.RunAsync(Enumerable.Range(0, 2000), stage.Then(x => { Interlocked.Increment(ref seen); }), Quiet(keepOrder)).Within();
 
             Assert.IsTrue(result.Completed, $"round {round}");
             Assert.AreEqual(2000, seen, $"round {round}");
             Assert.AreEqual(0, result.Stats.Stages.Sum(stage => stage.Failed), $"round {round}");
         }
     }
+
+    [TestMethod]
+    [DataRow(false)]
+    [DataRow(true)]
+    public async Task RunAsync_CheapWorkerInterruptsEveryCall_EveryItemPassesOnAndNothingFails(bool keepOrder)
+        => await AssertEveryItemPassesOn(Workers.Of<int>().Then(Interrupting, threads: 4), keepOrder);
 
     [TestMethod]
     public async Task RunAsync_SlowWorkerLeavesItsThreadInterrupted_TheNextCallsBlockingWaitIsNotInterrupted()
@@ -79,33 +81,18 @@ public sealed class ThreadInterruptTests
     /// before the stage's code runs there again.</remarks>
     [TestMethod]
     public async Task RunAsync_AsyncWorkerInterruptsItsThreadBeforeItsFirstAwait_EveryItemPassesOnAndNothingFails()
-    {
-        for (var round = 0; round < Rounds; round++)
-        {
-            var seen = 0;
-            var result = await JobQueue.RunAsync(
-                Enumerable.Range(0, 2000),
-                Workers.Of<int>()
-                    .Then(
-                        async x =>
-                        {
-                            Thread.CurrentThread.Interrupt();
-                            if (x % 3 == 0)
-                            {
-                                await Task.Yield();
-                            }
+        => await AssertEveryItemPassesOn(Workers.Of<int>().Then(
+            async x =>
+            {
+                Thread.CurrentThread.Interrupt();
+                if (x % 3 == 0)
+                {
+                    await Task.Yield();
+                }
 
-                            return x;
-                        },
-                        threads: 4)
-                    .Then(x => { Interlocked.Increment(ref seen); }),
-                Quiet()).Within();
-
-            Assert.IsTrue(result.Completed, $"round {round}");
-            Assert.AreEqual(2000, seen, $"round {round}");
-            Assert.AreEqual(0, result.Stats.Stages.Sum(stage => stage.Failed), $"round {round}");
-        }
-    }
+                return x;
+            },
+            threads: 4));
 
     [TestMethod]
     public async Task RunAsync_GeneratorInterruptsBeforeEachOutputWhileTheNextQueueIsFull_EveryOutputPassesOn()
@@ -159,18 +146,7 @@ public sealed class ThreadInterruptTests
             return x;
         }
 
-        for (var round = 0; round < Rounds; round++)
-        {
-            var seen = 0;
-            var result = await JobQueue.RunAsync(
-                Enumerable.Range(0, 2000),
-                Workers.Of<int>().Then(Interrupting, threads: 3, dispatcher: Route).Then(x => { Interlocked.Increment(ref seen); }),
-                Quiet(keepOrder)).Within();
-
-            Assert.IsTrue(result.Completed, $"round {round}");
-            Assert.AreEqual(2000, seen, $"round {round}");
-            Assert.AreEqual(0, result.Stats.Stages.Sum(stage => stage.Failed), $"round {round}");
-        }
+        await AssertEveryItemPassesOn(Workers.Of<int>().Then(Interrupting, threads: 3, dispatcher: Route), keepOrder);
     }
 
     [TestMethod]
