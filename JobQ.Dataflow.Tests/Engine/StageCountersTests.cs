@@ -16,7 +16,26 @@ public sealed class StageCountersTests
     {
         var counters = new StageCounters();
 
-        Assert.AreEqual((0L, 0L, 0L, 0L), counters.Read());
+        Assert.AreEqual((0L, 0L, 0L, 0L, 0L), counters.Read());
+    }
+
+    [TestMethod]
+    public void Read_RunsInProgress_CountTheirItemsNotStartedYetUntilTheyEnd()
+    {
+        var counters = new StageCounters();
+        var first = counters.Begin(items: 3);
+        var second = counters.Begin(items: 2);
+        first.Start();
+        first.Finish();
+        first.Start();
+
+        Assert.AreEqual(1L + 2L, counters.Read().Unstarted, "the first run's third item and both of the second's");
+
+        counters.End(second);
+        Assert.AreEqual(1L, counters.Read().Unstarted, "an ended run counts nothing");
+        first.Finish();
+        first.Start();
+        Assert.AreEqual(0L, counters.Read().Unstarted);
     }
 
     [TestMethod]
@@ -34,8 +53,8 @@ public sealed class StageCountersTests
         run.Finish();
         run.Drop();
 
-        Assert.AreEqual((1L, 0L, 0L, 0L), started);
-        Assert.AreEqual((3L, 3L, 1L, 1L), counters.Read());
+        Assert.AreEqual((1L, 0L, 0L, 0L, 0L), started);
+        Assert.AreEqual((3L, 3L, 1L, 1L, 0L), counters.Read());
     }
 
     [TestMethod]
@@ -53,7 +72,7 @@ public sealed class StageCountersTests
         counters.End(run);
 
         Assert.AreEqual(before, counters.Read());
-        Assert.AreEqual((2L, 2L, 1L, 1L), counters.Read());
+        Assert.AreEqual((2L, 2L, 1L, 1L, 0L), counters.Read());
     }
 
     [TestMethod]
@@ -73,7 +92,7 @@ public sealed class StageCountersTests
         Assert.AreEqual(0, next.Finished);
         Assert.AreEqual(0, next.Failed);
         Assert.AreEqual(0, next.Dropped);
-        Assert.AreEqual((1L, 1L, 1L, 1L), counters.Read());
+        Assert.AreEqual((1L, 1L, 1L, 1L, 0L), counters.Read());
     }
 
     [TestMethod]
@@ -91,14 +110,14 @@ public sealed class StageCountersTests
         }
 
         // 1 + 2 + 3 + 4 + 5 calls.
-        var read = new List<(long In, long Out, long Failed, long Dropped)>();
+        var read = new List<(long In, long Out, long Failed, long Dropped, long Unstarted)>();
         foreach (var i in new[] { 1, 4, 0, 3, 2 })
         {
             counters.End(runs[i]);
             read.Add(counters.Read());
         }
 
-        Assert.IsTrue(read.All(counts => counts == (15L, 15L, 0L, 0L)), string.Join(", ", read));
+        Assert.IsTrue(read.All(counts => counts == (15L, 15L, 0L, 0L, 0L)), string.Join(", ", read));
     }
 
     [TestMethod]
@@ -120,8 +139,8 @@ public sealed class StageCountersTests
         counters.End(c);
         counters.End(a);
 
-        Assert.AreEqual((3L, 3L, 1L, 0L), afterMiddle);
-        Assert.AreEqual((3L, 3L, 1L, 0L), counters.Read());
+        Assert.AreEqual((3L, 3L, 1L, 0L, 0L), afterMiddle);
+        Assert.AreEqual((3L, 3L, 1L, 0L, 0L), counters.Read());
     }
 
     [TestMethod]
@@ -132,7 +151,7 @@ public sealed class StageCountersTests
         counters.CountFailedCall();
         counters.CountFailedCall();
 
-        Assert.AreEqual((2L, 2L, 2L, 0L), counters.Read());
+        Assert.AreEqual((2L, 2L, 2L, 0L, 0L), counters.Read());
     }
 
     [TestMethod]
@@ -216,7 +235,7 @@ public sealed class StageCountersTests
         });
 
         var violations = new List<string>();
-        (long In, long Out, long Failed, long Dropped) last = default;
+        (long In, long Out, long Failed, long Dropped, long Unstarted) last = default;
         while (Volatile.Read(ref done) == 0 && !processor.IsCompleted)
         {
             var now = counters.Read();
@@ -230,7 +249,7 @@ public sealed class StageCountersTests
 
         await processor.Within();
         Assert.IsEmpty(violations, string.Join("; ", violations.Take(5)));
-        Assert.AreEqual(((long)Runs * CallsPerRun, (long)Runs * CallsPerRun, (long)Runs * 4, 0L), counters.Read());
+        Assert.AreEqual(((long)Runs * CallsPerRun, (long)Runs * CallsPerRun, (long)Runs * 4, 0L, 0L), counters.Read());
     }
 
     [TestMethod]
@@ -249,7 +268,7 @@ public sealed class StageCountersTests
             }
         });
 
-        (long In, long Out, long Failed, long Dropped) seen = default;
+        (long In, long Out, long Failed, long Dropped, long Unstarted) seen = default;
         var inconsistent = Bounded.TryUntil(
             () =>
             {

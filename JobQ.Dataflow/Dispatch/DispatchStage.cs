@@ -84,7 +84,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
 
     public override StageStats Snapshot()
     {
-        var (@in, @out, failed, dropped) = Counters.Read();
+        var (@in, @out, failed, dropped, unstarted) = Counters.Read();
         var partitions = new PartitionStats[_partitions.Length];
         var merging = 0;
         var routed = 0;
@@ -98,7 +98,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
         }
 
         var coordinator = new QueueStats(Math.Min(merging, Pipeline.QueueSize), Pipeline.QueueSize);
-        var input = InputStats();
+        var input = InputStats(unstarted);
         return new StageStats(Name, input with { Size = Math.Max(0, input.Size - routed) }, WorkerCount, coordinator, partitions, @in, @out, failed, dropped);
     }
 

@@ -55,14 +55,18 @@ internal abstract class Stage(Pipeline pipeline, int index, string name, Delegat
 
     public virtual StageStats Snapshot()
     {
-        var (@in, @out, failed, dropped) = Counters.Read();
-        return new StageStats(Name, InputStats(), WorkerCount, CoordinatorStats(), null, @in, @out, failed, dropped);
+        var (@in, @out, failed, dropped, unstarted) = Counters.Read();
+        return new StageStats(Name, InputStats(unstarted), WorkerCount, CoordinatorStats(), null, @in, @out, failed, dropped);
     }
 
-    /// <summary>Gets the input queue as jobq reports it: the items waiting for the stage, up to its capacity.</summary>
-    protected QueueStats InputStats()
+    /// <summary>
+    /// Gets the input queue as jobq reports it: the items waiting for a worker, up to its capacity. Those include the
+    /// <paramref name="unstarted"/> items of runs in progress whose calls have not started: in jobq they would still
+    /// be in the queue.
+    /// </summary>
+    protected QueueStats InputStats(long unstarted)
     {
-        return new QueueStats((int)Math.Clamp(Queue.Waiting, 0, Queue.Capacity), Queue.Capacity);
+        return new QueueStats((int)Math.Clamp(Queue.Waiting + unstarted, 0, Queue.Capacity), Queue.Capacity);
     }
 
     /// <summary>Gets the coordinator under keepOrder: the outputs held back until earlier items are passed on.</summary>

@@ -21,11 +21,14 @@ internal sealed class StageCounters
     private long _dropped;
 
     /// <summary>Starts counting a run's calls.</summary>
-    public RunProgress Begin()
+    /// <param name="items">The run's items, taken from the stage's queue: until their calls start they still wait for a
+    /// worker, and <see cref="Read"/> counts them so (0 for runs whose waiting items are shown elsewhere).</param>
+    public RunProgress Begin(int items = 0)
     {
         lock (_lock)
         {
             var progress = _free.Count > 0 ? _free.Pop() : new RunProgress();
+            progress.Items = items;
             progress.Index = _active.Count;
             _active.Add(progress);
             return progress;
@@ -63,12 +66,12 @@ internal sealed class StageCounters
         }
     }
 
-    /// <summary>Reads the counts: started, finished, failed, dropped.</summary>
-    public (long In, long Out, long Failed, long Dropped) Read()
+    /// <summary>Reads the counts: started, finished, failed, dropped, and the items of runs in progress whose calls have not started.</summary>
+    public (long In, long Out, long Failed, long Dropped, long Unstarted) Read()
     {
         lock (_lock)
         {
-            long @in = _in, @out = _out, failed = _failed, dropped = _dropped;
+            long @in = _in, @out = _out, failed = _failed, dropped = _dropped, unstarted = 0;
             foreach (var progress in _active)
             {
                 // Read in the reverse order of the writes (failed and dropped, then finished, then started): a call
@@ -77,13 +80,15 @@ internal sealed class StageCounters
                 var progressFailed = progress.Failed;
                 var progressDropped = progress.Dropped;
                 var finished = progress.Finished;
-                @in += progress.Started;
+                var started = progress.Started;
+                @in += started;
                 @out += finished;
                 failed += progressFailed;
                 dropped += progressDropped;
+                unstarted += Math.Max(0, progress.Items - started);
             }
 
-            return (@in, @out, failed, dropped);
+            return (@in, @out, failed, dropped, unstarted);
         }
     }
 
@@ -116,6 +121,9 @@ internal sealed class RunProgress
 
     /// <summary>Gets or sets the run's position in its stage's list of active runs (guarded by the stage's lock).</summary>
     public int Index { get; set; }
+
+    /// <summary>Gets or sets the run's items counted as waiting until their calls start (set when the run begins).</summary>
+    public int Items { get; set; }
 
     public int Started => Volatile.Read(ref _started);
 

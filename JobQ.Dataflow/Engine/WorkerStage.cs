@@ -99,7 +99,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
     private IEnumerable<ItemRun<TOut>> ProcessSync(ItemRun<TIn> input)
     {
         Begin(input);
-        var progress = Counters.Begin();
+        var progress = Counters.Begin(input.Count);
         var writer = RunWriter<TOut>.Rent(Next?.RunLength, progress);
         var items = input.Items;
         var count = input.Count;
@@ -154,7 +154,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
     private async Task<IEnumerable<ItemRun<TOut>>> ProcessAsync(ItemRun<TIn> input)
     {
         Begin(input);
-        var progress = Counters.Begin();
+        var progress = Counters.Begin(input.Count);
         var writer = RunWriter<TOut>.Rent(Next?.RunLength, progress);
         var timed = JobMetrics.CallDuration.Enabled;
         var slow = !RunLength.IsCheap;
@@ -206,7 +206,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
     private IEnumerable<ItemRun<TOut>> StreamSync(ItemRun<TIn> input)
     {
         Begin(input);
-        var progress = Counters.Begin();
+        var progress = Counters.Begin(input.Count);
         var writer = RunWriter<TOut>.Rent(Next?.RunLength, progress);
         var ended = false;
         var slow = !RunLength.IsCheap;
