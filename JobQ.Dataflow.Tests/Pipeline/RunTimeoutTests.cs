@@ -186,6 +186,46 @@ public sealed class RunTimeoutTests
     }
 
     [TestMethod]
+    public async Task RunAsync_TimeoutWhileTheInputIsInMoveNext_ItemsReadAfterwardsDoNotEnterTheCounts()
+    {
+        var clock = new SignallingTimeProvider();
+        var inMoveNext = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        async IAsyncEnumerable<int> Input()
+        {
+            try
+            {
+                yield return 0;
+                inMoveNext.TrySetResult();
+                await release.Task;
+                yield return 1;
+                yield return 2;
+            }
+            finally
+            {
+                ended.TrySetResult();
+            }
+        }
+
+        var probe = new Probe();
+        var run = JobQueue.RunAsync(Input(), Workers.Of<int>().Then(x => x), new JobOptions { Timeout = TimeSpan.FromSeconds(1), TimeProvider = clock, Probe = probe });
+        clock.WaitTimerCreated("the timeout");
+        await inMoveNext.Task.Within();
+        clock.Advance(TimeSpan.FromSeconds(1));
+        var result = await run.Within();
+        var atReturn = result.Stats.Stages[0];
+
+        release.SetResult();
+        await ended.Task.Within();
+
+        Assert.IsTrue(result.TimedOut);
+        var later = JobQueue.Stat(probe).Stages[0];
+        Assert.AreEqual(atReturn.In + atReturn.Input.Size, later.In + later.Input.Size, "what the stopped run reported must not grow once it returned");
+    }
+
+    [TestMethod]
     public async Task RunAsync_ClockThrowsCreatingTheTimeoutTimer_StopsTheRunAndThrowsThatException()
     {
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

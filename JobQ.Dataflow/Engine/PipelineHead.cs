@@ -39,7 +39,8 @@ internal sealed class PipelineHead<T>
     public bool IsHungry => First.Door.IsHungry && NothingBuffered;
 
     /// <summary>
-    /// The input reader hands a run over if the queue has room, counting it; false otherwise. While the door has
+    /// The input reader hands a run over if the queue has room, counting it; false otherwise (or once the pipeline
+    /// stopped, when the reader's wait for room then ends and it drops the run). While the door has
     /// admitted every run posted before, the run goes straight into it: offered with no source, the door accepts a run
     /// only if it has a place for it now (the runs in progress and the one it may hold ahead) and declines otherwise,
     /// so the run waits in the buffer, in order. That saves the buffer's offer task on every item of a slow or async
@@ -47,7 +48,9 @@ internal sealed class PipelineHead<T>
     /// </summary>
     public bool TryPost(ItemRun<T> run)
     {
-        if (!Queue.HasRoom)
+        // Once stopped, nothing more enters the counts: the run may have returned while the reader was in the input's
+        // MoveNext, and what it reported must not grow afterwards.
+        if (!Queue.HasRoom || First.Pipeline.Token.IsCancellationRequested)
         {
             return false;
         }
