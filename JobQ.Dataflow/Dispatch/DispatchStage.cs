@@ -282,9 +282,10 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
     /// </summary>
     private (RunProgress Progress, ItemBuffer<TOut> Output, int[]? Counts, long Start) Begin(int partition, ItemRun<TIn> input)
     {
+        // Counted as the run's own (not started yet) before they leave the partition's and the stage's queues.
+        var progress = Counters.Begin(input.Count);
         Interlocked.Add(ref _routed[partition], -input.Count);
         Queue.Take(input.Count);
-        var progress = Counters.Begin();
         var keep = Next is not null;
         return (progress, new ItemBuffer<TOut>(progress, keep), keep ? ArrayPool<int>.Shared.Rent(input.Count) : null, Stopwatch.GetTimestamp());
     }

@@ -98,8 +98,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
     /// <summary>The sync one-to-one form: every call runs on the calling (dedicated or pool) thread.</summary>
     private IEnumerable<ItemRun<TOut>> ProcessSync(ItemRun<TIn> input)
     {
-        Begin(input);
-        var progress = Counters.Begin(input.Count);
+        var progress = Begin(input);
         var writer = RunWriter<TOut>.Rent(Next?.RunLength, progress);
         var items = input.Items;
         var count = input.Count;
@@ -153,8 +152,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
     /// <summary>The async one-to-one form: no thread is held while a call is awaited.</summary>
     private async Task<IEnumerable<ItemRun<TOut>>> ProcessAsync(ItemRun<TIn> input)
     {
-        Begin(input);
-        var progress = Counters.Begin(input.Count);
+        var progress = Begin(input);
         var writer = RunWriter<TOut>.Rent(Next?.RunLength, progress);
         var timed = JobMetrics.CallDuration.Enabled;
         var slow = !RunLength.IsCheap;
@@ -205,8 +203,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
     /// </summary>
     private IEnumerable<ItemRun<TOut>> StreamSync(ItemRun<TIn> input)
     {
-        Begin(input);
-        var progress = Counters.Begin(input.Count);
+        var progress = Begin(input);
         var writer = RunWriter<TOut>.Rent(Next?.RunLength, progress);
         var ended = false;
         var slow = !RunLength.IsCheap;
@@ -316,8 +313,16 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
         }
     }
 
-    /// <summary>A run starts: its items leave the stage's queue.</summary>
-    private void Begin(ItemRun<TIn> input) => Queue.Take(input.Count);
+    /// <summary>
+    /// A run starts: its items leave the stage's queue, once the run counts them as its own (not started yet), so that no
+    /// reader and no stop finds them in neither count.
+    /// </summary>
+    private RunProgress Begin(ItemRun<TIn> input)
+    {
+        var progress = Counters.Begin(input.Count);
+        Queue.Take(input.Count);
+        return progress;
+    }
 
     /// <summary>Counts output runs handed over before the call ends into the next stage's queue.</summary>
     private ItemRun<TOut>[] Handed(ItemRun<TOut>[] runs)

@@ -56,8 +56,8 @@ internal sealed class SpeedLimitStage<T> : Stage<T, T>
 
     private async Task<IEnumerable<ItemRun<T>>> Pace(ItemRun<T> input)
     {
-        Queue.Take(input.Count);
         var progress = Counters.Begin(input.Count);
+        Queue.Take(input.Count);
         var writer = RunWriter<T>.Rent(Next?.RunLength, progress);
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
         var waited = false;
