@@ -252,20 +252,12 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
                 progress.Start();
                 try
                 {
-                    var call = _worker.InvokeAsync(input.Items[i], output, _stop);
-                    if (!call.IsCompleted)
-                    {
-                        // This thread goes back to Dataflow or the pool while the call waits.
-                        ThreadInterrupt.Clear();
-                    }
-
-                    await call.ConfigureAwait(false);
+                    await ThreadInterrupt.Awaiting(_worker.InvokeAsync(input.Items[i], output, _stop)).ConfigureAwait(false);
                     ClearIfSlow();
                     progress.Finish();
                 }
                 catch (Exception exception)
                 {
-                    ThreadInterrupt.Clear();
                     await FailedAsync(progress, exception, input.Items[i]).ConfigureAwait(false);
                 }
             }

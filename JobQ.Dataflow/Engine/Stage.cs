@@ -97,7 +97,6 @@ internal abstract class Stage<TIn>(Pipeline pipeline, int index, string name, De
     /// <summary>A call failed: reports it (on a sync worker's own thread, waiting for an async error handler) and counts it.</summary>
     protected void Failed(RunProgress progress, Exception exception, TIn item)
     {
-        ThreadInterrupt.Clear();
         var pending = FailedAsync(progress, exception, item);
         if (!pending.IsCompleted)
         {
@@ -110,6 +109,8 @@ internal abstract class Stage<TIn>(Pipeline pipeline, int index, string name, De
     /// <summary>A call failed: reports it and counts it, unless it was interrupted by the pipeline's own stop.</summary>
     protected ValueTask FailedAsync(RunProgress progress, Exception exception, TIn item)
     {
+        // The failed call may have left its thread interrupted; reporting may wait on it (a logger, a handler).
+        ThreadInterrupt.Clear();
         if (exception is OperationCanceledException && Pipeline.Token.IsCancellationRequested)
         {
             progress.Finish();
@@ -176,6 +177,8 @@ internal abstract class Stage<TIn, TOut>(Pipeline pipeline, int index, string na
     /// </summary>
     protected IEnumerable<ItemRun<TOut>> EndRun(ItemRun<TIn> input, RunProgress progress, RunWriter<TOut> writer, bool sameThread = false)
     {
+        // From here our code and Dataflow's take locks on this thread: an interrupt a call left there is taken first.
+        ThreadInterrupt.Clear();
         var stopped = Pipeline.Token.IsCancellationRequested;
         if (stopped)
         {

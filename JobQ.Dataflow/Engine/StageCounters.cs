@@ -21,8 +21,8 @@ internal sealed class StageCounters
     private long _dropped;
 
     /// <summary>Starts counting a run's calls.</summary>
-    /// <param name="items">The run's items, taken from the stage's queue: until their calls start they still wait for a
-    /// worker, and <see cref="Read"/> counts them so (0 for runs whose waiting items are shown elsewhere).</param>
+    /// <param name="items">The run's items, about to leave the stage's queue: until their calls start they still wait
+    /// for a worker, and <see cref="Read"/> counts them so.</param>
     public RunProgress Begin(int items = 0)
     {
         lock (_lock)

@@ -21,4 +21,18 @@ internal static class ThreadInterrupt
             // Taken: the thread is clean again.
         }
     }
+
+    /// <summary>
+    /// Returns <paramref name="call"/> to be awaited, first taking a pending interrupt if the call has not completed:
+    /// the thread then goes back to Dataflow or the pool while the call waits.
+    /// </summary>
+    public static ValueTask Awaiting(ValueTask call)
+    {
+        if (!call.IsCompleted)
+        {
+            Clear();
+        }
+
+        return call;
+    }
 }

@@ -144,7 +144,6 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
             }
         }
 
-        ThreadInterrupt.Clear();
         RunLength.Record(i, Stopwatch.GetTimestamp() - start);
         return EndRun(input, progress, writer, sameThread: true);
     }
@@ -165,14 +164,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
             var callStart = Stopwatch.GetTimestamp();
             try
             {
-                var call = _worker.InvokeAsync(item, writer, _stop);
-                if (!call.IsCompleted)
-                {
-                    // This thread goes back to Dataflow or the pool while the call waits.
-                    ThreadInterrupt.Clear();
-                }
-
-                await call.ConfigureAwait(false);
+                await ThreadInterrupt.Awaiting(_worker.InvokeAsync(item, writer, _stop)).ConfigureAwait(false);
                 if (slow)
                 {
                     ThreadInterrupt.Clear();
@@ -186,12 +178,10 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
             }
             catch (Exception exception)
             {
-                ThreadInterrupt.Clear();
                 await FailedAsync(progress, exception, item).ConfigureAwait(false);
             }
         }
 
-        ThreadInterrupt.Clear();
         RunLength.Record(i, Stopwatch.GetTimestamp() - start);
         return EndRun(input, progress, writer);
     }
@@ -293,7 +283,6 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
             }
         }
 
-        ThreadInterrupt.Clear();
         foreach (var run in EndRun(input, progress, writer))
         {
             yield return run;

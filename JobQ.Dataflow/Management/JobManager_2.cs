@@ -191,7 +191,7 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
 
     /// <summary>Names a worker in a message: by its method, or, for a lambda, by how to match it.</summary>
     private static string Describe(Delegate worker)
-        => Workers<TIn, TIn>.MethodName(worker)
+        => Workers.MethodName(worker)
            ?? "given, a lambda (a lambda matches only the delegate the stage was made with: keep that delegate, or use a named method)";
 
     private static bool Matches(Delegate? candidate, Delegate worker)

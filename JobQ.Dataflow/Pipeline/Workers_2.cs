@@ -503,35 +503,5 @@ public sealed class Workers<TIn, TOut>
     }
 
     private static string DescribeDelegate(Delegate? worker, int index)
-        => worker is null ? $"stage{index}" : MethodName(worker) ?? $"stage{index}";
-
-    /// <summary>
-    /// Gets a worker's name as its code reads: <c>Type.Method</c>, a local function by its own name in the type that
-    /// declares it (<c>Program.Add1</c>); null for a lambda, which has none.
-    /// </summary>
-    internal static string? MethodName(Delegate worker)
-    {
-        var name = worker.Method.Name;
-        if (name.Contains('<', StringComparison.Ordinal))
-        {
-            // A local function compiles to "<Outer>g__Name|0_0"; a lambda to "<Outer>b__0_0".
-            var start = name.IndexOf(">g__", StringComparison.Ordinal);
-            var end = name.IndexOf('|', StringComparison.Ordinal);
-            if (start < 0 || end < start)
-            {
-                return null;
-            }
-
-            name = name[(start + 4)..end];
-        }
-
-        // A local function that captures lives in a compiler-made class inside the type that declares it.
-        var type = worker.Method.DeclaringType;
-        while (type is not null && type.Name.StartsWith('<'))
-        {
-            type = type.DeclaringType;
-        }
-
-        return type is null ? null : $"{type.Name}.{name}";
-    }
+        => worker is null ? $"stage{index}" : Workers.MethodName(worker) ?? $"stage{index}";
 }
