@@ -120,7 +120,7 @@ public sealed class ThreadInterruptTests
             {
                 if (x == 0)
                 {
-                    gate.Task.Wait();
+                    gate.Task.Wait(Bounded.Limit);
                 }
 
                 Interlocked.Increment(ref seen);
