@@ -70,6 +70,81 @@ public sealed class GeneratorTests
     }
 
     [TestMethod]
+    public async Task ThenMany_GeneratorYieldsEmptyRst_ThoseValuesAreSkipped()
+    {
+        // jobq: each value a generator yields goes on as its own element, EmptyRst values skipped.
+        static IEnumerable<WorkerResult<int>> Gen(int x)
+        {
+            yield return x;
+            yield return JobQueue.EmptyRst;
+            yield return x * 10;
+        }
+
+        var printed = new List<int>();
+
+        var result = await JobQueue.RunAsync([1, 2], Workers.Of<int>().ThenMany(Gen).Then(printed.Add)).Within();
+
+        CollectionAssert.AreEqual(new[] { 1, 10, 2, 20 }, printed);
+        Assert.AreEqual(0, result.Stats.Stages[0].Dropped);
+    }
+
+    [TestMethod]
+    public async Task ThenMany_GeneratorYieldsOnlyEmptyRst_CountedAsDropped()
+    {
+        static IEnumerable<WorkerResult<int>> Gen(int x)
+        {
+            yield return x % 2 == 0 ? JobQueue.EmptyRst : x;
+        }
+
+        var printed = new List<int>();
+
+        var result = await JobQueue.RunAsync(Enumerable.Range(0, 6), Workers.Of<int>().ThenMany(Gen, threads: 2).Then(printed.Add), new JobOptions { KeepOrder = true }).Within();
+
+        CollectionAssert.AreEqual(new[] { 1, 3, 5 }, printed);
+        Assert.AreEqual(3, result.Stats.Stages[0].Dropped);
+    }
+
+    [TestMethod]
+    public async Task ThenMany_GeneratorWithTokenYieldsEmptyRst_ThoseValuesAreSkipped()
+    {
+        static IEnumerable<WorkerResult<int>> Gen(int x, CancellationToken cancellationToken)
+        {
+            yield return JobQueue.EmptyRst;
+            yield return cancellationToken.CanBeCanceled ? x : -1;
+        }
+
+        var printed = new List<int>();
+
+        await JobQueue.RunAsync([1, 2], Workers.Of<int>().ThenMany(Gen).Then(printed.Add), new JobOptions { KeepOrder = true }).Within();
+
+        CollectionAssert.AreEqual(new[] { 1, 2 }, printed);
+    }
+
+    [TestMethod]
+    public async Task ThenMany_AsyncGeneratorYieldsEmptyRst_ThoseValuesAreSkipped()
+    {
+        static async IAsyncEnumerable<WorkerResult<string>> Gen(int x)
+        {
+            await Task.Yield();
+            yield return JobQueue.EmptyRst;
+            yield return $"{x}";
+        }
+
+        static async IAsyncEnumerable<WorkerResult<string>> GenWithToken(string x, [EnumeratorCancellation] CancellationToken cancellationToken)
+        {
+            await Task.Yield();
+            yield return cancellationToken.CanBeCanceled ? x + "!" : "no token";
+            yield return JobQueue.EmptyRst;
+        }
+
+        var printed = new List<string>();
+
+        await JobQueue.RunAsync([1, 2], Workers.Of<int>().ThenMany(Gen).ThenMany(GenWithToken).Then(printed.Add), new JobOptions { KeepOrder = true }).Within();
+
+        CollectionAssert.AreEqual(new[] { "1!", "2!" }, printed);
+    }
+
+    [TestMethod]
     public async Task Then_WorkerReturningList_ListIsPassedOnAsOneValue()
     {
         var received = new List<List<int>>();

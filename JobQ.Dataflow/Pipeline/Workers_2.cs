@@ -380,6 +380,62 @@ public sealed class Workers<TIn, TOut>
     }
 
     /// <summary>
+    /// Adds a one-to-many sync stage whose generator may yield <see cref="JobQueue.EmptyRst"/>, as jobq's generators may:
+    /// those values are skipped, and every other value goes on as its own item. A call that yields no value counts as dropped.
+    /// </summary>
+    /// <typeparam name="TNext">The type of the values.</typeparam>
+    /// <param name="worker">The worker; called on a dedicated thread.</param>
+    /// <param name="threads">How many calls run at once; with a dispatcher, the number of partitions. Default 1.</param>
+    /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <returns>A new worker list with the stage added.</returns>
+    public Workers<TIn, TNext> ThenMany<TNext>(Func<TOut, IEnumerable<WorkerResult<TNext>>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(worker);
+        return Append<TNext>(worker, threads, dispatcher, name, _ => new SyncManyWorker<TOut, TNext>(item => WorkerReturned.Values(worker(item))));
+    }
+
+    /// <summary>Adds a one-to-many sync stage whose worker receives the run's cancellation token and may yield <see cref="JobQueue.EmptyRst"/>, which is skipped.</summary>
+    /// <typeparam name="TNext">The type of the values.</typeparam>
+    /// <param name="worker">The worker; its sequence is enumerated on a dedicated thread.</param>
+    /// <param name="threads">How many calls run at once; with a dispatcher, the number of partitions. Default 1.</param>
+    /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <returns>A new worker list with the stage added.</returns>
+    [OverloadResolutionPriority(-1)]
+    public Workers<TIn, TNext> ThenMany<TNext>(Func<TOut, CancellationToken, IEnumerable<WorkerResult<TNext>>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(worker);
+        return Append<TNext>(worker, threads, dispatcher, name, pipeline => new SyncManyWorker<TOut, TNext>(item => WorkerReturned.Values(worker(item, pipeline.Token))));
+    }
+
+    /// <summary>Adds a one-to-many async stage whose async sequence may yield <see cref="JobQueue.EmptyRst"/>, which is skipped.</summary>
+    /// <typeparam name="TNext">The type of the values.</typeparam>
+    /// <param name="worker">The worker.</param>
+    /// <param name="threads">How many calls are awaited at once; with a dispatcher, the number of partitions. Default 1.</param>
+    /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <returns>A new worker list with the stage added.</returns>
+    public Workers<TIn, TNext> ThenMany<TNext>(Func<TOut, IAsyncEnumerable<WorkerResult<TNext>>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(worker);
+        return Append<TNext>(worker, threads, dispatcher, name, _ => new AsyncManyWorker<TOut, TNext>((item, ct) => WorkerReturned.Values(worker(item), ct)));
+    }
+
+    /// <summary>Adds a one-to-many async stage whose worker receives the run's cancellation token and may yield <see cref="JobQueue.EmptyRst"/>, which is skipped.</summary>
+    /// <typeparam name="TNext">The type of the values.</typeparam>
+    /// <param name="worker">The worker.</param>
+    /// <param name="threads">How many calls are awaited at once; with a dispatcher, the number of partitions. Default 1.</param>
+    /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <returns>A new worker list with the stage added.</returns>
+    public Workers<TIn, TNext> ThenMany<TNext>(Func<TOut, CancellationToken, IAsyncEnumerable<WorkerResult<TNext>>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(worker);
+        return Append<TNext>(worker, threads, dispatcher, name, _ => new AsyncManyWorker<TOut, TNext>((item, ct) => WorkerReturned.Values(worker(item, ct), ct)));
+    }
+
+    /// <summary>
     /// Wraps every call of the last stage added in a Polly resilience pipeline: retries with backoff, a per-call
     /// timeout, a circuit breaker. Only when it gives up does the run's <see cref="ErrorPolicy"/> see the failure.
     /// </summary>

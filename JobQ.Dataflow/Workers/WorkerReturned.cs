@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace JobQ.Dataflow.Internal;
 
 /// <summary>
@@ -16,4 +18,28 @@ internal static class WorkerReturned
         => sequence ?? throw Null("a sequence", "return an empty one to pass nothing on");
 
     private static InvalidOperationException Null(string what, string advice) => new($"The worker returned null instead of {what}; {advice}.");
+
+    /// <summary>The values of a generator that may yield <see cref="JobQueue.EmptyRst"/>: those are skipped, as jobq skips them.</summary>
+    public static IEnumerable<T> Values<T>(IEnumerable<WorkerResult<T>>? results)
+    {
+        foreach (var result in Sequence(results))
+        {
+            if (result.HasValue)
+            {
+                yield return result.Value;
+            }
+        }
+    }
+
+    /// <summary>The async twin of <see cref="Values{T}(IEnumerable{WorkerResult{T}}?)"/>.</summary>
+    public static async IAsyncEnumerable<T> Values<T>(IAsyncEnumerable<WorkerResult<T>>? results, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await foreach (var result in Sequence(results).WithCancellation(cancellationToken).ConfigureAwait(false))
+        {
+            if (result.HasValue)
+            {
+                yield return result.Value;
+            }
+        }
+    }
 }
