@@ -14,6 +14,7 @@ internal sealed class CountingSource<T> : ISourceBlock<T>
     private readonly ConcurrentDictionary<long, ITargetBlock<T>> _reserved = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _firstConsumed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _firstConsumeCall = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _nextId;
     private int _consumeCalls;
     private int _reserveCalls;
@@ -21,6 +22,9 @@ internal sealed class CountingSource<T> : ISourceBlock<T>
 
     /// <summary>Gets or sets whether consume and reserve calls get the item; when false they get nothing.</summary>
     public bool Gives { get; set; } = true;
+
+    /// <summary>Gets or sets what <see cref="ConsumeMessage"/> throws, as a broken source would; null: it does not throw.</summary>
+    public Exception? ThrowsOnConsume { get; set; }
 
     /// <summary>Gets the number of <see cref="ConsumeMessage"/> calls, successful or not.</summary>
     public int ConsumeCalls => Volatile.Read(ref _consumeCalls);
@@ -33,6 +37,9 @@ internal sealed class CountingSource<T> : ISourceBlock<T>
 
     /// <summary>Gets the items targets consumed.</summary>
     public ConcurrentQueue<T> Consumed { get; } = new();
+
+    /// <summary>Gets a task that completes when a target first calls <see cref="ConsumeMessage"/>, whatever it then gets.</summary>
+    public Task FirstConsumeCall => _firstConsumeCall.Task;
 
     /// <summary>Gets a task that completes when the first item is consumed.</summary>
     public Task FirstConsumed => _firstConsumed.Task;
@@ -53,6 +60,9 @@ internal sealed class CountingSource<T> : ISourceBlock<T>
         return status;
     }
 
+    /// <summary>Gets the headers targets consumed.</summary>
+    public ConcurrentQueue<long> ConsumedHeaders { get; } = new();
+
     /// <summary>Offers the message of <paramref name="header"/> again, as a source re-offers the message it could not place.</summary>
     public DataflowMessageStatus Reoffer(ITargetBlock<T> target, DataflowMessageHeader header)
         => target.OfferMessage(header, _available[header.Id], this, consumeToAccept: false);
@@ -63,12 +73,19 @@ internal sealed class CountingSource<T> : ISourceBlock<T>
     public T ConsumeMessage(DataflowMessageHeader messageHeader, ITargetBlock<T> target, out bool messageConsumed)
     {
         Interlocked.Increment(ref _consumeCalls);
+        _firstConsumeCall.TrySetResult();
+        if (ThrowsOnConsume is { } exception)
+        {
+            throw exception;
+        }
+
         if (Gives
             && (!_reserved.TryGetValue(messageHeader.Id, out var holder) || holder == target)
             && _available.TryRemove(messageHeader.Id, out var item))
         {
             _reserved.TryRemove(messageHeader.Id, out _);
             Consumed.Enqueue(item);
+            ConsumedHeaders.Enqueue(messageHeader.Id);
             _firstConsumed.TrySetResult();
             messageConsumed = true;
             return item;

@@ -18,7 +18,10 @@ namespace JobQ.Dataflow.Internal;
 internal sealed class InputBatcher<T> : ITargetBlock<T>
 {
     private readonly Lock _lock = new();
-    private readonly Queue<(ISourceBlock<T> Source, DataflowMessageHeader Header)> _postponed = new();
+    // The offers postponed here, one per source (its latest), in the order the sources first offered, as Dataflow's
+    // own targets keep them: a source whose earlier messages went elsewhere meanwhile does not pile up here.
+    private readonly Queue<ISourceBlock<T>> _postponed = new();
+    private readonly Dictionary<ISourceBlock<T>, DataflowMessageHeader> _postponedHeader = new(ReferenceEqualityComparer.Instance);
     private readonly PipelineHead<T> _head;
     private readonly CancellationToken _stop;
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -158,12 +161,12 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
                 return DataflowMessageStatus.Declined;
             }
 
-            // A source that re-offers a message it could not place is postponed once, as Dataflow's targets keep one
-            // postponed message per source.
-            if (!_postponed.Contains((source, messageHeader)))
+            if (!_postponedHeader.ContainsKey(source))
             {
-                _postponed.Enqueue((source, messageHeader));
+                _postponed.Enqueue(source);
             }
+
+            _postponedHeader[source] = messageHeader;
 
             WatchRoomLocked();
             return DataflowMessageStatus.Postponed;
@@ -201,18 +204,33 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
         }
     }
 
-    /// <summary>Declines every later item and releases the offers postponed here (the pipeline is being stopped for a fault); the pipeline faults the blocks.</summary>
-    public void Fault(Exception exception)
+    /// <inheritdoc cref="DeclineForFault"/>
+    public void Fault(Exception exception) => DeclineForFault(exception);
+
+    /// <summary>
+    /// Declines every later item and releases the offers postponed here (the pipeline is being stopped for a fault);
+    /// the pipeline faults the blocks.
+    /// </summary>
+    /// <returns>False when the head already declined for good (<see cref="Complete"/>): as Dataflow's blocks then keep no
+    /// fault from outside, the pipeline goes on, and only the items still waiting for the first stage are dropped.</returns>
+    public bool DeclineForFault(Exception exception)
     {
         ArgumentNullException.ThrowIfNull(exception);
         (ISourceBlock<T> Source, DataflowMessageHeader Header)[] postponed;
         lock (_lock)
         {
+            if (_declining)
+            {
+                _head.DropWaiting();
+                return false;
+            }
+
             _declining = true;
             postponed = TakePostponedLocked();
         }
 
         Release(postponed);
+        return true;
     }
 
     /// <summary>Hands what is gathered to the first stage; called when the stage runs dry.</summary>
@@ -362,14 +380,20 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
 
     private (ISourceBlock<T> Source, DataflowMessageHeader Header)[] TakePostponedLocked()
     {
-        if (_postponed.Count == 0)
+        var postponed = new (ISourceBlock<T> Source, DataflowMessageHeader Header)[_postponed.Count];
+        for (var i = 0; i < postponed.Length; i++)
         {
-            return [];
+            postponed[i] = DequeuePostponedLocked();
         }
 
-        var postponed = _postponed.ToArray();
-        _postponed.Clear();
         return postponed;
+    }
+
+    private (ISourceBlock<T> Source, DataflowMessageHeader Header) DequeuePostponedLocked()
+    {
+        var source = _postponed.Dequeue();
+        _postponedHeader.Remove(source, out var header);
+        return (source, header);
     }
 
     /// <summary>
@@ -425,7 +449,7 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
                 else
                 {
                     declined = [];
-                    next = _postponed.Dequeue();
+                    next = DequeuePostponedLocked();
                     _transferring = true;
                 }
             }
@@ -437,7 +461,25 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
                 return;
             }
 
-            var value = next.Source.ConsumeMessage(next.Header, Owner, out var consumed);
+            T? value;
+            bool consumed;
+            try
+            {
+                value = next.Source.ConsumeMessage(next.Header, Owner, out consumed);
+            }
+            catch (Exception exception)
+            {
+                // A source that throws here faults the block, as it faults Dataflow's own.
+                lock (_lock)
+                {
+                    _transferring = false;
+                }
+
+                Fault(exception);
+                _head.First.Pipeline.Fail(exception);
+                return;
+            }
+
             bool complete;
             lock (_lock)
             {

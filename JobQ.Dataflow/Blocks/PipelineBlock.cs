@@ -22,8 +22,10 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     // Guarded by _links: the links that propagate completion, until they end (disposed, MaxMessages reached, or
-    // declined for good); and each target's latest link, until it ends and holds no reservation.
+    // declined for good); every link until it ends; and the link each target consumes through: its first live one, as
+    // a Dataflow source gives a target linked twice a link of its own, until it ends and holds no reservation.
     private readonly List<OutputLink> _links = [];
+    private readonly List<OutputLink> _live = [];
     private readonly Dictionary<ITargetBlock<TOut>, OutputLink> _linkOf = new(ReferenceEqualityComparer.Instance);
     private bool _linksCompleted;
 
@@ -67,8 +69,10 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
     public void Fault(Exception exception)
     {
         ArgumentNullException.ThrowIfNull(exception);
-        _head.Fault(exception);
-        _pipeline.Fail(exception);
+        if (_head.DeclineForFault(exception))
+        {
+            _pipeline.Fail(exception);
+        }
     }
 
     public IDisposable LinkTo(ITargetBlock<TOut> target, DataflowLinkOptions linkOptions)
@@ -79,7 +83,8 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
         bool completedAlready;
         lock (_links)
         {
-            _linkOf[target] = link;
+            _live.Add(link);
+            _linkOf.TryAdd(target, link);
             completedAlready = _linksCompleted;
             if (!completedAlready && linkOptions.PropagateCompletion)
             {
@@ -101,7 +106,7 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
     // A target consumes, reserves and releases in its own name; the tail knows it by the link it offered through.
     public TOut? ConsumeMessage(DataflowMessageHeader messageHeader, ITargetBlock<TOut> target, out bool messageConsumed)
     {
-        var link = LinkOf(target);
+        var link = LinkOf(messageHeader, target);
         var value = ((ISourceBlock<TOut>)_tail).ConsumeMessage(messageHeader, (ITargetBlock<TOut>?)link ?? target, out messageConsumed);
         if (messageConsumed)
         {
@@ -114,7 +119,7 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
 
     public bool ReserveMessage(DataflowMessageHeader messageHeader, ITargetBlock<TOut> target)
     {
-        var link = LinkOf(target);
+        var link = LinkOf(messageHeader, target);
         var reserved = ((ISourceBlock<TOut>)_tail).ReserveMessage(messageHeader, (ITargetBlock<TOut>?)link ?? target);
         if (reserved && link is not null)
         {
@@ -126,7 +131,7 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
 
     public void ReleaseReservation(DataflowMessageHeader messageHeader, ITargetBlock<TOut> target)
     {
-        var link = LinkOf(target);
+        var link = LinkOf(messageHeader, target);
         ((ISourceBlock<TOut>)_tail).ReleaseReservation(messageHeader, (ITargetBlock<TOut>?)link ?? target);
         ReservationEnded(link);
     }
@@ -148,8 +153,14 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
         }
     }
 
-    private OutputLink? LinkOf(ITargetBlock<TOut> target)
+    private OutputLink? LinkOf(DataflowMessageHeader messageHeader, ITargetBlock<TOut> target)
     {
+        if (!messageHeader.IsValid)
+        {
+            throw new ArgumentException("The message header is not valid.", nameof(messageHeader));
+        }
+
+        ArgumentNullException.ThrowIfNull(target);
         lock (_links)
         {
             return _linkOf.GetValueOrDefault(target);
@@ -168,12 +179,22 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
         }
     }
 
-    /// <summary>Drops an ended link from <c>_linkOf</c> unless it holds a reservation, which its target still settles through it.</summary>
+    /// <summary>
+    /// Replaces an ended link in <c>_linkOf</c> by the target's next live link, if any, unless it holds a reservation,
+    /// which its target still settles through it.
+    /// </summary>
     private void ForgetLocked(OutputLink link)
     {
         if (link.IsEnded && !link.HoldsReservation && _linkOf.GetValueOrDefault(link.Target) == link)
         {
-            _linkOf.Remove(link.Target);
+            if (_live.Find(other => other.Target == link.Target) is { } next)
+            {
+                _linkOf[link.Target] = next;
+            }
+            else
+            {
+                _linkOf.Remove(link.Target);
+            }
         }
     }
 
@@ -198,6 +219,7 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
         lock (_links)
         {
             _links.Remove(link);
+            _live.Remove(link);
             ForgetLocked(link);
         }
     }

@@ -95,6 +95,21 @@ internal sealed class PipelineHead<T>
         }
     }
 
+    /// <summary>Takes every run still waiting for the first stage out of the graph, as if it had never come in.</summary>
+    public void DropWaiting()
+    {
+        if (_buffer.TryReceiveAll(out var runs))
+        {
+            foreach (var run in runs)
+            {
+                Interlocked.Decrement(ref _posted);
+                Queue.Take(run.Count);
+                First.Pipeline.Moved(-run.Count);
+                run.Return();
+            }
+        }
+    }
+
     /// <summary>Gets whether the door has admitted every run posted: none waits in the buffer.</summary>
     private bool NothingBuffered => First.Door.Admitted == Volatile.Read(ref _posted);
 

@@ -176,6 +176,50 @@ public abstract class BlockContractTests
     }
 
     [TestMethod]
+    public async Task OfferMessage_FullBlockOfferedManyMessagesByOneSource_ConsumesOnlyItsLatest()
+    {
+        // Dataflow keeps one postponed message per source, the latest it offered: a source whose earlier messages went
+        // elsewhere meanwhile does not pile up in the block.
+        var worker = NewWorker(held: true);
+        var block = Make(worker, new BlockKnobs { QueueSize = 2 });
+        var accepted = FillHeld(block, worker);
+        var source = new CountingSource<int>();
+        for (var i = 0; i < 50; i++)
+        {
+            Assert.AreEqual(DataflowMessageStatus.Postponed, source.Offer(block, 1000 + i, consumeToAccept: false));
+        }
+
+        var outputs = LinkSink(block);
+        worker.Open();
+        await source.FirstConsumed.Within();
+        block.Complete();
+        await block.Completion.Within();
+
+        Assert.AreEqual(1, source.ConsumeCalls);
+        CollectionAssert.AreEqual(new[] { source.LastHeader.Id }, source.ConsumedHeaders.ToArray());
+        CollectionAssert.AreEquivalent(accepted.Append(1049).ToList(), outputs.ToList());
+    }
+
+    [TestMethod]
+    public async Task OfferMessage_PostponedSourceThrowsOnConsume_BlockFaultsWithThatException()
+    {
+        var worker = NewWorker(held: true);
+        var block = Make(worker, new BlockKnobs { QueueSize = 2 });
+        FillHeld(block, worker);
+        var error = new FormatException("the source broke");
+        var source = new CountingSource<int> { ThrowsOnConsume = error };
+        Assert.AreEqual(DataflowMessageStatus.Postponed, source.Offer(block, 999, consumeToAccept: false));
+
+        LinkSink(block);
+        worker.Open();
+        await source.FirstConsumeCall.Within();
+
+        await Assert.ThrowsAsync<Exception>(() => block.Completion.Within());
+        Assert.AreEqual(TaskStatus.Faulted, block.Completion.Status);
+        CollectionAssert.Contains(block.Completion.Exception!.Flatten().InnerExceptions.ToList(), error);
+    }
+
+    [TestMethod]
     public async Task SendAsync_FullBlock_CompletesTrueOnceThereIsRoom()
     {
         var worker = NewWorker(held: true);
@@ -342,6 +386,27 @@ public abstract class BlockContractTests
         await Assert.ThrowsAsync<Exception>(() => block.Completion.Within());
         Assert.AreEqual(TaskStatus.Faulted, block.Completion.Status);
         CollectionAssert.Contains(block.Completion.Exception!.Flatten().InnerExceptions.ToList(), error);
+    }
+
+    [TestMethod]
+    public async Task Fault_AfterComplete_IsIgnoredAndTheWaitingItemsAreDropped()
+    {
+        // Dataflow's blocks keep no fault from outside once they decline for good; the fault still drops the input
+        // waiting in them, while a call in progress finishes and its output is delivered.
+        var worker = NewWorker(held: true);
+        var block = Make(worker, new BlockKnobs { QueueSize = 16 });
+        var accepted = FillHeld(block, worker);
+
+        block.Complete();
+        block.Fault(new InvalidOperationException("late"));
+        var outputs = LinkSink(block);
+        worker.Open();
+
+        await block.Completion.Within();
+        Assert.AreEqual(TaskStatus.RanToCompletion, block.Completion.Status);
+        Assert.IsGreaterThanOrEqualTo(1, outputs.Count);
+        Assert.IsLessThan(accepted.Count, outputs.Count, "none of the waiting items was dropped");
+        Assert.AreEqual(outputs.Count, worker.Calls, "a call's output was lost");
     }
 
     [TestMethod]
@@ -604,6 +669,34 @@ public abstract class BlockContractTests
     }
 
     [TestMethod]
+    public async Task LinkTo_SameTargetLinkedAgainAndThatLinkDisposed_TheFirstLinksMaxMessagesStillHolds()
+    {
+        // Each link is its own, even to the same target: ending one leaves the other's count where it was.
+        var block = Make(NewWorker());
+        var target = new BufferBlock<int>(new DataflowBlockOptions { BoundedCapacity = 1 });
+        Assert.IsTrue(target.Post(-1));
+        block.LinkTo(target, new DataflowLinkOptions { MaxMessages = 2 });
+        block.LinkTo(target).Dispose();
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.IsTrue(block.Post(SameLaneItem(i)));
+        }
+
+        var taken = new List<int>();
+        while (taken.Count < 3)
+        {
+            taken.Add(await target.ReceiveAsync(Bounded.Limit));
+        }
+
+        // The two items the link may not take stay in the block (a broken link would take one of them).
+        block.Complete();
+        var left = new List<int> { await block.ReceiveAsync(Bounded.Limit), await block.ReceiveAsync(Bounded.Limit) };
+        await block.Completion.Within();
+        Assert.AreEqual(0, target.Count);
+        CollectionAssert.AreEquivalent(Enumerable.Range(0, 4).Select(SameLaneItem).ToList(), taken.Where(item => item >= 0).Concat(left).ToList());
+    }
+
+    [TestMethod]
     public async Task LinkTo_AppendFalse_TheNewTargetIsOfferedFirst()
     {
         var block = Make(NewWorker());
@@ -715,6 +808,28 @@ public abstract class BlockContractTests
         var (header, _) = await target.FirstOffer.Within();
 
         Assert.ThrowsExactly<InvalidOperationException>(() => block.ReleaseReservation(header, target));
+    }
+
+    [TestMethod]
+    public void ConsumeReserveRelease_NullTarget_ThrowArgumentNullExceptionNamingTarget()
+    {
+        var block = Make(NewWorker());
+        var header = new DataflowMessageHeader(1);
+
+        Assert.AreEqual("target", Assert.ThrowsExactly<ArgumentNullException>(() => block.ConsumeMessage(header, null!, out _)).ParamName);
+        Assert.AreEqual("target", Assert.ThrowsExactly<ArgumentNullException>(() => block.ReserveMessage(header, null!)).ParamName);
+        Assert.AreEqual("target", Assert.ThrowsExactly<ArgumentNullException>(() => block.ReleaseReservation(header, null!)).ParamName);
+    }
+
+    [TestMethod]
+    public void ConsumeReserveRelease_DefaultHeader_ThrowArgumentExceptionNamingTheHeader()
+    {
+        var block = Make(NewWorker());
+        var target = new BufferBlock<int>();
+
+        Assert.AreEqual("messageHeader", Assert.ThrowsExactly<ArgumentException>(() => block.ConsumeMessage(default, target, out _)).ParamName);
+        Assert.AreEqual("messageHeader", Assert.ThrowsExactly<ArgumentException>(() => block.ReserveMessage(default, target)).ParamName);
+        Assert.AreEqual("messageHeader", Assert.ThrowsExactly<ArgumentException>(() => block.ReleaseReservation(default, target)).ParamName);
     }
 
     // ---- Receiving ---------------------------------------------------------------------------------------------
