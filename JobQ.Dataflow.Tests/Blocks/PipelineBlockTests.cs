@@ -105,6 +105,16 @@ public sealed class PipelineBlockTests
     }
 
     [TestMethod]
+    public void ToString_NamedPipeline_ShowsTheNameAndTheCompletionId()
+    {
+        // As Dataflow's blocks show "TransformBlock`2 Id=7" in logs and the debugger.
+        var block = JobQueue.CreateBlock(Workers.Of<int>().Then(x => x), new JobOptions { Name = "orders" });
+
+        Assert.AreEqual($"JobQ pipeline 'orders' Id={block.Completion.Id}", block.ToString());
+        block.Complete();
+    }
+
+    [TestMethod]
     public async Task CreateBlock_OutputNotConsumed_PostponesOffersAtCapacity()
     {
         var block = JobQueue.CreateBlock(Workers.Of<int>().Then(x => x), new JobOptions { QueueSize = 4 });

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 
 namespace JobQ.Dataflow.Internal;
@@ -14,6 +15,7 @@ namespace JobQ.Dataflow.Internal;
 /// block completes or stops. <see cref="Completion"/> ends only after the head declines and every block of the graph
 /// has completed, so whoever sees it ended can no longer get an item accepted.</para>
 /// </remarks>
+[DebuggerDisplay("{ToString(),nq}")]
 internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IReceivableSourceBlock<TOut>
 {
     private readonly Pipeline _pipeline;
@@ -135,6 +137,9 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
         ((ISourceBlock<TOut>)_tail).ReleaseReservation(messageHeader, (ITargetBlock<TOut>?)link ?? target);
         ReservationEnded(link);
     }
+
+    /// <summary>Names the block as Dataflow's blocks name themselves: the pipeline's name and the completion's id.</summary>
+    public override string ToString() => $"JobQ pipeline '{_pipeline.Name}' Id={Completion.Id}";
 
     public bool TryReceive(Predicate<TOut>? filter, out TOut item) => _tail.TryReceive(filter, out item!);
 
