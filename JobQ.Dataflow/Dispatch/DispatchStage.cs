@@ -226,7 +226,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
                 try
                 {
                     _worker.Invoke(input.Items[i], output);
-                    ClearIfSlow();
+                    ClearIfSlow(i, input.Count);
                     progress.Finish();
                 }
                 catch (Exception exception)
@@ -253,7 +253,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
                 try
                 {
                     await ThreadInterrupt.Awaiting(_worker.InvokeAsync(input.Items[i], output, _stop)).ConfigureAwait(false);
-                    ClearIfSlow();
+                    ClearIfSlow(i, input.Count);
                     progress.Finish();
                 }
                 catch (Exception exception)
@@ -337,10 +337,13 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
         return outputs;
     }
 
-    /// <summary>Takes an interrupt a call left on its thread, after each call of a stage measured slow (see <see cref="ThreadInterrupt"/>).</summary>
-    private void ClearIfSlow()
+    /// <summary>
+    /// Takes an interrupt a call left on its thread before the next call of the run, in a stage measured slow (see
+    /// <see cref="ThreadInterrupt"/>); after the run's last call, its end takes it.
+    /// </summary>
+    private void ClearIfSlow(int call, int calls)
     {
-        if (!RunLength.IsCheap)
+        if (call + 1 < calls && !RunLength.IsCheap)
         {
             ThreadInterrupt.Clear();
         }

@@ -104,7 +104,8 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
         var count = input.Count;
         var timed = JobMetrics.CallDuration.Enabled;
 
-        // A slow call may leave its thread interrupted for the next one: taken after each (see ThreadInterrupt).
+        // A slow call may leave its thread interrupted for the next one: taken before each next call or metric (see
+        // ThreadInterrupt); after the last, the run's end takes it.
         var slow = !RunLength.IsCheap;
         var start = Stopwatch.GetTimestamp();
         var i = 0;
@@ -123,7 +124,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
                     progress.Start();
                     var callStart = Stopwatch.GetTimestamp();
                     _worker.Invoke(items[i], writer);
-                    if (slow)
+                    if (slow && (i + 1 < count || timed))
                     {
                         ThreadInterrupt.Clear();
                     }
@@ -165,7 +166,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
             try
             {
                 await ThreadInterrupt.Awaiting(_worker.InvokeAsync(item, writer, _stop)).ConfigureAwait(false);
-                if (slow)
+                if (slow && (i + 1 < input.Count || timed))
                 {
                     ThreadInterrupt.Clear();
                 }
@@ -244,7 +245,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
 
                 values?.Dispose();
                 values = null;
-                if (slow)
+                if (slow && i + 1 < input.Count)
                 {
                     ThreadInterrupt.Clear();
                 }
