@@ -1,5 +1,6 @@
 using System.Threading.Tasks.Dataflow;
 using JobQ.Dataflow.Tests.Support;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace JobQ.Dataflow.Tests.Blocks;
 
@@ -112,6 +113,38 @@ public sealed class PipelineBlockTests
 
         Assert.AreEqual($"JobQ pipeline 'orders' Id={block.Completion.Id}", block.ToString());
         block.Complete();
+    }
+
+    [TestMethod]
+    public async Task CreateBlock_FaultRacesTheCompletionOfALinkedSource_NeverDeadlocks()
+    {
+        // A fault after the completion drops what waits at the head while the head's buffer may be offering to the
+        // first stage, whose door then asks the head for more: the two must not wait on each other's locks.
+        static IEnumerable<int> Nothing(int x)
+        {
+            Thread.Yield();
+            yield break;
+        }
+
+        for (var iteration = 0; iteration < 300; iteration++)
+        {
+            var block = JobQueue.CreateBlock(
+                Workers.Of<int>().ThenMany(Nothing, threads: 4),
+                new JobOptions { KeepOrder = true, QueueSize = 12, Logger = NullLogger.Instance });
+            var source = new BufferBlock<int>();
+            source.LinkTo(block, new DataflowLinkOptions { PropagateCompletion = true });
+            block.LinkTo(DataflowBlock.NullTarget<int>());
+            var fault = Task.Run(() => block.Fault(new InvalidOperationException("stop")));
+            for (var i = 0; i < 11; i++)
+            {
+                source.Post(i);
+            }
+
+            source.Complete();
+            await fault.WaitAsync(Bound);
+            var ended = await Task.WhenAny(block.Completion, Task.Delay(Bound));
+            Assert.AreSame(block.Completion, ended, $"iteration {iteration}: the block never completed");
+        }
     }
 
     [TestMethod]

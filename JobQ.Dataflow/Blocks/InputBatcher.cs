@@ -217,16 +217,19 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
     {
         ArgumentNullException.ThrowIfNull(exception);
         (ISourceBlock<T> Source, DataflowMessageHeader Header)[] postponed;
+        bool completing;
         lock (_lock)
         {
-            if (_declining)
-            {
-                _head.DropWaiting();
-                return false;
-            }
-
+            completing = _declining;
             _declining = true;
-            postponed = TakePostponedLocked();
+            postponed = completing ? [] : TakePostponedLocked();
+        }
+
+        if (completing)
+        {
+            // Outside the lock: the head's buffer may be offering to the first stage, whose door calls Flush here.
+            _head.DropWaiting();
+            return false;
         }
 
         Release(postponed);
