@@ -58,6 +58,38 @@ public sealed class StageCountersTests
     }
 
     [TestMethod]
+    public void Drop_DuringTheCall_CountedOnlyOnceTheCallFinishes()
+    {
+        // A worker drops its item before its call is counted finished: a reader in between must not see more calls
+        // dropped than finished (Out would read one short).
+        var counters = new StageCounters();
+        var run = counters.Begin();
+        run.Start();
+
+        run.Drop();
+        var during = counters.Read();
+        run.Finish();
+
+        Assert.AreEqual((1L, 0L, 0L, 0L, 0L), during);
+        Assert.AreEqual((1L, 1L, 0L, 1L, 0L), counters.Read());
+    }
+
+    [TestMethod]
+    public void Drop_ThenTheCallFails_CountedFailedOnly()
+    {
+        var counters = new StageCounters();
+        var run = counters.Begin();
+        run.Start();
+
+        run.Drop();
+        run.Fail();
+        run.Start();
+        run.Finish();
+
+        Assert.AreEqual((2L, 2L, 1L, 0L, 0L), counters.Read());
+    }
+
+    [TestMethod]
     public void End_Run_FoldsItsCallsIntoTheTotals()
     {
         var counters = new StageCounters();

@@ -119,6 +119,9 @@ internal sealed class RunProgress
     private int _dropped;
     private int _reporting;
 
+    // The call in progress dropped its item: counted as dropped when it finishes, after it counts as finished.
+    private bool _dropping;
+
     /// <summary>Gets or sets the run's position in its stage's list of active runs (guarded by the stage's lock).</summary>
     public int Index { get; set; }
 
@@ -139,12 +142,21 @@ internal sealed class RunProgress
     /// <summary>Counts a call as started.</summary>
     public void Start() => Volatile.Write(ref _started, _started + 1);
 
-    /// <summary>Counts the call in progress as finished.</summary>
-    public void Finish() => Volatile.Write(ref _finished, _finished + 1);
+    /// <summary>Counts the call in progress as finished (and then as dropped, if it dropped its item).</summary>
+    public void Finish()
+    {
+        Volatile.Write(ref _finished, _finished + 1);
+        if (_dropping)
+        {
+            _dropping = false;
+            Volatile.Write(ref _dropped, _dropped + 1);
+        }
+    }
 
     /// <summary>Counts the call in progress as finished and failed (finished first: a reader never sees more failed than finished).</summary>
     public void Fail()
     {
+        _dropping = false;
         Volatile.Write(ref _finished, _finished + 1);
         Volatile.Write(ref _failed, _failed + 1);
         Volatile.Write(ref _reporting, 0);
@@ -153,8 +165,21 @@ internal sealed class RunProgress
     /// <summary>The call in progress failed and is being reported: our code runs for it until <see cref="Fail"/>.</summary>
     public void Reporting() => Volatile.Write(ref _reporting, 1);
 
-    /// <summary>Counts a finished call as having passed nothing on (<c>EmptyRst</c>).</summary>
-    public void Drop() => Volatile.Write(ref _dropped, _dropped + 1);
+    /// <summary>
+    /// Counts a call as having passed nothing on (<c>EmptyRst</c>): the call in progress once it finishes (a reader never
+    /// sees more dropped than finished), or the call that just finished.
+    /// </summary>
+    public void Drop()
+    {
+        if (_started != _finished)
+        {
+            _dropping = true;
+        }
+        else
+        {
+            Volatile.Write(ref _dropped, _dropped + 1);
+        }
+    }
 
     public void Clear()
     {
@@ -163,5 +188,6 @@ internal sealed class RunProgress
         _failed = 0;
         _dropped = 0;
         _reporting = 0;
+        _dropping = false;
     }
 }
