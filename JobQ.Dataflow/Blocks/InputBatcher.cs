@@ -12,8 +12,10 @@ namespace JobQ.Dataflow.Internal;
 /// capacity, through <see cref="StageQueue.Pending"/>. When the queue is full, offers are
 /// postponed, as a bounded Dataflow block postpones them, and consumed in order once there is room (so a link with
 /// <c>MaxMessages</c> counts them); puts block, or await.</para>
-/// <para><c>_lock</c> guards every field; it is held while handing a run to the head's buffer (which never calls back
-/// here) and while consuming from the source that is offering, never while consuming a postponed message.</para>
+/// <para><c>_lock</c> guards every field; it is held while posting a run to the head's buffer (a post only queues the
+/// run, and the buffer offers it to the first stage from a task of its own) and while consuming from the source that
+/// is offering; never while consuming a postponed message, nor while taking runs out of the buffer, since the buffer's
+/// offers reach the first stage's door, whose <c>Starved</c> calls <see cref="Flush"/> here.</para>
 /// </remarks>
 internal sealed class InputBatcher<T> : ITargetBlock<T>
 {
