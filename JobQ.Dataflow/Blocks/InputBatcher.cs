@@ -230,7 +230,7 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
         if (completing)
         {
             // Outside the lock: the head's buffer may be offering to the first stage, whose door calls Flush here.
-            _head.DropWaiting();
+            _head.DropWaiting(uncount: true);
             return false;
         }
 

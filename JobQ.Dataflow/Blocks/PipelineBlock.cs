@@ -23,10 +23,9 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
     private readonly TransformManyBlock<ItemRun<TOut>, TOut> _tail;
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    // Guarded by _links: the links that propagate completion, until they end (disposed, MaxMessages reached, or
-    // declined for good); every link until it ends; and the link each target consumes through: its first live one, as
-    // a Dataflow source gives a target linked twice a link of its own, until it ends and holds no reservation.
-    private readonly List<OutputLink> _links = [];
+    // Guarded by _live: every link until it ends (disposed, MaxMessages reached, or declined for good), those that
+    // propagate completion being passed it once; and the link each target consumes through: its first live one, as a
+    // Dataflow source gives a target linked twice a link of its own, until it ends and holds no reservation.
     private readonly List<OutputLink> _live = [];
     private readonly Dictionary<ITargetBlock<TOut>, OutputLink> _linkOf = new(ReferenceEqualityComparer.Instance);
     private bool _linksCompleted;
@@ -83,15 +82,11 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
         ArgumentNullException.ThrowIfNull(linkOptions);
         var link = new OutputLink(this, target, linkOptions);
         bool completedAlready;
-        lock (_links)
+        lock (_live)
         {
             _live.Add(link);
             _linkOf.TryAdd(target, link);
             completedAlready = _linksCompleted;
-            if (!completedAlready && linkOptions.PropagateCompletion)
-            {
-                _links.Add(link);
-            }
         }
 
         // The tail offers through the link, which names this block as the source; completion is this block's, passed on
@@ -166,7 +161,7 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
         }
 
         ArgumentNullException.ThrowIfNull(target);
-        lock (_links)
+        lock (_live)
         {
             return _linkOf.GetValueOrDefault(target);
         }
@@ -176,7 +171,7 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
     {
         if (link is { HoldsReservation: true })
         {
-            lock (_links)
+            lock (_live)
             {
                 link.HoldsReservation = false;
                 ForgetLocked(link);
@@ -206,11 +201,10 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
     private void PropagateToLinks()
     {
         OutputLink[] links;
-        lock (_links)
+        lock (_live)
         {
             _linksCompleted = true;
-            links = [.. _links];
-            _links.Clear();
+            links = [.. _live.Where(link => link.PropagatesCompletion)];
         }
 
         foreach (var link in links)
@@ -221,9 +215,8 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
 
     private void Ended(OutputLink link)
     {
-        lock (_links)
+        lock (_live)
         {
-            _links.Remove(link);
             _live.Remove(link);
             ForgetLocked(link);
         }
@@ -259,6 +252,9 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
         private int _ended;
 
         public ITargetBlock<TOut> Target { get; } = target;
+
+        /// <summary>Gets whether the block's completion is passed on to <see cref="Target"/> while the link lasts.</summary>
+        public bool PropagatesCompletion => options.PropagateCompletion;
 
         public IDisposable? Inner { get; set; }
 

@@ -48,7 +48,7 @@ internal static class PipelineBuilder
         var head = new PipelineHead<TIn>((Stage<TIn>)stages[0], pipeline.Token);
         pipeline.DropOutputs = () =>
         {
-            head.DropAll();
+            head.DropWaiting(uncount: false);
             foreach (var stage in stages)
             {
                 stage.DropOutputs();

@@ -83,28 +83,24 @@ internal sealed class PipelineHead<T>
         First.Pipeline.Moved(items);
     }
 
-    /// <summary>Takes and discards every run still waiting (the pipeline stopped).</summary>
-    public void DropAll()
+    /// <summary>
+    /// Takes and discards every run still waiting for the first stage. A stopped pipeline keeps them counted in the
+    /// stage's queue, as jobq's queues keep their items (<paramref name="uncount"/> false); a fault after completion takes
+    /// them out of the graph, as if they had never come in.
+    /// </summary>
+    public void DropWaiting(bool uncount)
     {
         if (_buffer.TryReceiveAll(out var runs))
         {
             foreach (var run in runs)
             {
-                run.Return();
-            }
-        }
-    }
+                if (uncount)
+                {
+                    Interlocked.Decrement(ref _posted);
+                    Queue.Take(run.Count);
+                    First.Pipeline.Moved(-run.Count);
+                }
 
-    /// <summary>Takes every run still waiting for the first stage out of the graph, as if it had never come in.</summary>
-    public void DropWaiting()
-    {
-        if (_buffer.TryReceiveAll(out var runs))
-        {
-            foreach (var run in runs)
-            {
-                Interlocked.Decrement(ref _posted);
-                Queue.Take(run.Count);
-                First.Pipeline.Moved(-run.Count);
                 run.Return();
             }
         }
