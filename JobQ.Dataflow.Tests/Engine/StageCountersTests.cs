@@ -313,4 +313,40 @@ public sealed class StageCountersTests
 
         Assert.IsFalse(inconsistent, $"a snapshot read {seen}");
     }
+
+    [TestMethod]
+    public async Task Read_WhileRunsCallOnAndOn_NeverMoreCallsInProgressThanRuns()
+    {
+        // A run makes one call at a time: a snapshot that sees two of its calls in progress counts a stage as doing more
+        // calls than it has workers. More busy threads than cores, so that the reader is often preempted mid-read.
+        const int Runs = 3;
+        var counters = new StageCounters();
+        var stop = 0;
+        var processors = Enumerable.Range(0, Runs).Select(_ => Task.Factory.StartNew(
+            () =>
+            {
+                var run = counters.Begin();
+                while (Volatile.Read(ref stop) == 0)
+                {
+                    run.Start();
+                    run.Finish();
+                }
+            },
+            CancellationToken.None,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default)).ToArray();
+
+        (long In, long Out, long Failed, long Dropped, long Unstarted) seen = default;
+        var inconsistent = Bounded.TryUntil(
+            () =>
+            {
+                seen = counters.Read();
+                return seen.In - seen.Out is < 0 or > Runs;
+            },
+            TimeSpan.FromSeconds(1));
+        Volatile.Write(ref stop, 1);
+        await Task.WhenAll(processors).Within();
+
+        Assert.IsFalse(inconsistent, $"a snapshot read {seen}");
+    }
 }

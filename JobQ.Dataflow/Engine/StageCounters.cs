@@ -76,11 +76,13 @@ internal sealed class StageCounters
             {
                 // Read in the reverse order of the writes (failed and dropped, then finished, then started): a call
                 // that moves on between two reads is counted at its earlier state, never as failed before finished or
-                // finished before started.
+                // finished before started. A run makes one call at a time, so calls it started after the finished
+                // count was read are left for the next snapshot: a reader preempted between the two reads would
+                // otherwise see several of its calls in progress.
                 var progressFailed = progress.Failed;
                 var progressDropped = progress.Dropped;
                 var finished = progress.Finished;
-                var started = progress.Started;
+                var started = Math.Min(progress.Started, finished + 1);
                 @in += started;
                 @out += finished;
                 failed += progressFailed;
@@ -110,7 +112,10 @@ internal sealed class StageCounters
     }
 }
 
-/// <summary>The calls of one run in progress: written by the run's processor only, read by snapshots under the stage's lock.</summary>
+/// <summary>
+/// The calls of one run in progress: written by the run's processor only, one call at a time, read by snapshots under
+/// the stage's lock.
+/// </summary>
 internal sealed class RunProgress
 {
     private int _started;
