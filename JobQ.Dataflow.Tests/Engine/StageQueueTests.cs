@@ -225,6 +225,43 @@ public sealed class StageQueueTests
     }
 
     [TestMethod]
+    public async Task WaitForRoom_BlockedOnAFullQueue_GoesOnOnlyOnceAnEighthOfTheQueueIsFree()
+    {
+        // A stage that takes one item at a time would otherwise wake its producer once per item.
+        var queue = new StageQueue(16, CancellationToken.None);
+        queue.Add(16);
+        var seen = -1L;
+        var waiter = Task.Factory.StartNew(
+            () =>
+            {
+                var room = queue.WaitForRoom();
+                Volatile.Write(ref seen, queue.Waiting);
+                return room;
+            },
+            TaskCreationOptions.LongRunning);
+        Bounded.Until(() => queue.Blocked == 1, "the producer is blocked");
+
+        queue.Take(1);
+        queue.Take(1);
+        var stillBlocked = await Task.WhenAny(waiter, Task.Delay(Bounded.Watch)) != waiter;
+        queue.Take(1);
+
+        Assert.IsTrue(stillBlocked, "14 of 16 wait: 2 free, under an eighth");
+        Assert.IsTrue(await waiter.Within());
+        Assert.AreEqual(13L, Volatile.Read(ref seen));
+    }
+
+    [TestMethod]
+    [DataRow(1, 1)]
+    [DataRow(7, 7)]
+    [DataRow(8, 7)]
+    [DataRow(1024, 896)]
+    public void ResumeBelow_Capacity_AnEighthBelowItQueuesUnderEightAtAnyRoom(int capacity, int expected)
+    {
+        Assert.AreEqual(expected, new StageQueue(capacity, CancellationToken.None).ResumeBelow);
+    }
+
+    [TestMethod]
     public async Task WaitForRoom_WaitingWhenTheStopTokenIsCancelled_ReturnsFalse()
     {
         using var stop = new CancellationTokenSource();
