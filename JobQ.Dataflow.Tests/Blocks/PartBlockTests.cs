@@ -47,6 +47,46 @@ public sealed class PartBlockTests
     }
 
     [TestMethod]
+    public async Task CreatePartitionedBlock_FaultAfterCompleteWithItemsRoutedButNotStarted_DropsThemAndCompletes()
+    {
+        // A built-in block drops its waiting input on a fault that follows Complete; a partitioned block's waiting input
+        // includes the items its router has already sent to a partition that has not started them.
+        using var gate = new Gate();
+        var calls = 0;
+        var probe = new Probe();
+        var block = JobQueue.CreatePartitionedBlock(
+            (int x) =>
+            {
+                Interlocked.Increment(ref calls);
+                gate.Pass();
+                return x;
+            },
+            partitions: 2,
+            dispatcher: _ => 0,
+            new JobOptions { Probe = probe, QueueSize = 8 });
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.IsTrue(block.Post(i));
+        }
+
+        Bounded.Until(
+            () => gate.Arrivals == 1 && JobQueue.Stat(probe).Stages[0].Dispatcher![0].Input.Size == 4,
+            "the first call is held and the other 4 items wait in its partition");
+
+        block.Complete();
+        block.Fault(new InvalidOperationException("late"));
+        var outputs = new List<int>();
+        block.LinkTo(new ActionBlock<int>(outputs.Add), new DataflowLinkOptions { PropagateCompletion = true });
+        gate.Open();
+        await block.Completion.WaitAsync(Bound);
+
+        Assert.AreEqual(TaskStatus.RanToCompletion, block.Completion.Status);
+        Assert.AreEqual(1, Volatile.Read(ref calls), "a call started for an item that was waiting when the fault came");
+        var stage = JobQueue.Stat(probe).Stages[0];
+        Assert.AreEqual((1L, 1L, 0), (stage.In, stage.Out, stage.Dispatcher![0].Input.Size));
+    }
+
+    [TestMethod]
     [DataRow(0)]
     [DataRow(-3)]
     [DataRow(JobOptions.MaxThreads + 1)]

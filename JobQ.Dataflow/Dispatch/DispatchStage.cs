@@ -33,6 +33,9 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
     private readonly (TIn[]? Items, int Count)[] _pending;
     private volatile bool _routing;
 
+    // Set by DropWaiting: partitions start no more calls, and the items they skip leave the stage uncounted.
+    private volatile bool _dropWaiting;
+
     public DispatchStage(Pipeline pipeline, int index, string name, Delegate? userDelegate, StageWorker<TIn, TOut> worker, int partitions, Func<TIn, int> dispatcher)
         : base(pipeline, index, name, userDelegate)
     {
@@ -81,6 +84,11 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
         => throw new JobWorkerException($"Stage {Index} ('{Name}') has a dispatcher: its worker count is its partition count ({_partitions.Length}) and cannot change.");
 
     public override bool OnlyInUserCode() => !_routing && base.OnlyInUserCode();
+
+    /// <inheritdoc/>
+    /// <remarks>Partitions skip the items they have not started, as a stopped pipeline's do, but without giving them
+    /// back to the stage's queue: they are dropped, as the runs still in the head are.</remarks>
+    public override void DropWaiting() => _dropWaiting = true;
 
     public override StageStats Snapshot()
     {
@@ -220,7 +228,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
         for (var i = 0; i < input.Count; i++)
         {
             var before = output.Count;
-            if (!_stop.IsCancellationRequested)
+            if (!_stop.IsCancellationRequested && !_dropWaiting)
             {
                 progress.Start();
                 try
@@ -247,7 +255,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
         for (var i = 0; i < input.Count; i++)
         {
             var before = output.Count;
-            if (!_stop.IsCancellationRequested)
+            if (!_stop.IsCancellationRequested && !_dropWaiting)
             {
                 progress.Start();
                 try

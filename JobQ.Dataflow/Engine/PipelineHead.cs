@@ -86,10 +86,16 @@ internal sealed class PipelineHead<T>
     /// <summary>
     /// Takes and discards every run still waiting for the first stage. A stopped pipeline keeps them counted in the
     /// stage's queue, as jobq's queues keep their items (<paramref name="uncount"/> false); a fault after completion takes
-    /// them out of the graph, as if they had never come in.
+    /// them out of the graph, as if they had never come in, and the items waiting inside the first stage with them
+    /// (<see cref="Stage.DropWaiting"/>).
     /// </summary>
     public void DropWaiting(bool uncount)
     {
+        if (uncount)
+        {
+            First.DropWaiting();
+        }
+
         if (_buffer.TryReceiveAll(out var runs))
         {
             foreach (var run in runs)

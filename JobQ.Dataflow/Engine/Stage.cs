@@ -50,6 +50,14 @@ internal abstract class Stage(Pipeline pipeline, int index, string name, Delegat
     /// <summary>Takes and discards every output the stage's blocks hold (the pipeline stopped).</summary>
     public abstract void DropOutputs();
 
+    /// <summary>
+    /// Drops the items waiting inside the stage that no call has started (a fault after completion drops a block's
+    /// waiting input, as Dataflow's blocks do). Only a dispatcher stage holds such items: those routed to a partition.
+    /// </summary>
+    public virtual void DropWaiting()
+    {
+    }
+
     /// <summary>Gets whether every run of the stage in progress is inside a user call.</summary>
     public virtual bool OnlyInUserCode() => Counters.OnlyInUserCode();
 
