@@ -21,11 +21,9 @@ internal sealed class StageQueue
     private readonly CancellationToken _stop;
     private long _count;
 
-    // Who waits for room: WaitingAsync while a task waits (for any room), WaitingBlocked while a thread is blocked (for
-    // ResumeBelow). A take then checks for room itself, rather than guessing from the count it saw (producers gathering
-    // items and holding back outputs move the count too, so a crossing seen by one take can be missed).
-    private const int WaitingAsync = 1;
-    private const int WaitingBlocked = 2;
+    // 1 while producers wait for room: a take then checks for room itself, rather than guessing from the count it saw
+    // (producers gathering items and holding back outputs move the count too, so a crossing seen by one take can be
+    // missed).
     private int _waiting;
 
     // How often a producer on a thread of its own looks for room before it blocks: ManualResetEventSlim's default on
@@ -73,13 +71,6 @@ internal sealed class StageQueue
     /// <summary>Gets whether a producer may pass more on: the queue is below its capacity (an empty one takes any run).</summary>
     public bool HasRoom => Waiting < Capacity;
 
-    /// <summary>
-    /// Gets how few items must wait before a producer blocked on the full queue goes on: an eighth of the queue below
-    /// its capacity. A stage that takes one item at a time then wakes its producer once per eighth of a queue, not once
-    /// per item; the producer fills the queue again in one go. Queues under 8 items resume at any room.
-    /// </summary>
-    public int ResumeBelow => Capacity - (Capacity / 8);
-
     /// <summary>Gets the number of threads blocked in <see cref="WaitForRoom"/>.</summary>
     public int Blocked
     {
@@ -102,8 +93,7 @@ internal sealed class StageQueue
     public void Take(int count)
     {
         Interlocked.Add(ref _count, -count);
-        var waiting = Volatile.Read(ref _waiting);
-        if (waiting != 0 && Waiting < ((waiting & WaitingAsync) != 0 ? Capacity : ResumeBelow))
+        if (Volatile.Read(ref _waiting) != 0 && HasRoom)
         {
             Release(true);
         }
@@ -132,7 +122,7 @@ internal sealed class StageQueue
 
             // A full fence between announcing the waiter and looking again: a take either sees the announcement or
             // freed the room before this second look.
-            Interlocked.Or(ref _waiting, WaitingAsync);
+            Interlocked.Exchange(ref _waiting, 1);
             if (HasRoom)
             {
                 ReleaseLocked(true);
@@ -144,8 +134,7 @@ internal sealed class StageQueue
 
     /// <summary>
     /// Blocks the calling thread until the queue has room (true), or the pipeline stopped (false): the wait of a producer
-    /// on a thread of its own (the input reader, a streaming generator), which allocates nothing. Room found by a short
-    /// spin returns at once; once blocked, the thread goes on when fewer than <see cref="ResumeBelow"/> items wait.
+    /// on a thread of its own (the input reader, a streaming generator), which allocates nothing.
     /// </summary>
     public bool WaitForRoom()
     {
@@ -157,7 +146,6 @@ internal sealed class StageQueue
             spinner.SpinOnce(sleep1Threshold: -1);
         }
 
-        var blocked = false;
         lock (_lock)
         {
             while (true)
@@ -167,17 +155,16 @@ internal sealed class StageQueue
                     return false;
                 }
 
-                if (blocked ? Waiting < ResumeBelow : HasRoom)
+                if (HasRoom)
                 {
                     return true;
                 }
 
                 // Announced, then looked at again, as in WaitForRoomAsync; a release pulses every blocked thread, and
-                // each announces itself again if it still finds too little room.
-                Interlocked.Or(ref _waiting, WaitingBlocked);
-                if (Waiting >= ResumeBelow && !_stop.IsCancellationRequested)
+                // each announces itself again if it still finds no room.
+                Interlocked.Exchange(ref _waiting, 1);
+                if (!HasRoom && !_stop.IsCancellationRequested)
                 {
-                    blocked = true;
                     _blocked++;
                     Monitor.Wait(_lock);
                     _blocked--;
