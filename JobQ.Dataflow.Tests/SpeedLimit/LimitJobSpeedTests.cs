@@ -180,6 +180,33 @@ public sealed class LimitJobSpeedTests
     }
 
     [TestMethod]
+    public async Task LimitJobSpeed_RateChangedMidRun_ReportNamesTheLimitInForceOverTheWindow()
+    {
+        var clock = new SignallingTimeProvider();
+        var logger = LoggerMock.Create();
+        var rate = 10.0;
+        var passed = new ConcurrentQueue<TimeSpan>();
+        var workers = Workers.Of<int>().Then(JobQueue.LimitJobSpeed(() => Volatile.Read(ref rate)), name: "paced").Then(_ => passed.Enqueue(clock.Elapsed));
+
+        var run = JobQueue.RunAsync(Enumerable.Range(0, 3), workers, new JobOptions { TimeProvider = clock, Logger = logger.Object });
+        clock.WaitTimerCreated("item 0's wait at 10/s");
+        clock.Advance(Ms100);
+        Bounded.Until(() => passed.Count == 1, "item 0 to pass");
+        clock.WaitTimerCreated("item 1's wait at 10/s"); // the rate for item 1 has been read
+
+        // Item 2 reads 2/s: the window at 10/s ends there and is reported with the limit it ran under.
+        Volatile.Write(ref rate, 2.0);
+        clock.Advance(Ms100);
+        Bounded.Until(() => passed.Count == 2, "item 1 to pass");
+        clock.WaitTimerCreated("item 2's wait at 2/s");
+        clock.Advance(TimeSpan.FromMilliseconds(500));
+        await run.Within();
+
+        logger.VerifyLogged(LogLevel.Information, "(limit 10 units/s)", Times.Once());
+        logger.VerifyLogged(LogLevel.Information, "(limit 2 units/s)", Times.Never());
+    }
+
+    [TestMethod]
     public async Task LimitJobSpeed_TimeoutWhileWaiting_RunReturnsTimedOutAndItemNotPassed()
     {
         var clock = new SignallingTimeProvider();
@@ -262,6 +289,7 @@ public sealed class LimitJobSpeedTests
         Assert.AreEqual(0, result.Failed, "the pacer never fails an item");
         CollectionAssert.AreEqual(new[] { longest, 2 * longest, 3 * longest }, passed.ToArray());
         logger.VerifyLogged(LogLevel.Warning, "crawl", Times.Once());
+        logger.VerifyLogged(LogLevel.Warning, $"units/s at {jobStep} units per item", Times.Once());
     }
 
     [TestMethod]
@@ -305,6 +333,10 @@ public sealed class LimitJobSpeedTests
 
         Assert.AreEqual("jobStep", ex.ParamName);
         Assert.AreEqual("jobStep", exFunc.ParamName);
+        foreach (var error in new[] { ex, exFunc })
+        {
+            StringAssert.StartsWith(error.Message, $"LimitJobSpeed: jobStep must be a positive number of units per item; it was {jobStep}.");
+        }
     }
 
     [TestMethod]

@@ -35,6 +35,6 @@ internal static partial class Log
     [LoggerMessage(EventId = 8, Level = LogLevel.Critical, Message = "Internal failure of a pipeline block; the run stops.")]
     public static partial void InternalFailure(ILogger logger, Exception exception);
 
-    [LoggerMessage(EventId = 11, Level = LogLevel.Warning, Message = "Speed limit of stage '{Stage}' gave {Speed} units/s, slower than a timer can wait for; each item waits {Wait} instead (logged once).")]
-    public static partial void SpeedClamped(ILogger logger, string stage, double speed, TimeSpan wait);
+    [LoggerMessage(EventId = 11, Level = LogLevel.Warning, Message = "Speed limit of stage '{Stage}' gave {Speed} units/s at {JobStep} units per item, so an item would wait longer than a timer can; each item waits {Wait} instead (logged once).")]
+    public static partial void SpeedClamped(ILogger logger, string stage, double speed, int jobStep, TimeSpan wait);
 }

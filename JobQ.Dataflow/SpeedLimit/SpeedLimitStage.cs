@@ -105,7 +105,8 @@ internal sealed class SpeedLimitStage<T> : Stage<T, T>
             var elapsed = Time.GetElapsedTime(_windowStart, now);
             if (elapsed >= SpeedLimit.ResetPeriod || (speed != previous && !double.IsNaN(previous)))
             {
-                Report(elapsed, speed);
+                // The window ran under the limit read before this item: the new one starts the next window.
+                Report(elapsed, double.IsNaN(previous) ? speed : previous);
                 _windowStart = now;
                 _units = 0;
             }
@@ -123,7 +124,7 @@ internal sealed class SpeedLimitStage<T> : Stage<T, T>
             if (!_clampLogged)
             {
                 _clampLogged = true;
-                Pipeline.SafeLog(logger => Log.SpeedClamped(logger, Name, speed, LongestWait));
+                Pipeline.SafeLog(logger => Log.SpeedClamped(logger, Name, speed, _limit.JobStep, LongestWait));
             }
 
             return LongestWait;
