@@ -44,6 +44,43 @@ public sealed class RunArgumentTests
     }
 
     [TestMethod]
+    public void Then_NullWorker_ThrowsArgumentNullNamingTheStage()
+    {
+        var workers = Workers.Of<int>().Then(Identity);
+
+        var sync = Assert.ThrowsExactly<ArgumentNullException>(() => workers.Then((Func<int, int>)null!));
+        var async = Assert.ThrowsExactly<ArgumentNullException>(() => workers.Then((Func<int, Task<int>>)null!));
+        var many = Assert.ThrowsExactly<ArgumentNullException>(() => workers.ThenMany((Func<int, IEnumerable<int>>)null!));
+        var action = Assert.ThrowsExactly<ArgumentNullException>(() => workers.Then((Action<int>)null!));
+
+        foreach (var error in new[] { sync, async, many, action })
+        {
+            Assert.AreEqual("worker", error.ParamName);
+            StringAssert.StartsWith(error.Message, "Stage 1: the worker is null.");
+        }
+    }
+
+    [TestMethod]
+    [DataRow("")]
+    [DataRow("  ")]
+    public void Then_EmptyName_ThrowsArgumentNamingTheStage(string name)
+    {
+        var error = Assert.ThrowsExactly<ArgumentException>(() => Workers.Of<int>().Then(Identity).Then(Identity, name: name));
+
+        Assert.AreEqual("name", error.ParamName);
+        StringAssert.StartsWith(error.Message, "Stage 1: a stage name must not be empty or white space");
+    }
+
+    [TestMethod]
+    public void Then_NullSpeedLimit_ThrowsArgumentNullNamingTheStage()
+    {
+        var error = Assert.ThrowsExactly<ArgumentNullException>(() => Workers.Of<int>().Then((SpeedLimit)null!));
+
+        Assert.AreEqual("limit", error.ParamName);
+        StringAssert.StartsWith(error.Message, "Stage 0: the limit is null.");
+    }
+
+    [TestMethod]
     public void Run_NullOptions_ThrowsArgumentNullNamingOptions()
     {
         var ex = Assert.ThrowsExactly<ArgumentNullException>(() => JobQueue.Run([1], Workers.Of<int>().Then(Identity), (JobOptions)null!));

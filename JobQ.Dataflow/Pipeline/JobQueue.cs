@@ -350,7 +350,7 @@ public static class JobQueue
             throw new ArgumentOutOfRangeException(nameof(maxJobSpeed), maxJobSpeed, $"LimitJobSpeed: maxJobSpeed must be a positive number of units per second; it was {maxJobSpeed}.");
         }
 
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(jobStep);
+        ThrowIfInvalidJobStep(jobStep);
 
         // Each item waits jobStep / maxJobSpeed seconds; no timer waits longer than MaxTimerDelay, so a slower rate would
         // fail every item. The rate is named when even one unit per item is too slow, the step otherwise.
@@ -385,8 +385,16 @@ public static class JobQueue
     public static SpeedLimit LimitJobSpeed(Func<double> maxJobSpeed, int jobStep = 1)
     {
         ArgumentNullException.ThrowIfNull(maxJobSpeed);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(jobStep);
+        ThrowIfInvalidJobStep(jobStep);
         return new SpeedLimit(maxJobSpeed, jobStep);
+    }
+
+    private static void ThrowIfInvalidJobStep(int jobStep)
+    {
+        if (jobStep <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(jobStep), jobStep, $"LimitJobSpeed: jobStep must be a positive number of units per item; it was {jobStep}.");
+        }
     }
 
     private static async IAsyncEnumerable<TOut> StreamCoreAsync<TIn, TOut>(

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.ComponentModel;
 using System.Runtime.CompilerServices;
 using JobQ.Dataflow.Internal;
@@ -51,7 +52,7 @@ public sealed class Workers<TIn, TOut>
     /// <returns>A new worker list with the stage added.</returns>
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, TNext> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
-        ArgumentNullException.ThrowIfNull(worker);
+        ThrowIfNull(worker);
         return Append<TNext>(worker, threads, dispatcher, name, _ => new SyncWorker<TOut, TNext>(worker));
     }
 
@@ -67,7 +68,7 @@ public sealed class Workers<TIn, TOut>
     [OverloadResolutionPriority(-1)]
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, CancellationToken, TNext> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
-        ArgumentNullException.ThrowIfNull(worker);
+        ThrowIfNull(worker);
         return Append<TNext>(worker, threads, dispatcher, name, pipeline => new SyncWorker<TOut, TNext>(item => worker(item, pipeline.Token)));
     }
 
@@ -83,7 +84,7 @@ public sealed class Workers<TIn, TOut>
     /// JobQueue.EmptyRst : x)</c>, or give the lambda its return type, <c>Then(WorkerResult&lt;int&gt; (x) =&gt; ...)</c>.</remarks>
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, WorkerResult<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
-        ArgumentNullException.ThrowIfNull(worker);
+        ThrowIfNull(worker);
         return Append<TNext>(worker, threads, dispatcher, name, _ => new SyncResultWorker<TOut, TNext>(worker));
     }
 
@@ -97,7 +98,7 @@ public sealed class Workers<TIn, TOut>
     [OverloadResolutionPriority(-1)]
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, CancellationToken, WorkerResult<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
-        ArgumentNullException.ThrowIfNull(worker);
+        ThrowIfNull(worker);
         return Append<TNext>(worker, threads, dispatcher, name, pipeline => new SyncResultWorker<TOut, TNext>(item => worker(item, pipeline.Token)));
     }
 
@@ -128,7 +129,7 @@ public sealed class Workers<TIn, TOut>
     /// <remarks>As the last stage this is jobq's <c>printarg</c>: the items passed on are discarded at the end of a run.</remarks>
     public Workers<TIn, TOut> Then(Action<TOut> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
-        ArgumentNullException.ThrowIfNull(worker);
+        ThrowIfNull(worker);
         return Append<TOut>(worker, threads, dispatcher, name, _ => new SyncActionWorker<TOut>(worker), passesItemsOn: true);
     }
 
@@ -142,7 +143,7 @@ public sealed class Workers<TIn, TOut>
     [OverloadResolutionPriority(-1)]
     public Workers<TIn, TOut> Then(Action<TOut, CancellationToken> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
-        ArgumentNullException.ThrowIfNull(worker);
+        ThrowIfNull(worker);
         return Append<TOut>(worker, threads, dispatcher, name, pipeline => new SyncActionWorker<TOut>(item => worker(item, pipeline.Token)), passesItemsOn: true);
     }
 
@@ -156,7 +157,7 @@ public sealed class Workers<TIn, TOut>
     [OverloadResolutionPriority(1)]
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, Task<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
-        ArgumentNullException.ThrowIfNull(worker);
+        ThrowIfNull(worker);
         return Append<TNext>(worker, threads, dispatcher, name, _ => new AsyncWorker<TOut, TNext>((item, _) => WorkerReturned.Task(worker(item))));
     }
 
@@ -170,7 +171,7 @@ public sealed class Workers<TIn, TOut>
     [OverloadResolutionPriority(1)]
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, CancellationToken, Task<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
-        ArgumentNullException.ThrowIfNull(worker);
+        ThrowIfNull(worker);
         return Append<TNext>(worker, threads, dispatcher, name, _ => new AsyncWorker<TOut, TNext>((item, ct) => WorkerReturned.Task(worker(item, ct))));
     }
 
@@ -183,7 +184,7 @@ public sealed class Workers<TIn, TOut>
     /// <returns>A new worker list with the stage added.</returns>
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, ValueTask<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
-        ArgumentNullException.ThrowIfNull(worker);
+        ThrowIfNull(worker);
         return Append<TNext>(worker, threads, dispatcher, name, _ => new AsyncWorker<TOut, TNext>((item, _) => worker(item)));
     }
 
@@ -196,7 +197,7 @@ public sealed class Workers<TIn, TOut>
     /// <returns>A new worker list with the stage added.</returns>
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, CancellationToken, ValueTask<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
-        ArgumentNullException.ThrowIfNull(worker);
+        ThrowIfNull(worker);
         return Append<TNext>(worker, threads, dispatcher, name, _ => new AsyncWorker<TOut, TNext>(worker));
     }
 
@@ -210,7 +211,7 @@ public sealed class Workers<TIn, TOut>
     [OverloadResolutionPriority(1)]
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, CancellationToken, Task<WorkerResult<TNext>>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
-        ArgumentNullException.ThrowIfNull(worker);
+        ThrowIfNull(worker);
         return Append<TNext>(worker, threads, dispatcher, name, _ => new AsyncResultWorker<TOut, TNext>((item, ct) => WorkerReturned.Task(worker(item, ct))));
     }
 
@@ -226,7 +227,7 @@ public sealed class Workers<TIn, TOut>
     [OverloadResolutionPriority(1)]
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, Task<WorkerResult<TNext>>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
-        ArgumentNullException.ThrowIfNull(worker);
+        ThrowIfNull(worker);
         return Append<TNext>(worker, threads, dispatcher, name, _ => new AsyncResultWorker<TOut, TNext>((item, _) => WorkerReturned.Task(worker(item))));
     }
 
@@ -239,7 +240,7 @@ public sealed class Workers<TIn, TOut>
     /// <returns>A new worker list with the stage added.</returns>
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, ValueTask<WorkerResult<TNext>>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
-        ArgumentNullException.ThrowIfNull(worker);
+        ThrowIfNull(worker);
         return Append<TNext>(worker, threads, dispatcher, name, _ => new AsyncResultWorker<TOut, TNext>((item, _) => worker(item)));
     }
 
@@ -255,7 +256,7 @@ public sealed class Workers<TIn, TOut>
     /// <returns>A new worker list with the stage added.</returns>
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, CancellationToken, ValueTask<WorkerResult<TNext>>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
-        ArgumentNullException.ThrowIfNull(worker);
+        ThrowIfNull(worker);
         return Append<TNext>(worker, threads, dispatcher, name, _ => new AsyncResultWorker<TOut, TNext>(worker));
     }
 
@@ -268,7 +269,7 @@ public sealed class Workers<TIn, TOut>
     [OverloadResolutionPriority(1)]
     public Workers<TIn, TOut> Then(Func<TOut, Task> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
-        ArgumentNullException.ThrowIfNull(worker);
+        ThrowIfNull(worker);
         return Append<TOut>(worker, threads, dispatcher, name, _ => new AsyncActionWorker<TOut>((item, _) => WorkerReturned.Task(worker(item))), passesItemsOn: true);
     }
 
@@ -281,7 +282,7 @@ public sealed class Workers<TIn, TOut>
     [OverloadResolutionPriority(1)]
     public Workers<TIn, TOut> Then(Func<TOut, CancellationToken, Task> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
-        ArgumentNullException.ThrowIfNull(worker);
+        ThrowIfNull(worker);
         return Append<TOut>(worker, threads, dispatcher, name, _ => new AsyncActionWorker<TOut>((item, ct) => WorkerReturned.Task(worker(item, ct))), passesItemsOn: true);
     }
 
@@ -293,7 +294,7 @@ public sealed class Workers<TIn, TOut>
     /// <returns>A new worker list with the stage added; its output type is unchanged.</returns>
     public Workers<TIn, TOut> Then(Func<TOut, ValueTask> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
-        ArgumentNullException.ThrowIfNull(worker);
+        ThrowIfNull(worker);
         // AsTask costs nothing for a ValueTask that completed or wraps a task (what an async method returns), and lets
         // both action forms share one adapter.
         return Append<TOut>(worker, threads, dispatcher, name, _ => new AsyncActionWorker<TOut>((item, _) => worker(item).AsTask()), passesItemsOn: true);
@@ -307,7 +308,7 @@ public sealed class Workers<TIn, TOut>
     /// <returns>A new worker list with the stage added; its output type is unchanged.</returns>
     public Workers<TIn, TOut> Then(Func<TOut, CancellationToken, ValueTask> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
-        ArgumentNullException.ThrowIfNull(worker);
+        ThrowIfNull(worker);
         return Append<TOut>(worker, threads, dispatcher, name, _ => new AsyncActionWorker<TOut>((item, ct) => worker(item, ct).AsTask()), passesItemsOn: true);
     }
 
@@ -317,7 +318,7 @@ public sealed class Workers<TIn, TOut>
     /// <returns>A new worker list with the stage added; its output type is unchanged.</returns>
     public Workers<TIn, TOut> Then(SpeedLimit limit, string? name = null)
     {
-        ArgumentNullException.ThrowIfNull(limit);
+        ThrowIfNull(limit);
         return new Workers<TIn, TOut>([.. Stages, new StageSpec<TOut, TOut>(name ?? nameof(JobQueue.LimitJobSpeed), 1, null, null, null, speedLimit: limit)]);
     }
 
@@ -334,7 +335,7 @@ public sealed class Workers<TIn, TOut>
     /// <remarks>Separate from <c>Then</c> on purpose: a worker returning a <c>List&lt;T&gt;</c> as data is never expanded by accident.</remarks>
     public Workers<TIn, TNext> ThenMany<TNext>(Func<TOut, IEnumerable<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
-        ArgumentNullException.ThrowIfNull(worker);
+        ThrowIfNull(worker);
         return Append<TNext>(worker, threads, dispatcher, name, _ => new SyncManyWorker<TOut, TNext>(worker));
     }
 
@@ -349,7 +350,7 @@ public sealed class Workers<TIn, TOut>
     [OverloadResolutionPriority(-1)]
     public Workers<TIn, TNext> ThenMany<TNext>(Func<TOut, CancellationToken, IEnumerable<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
-        ArgumentNullException.ThrowIfNull(worker);
+        ThrowIfNull(worker);
         return Append<TNext>(worker, threads, dispatcher, name, pipeline => new SyncManyWorker<TOut, TNext>(item => worker(item, pipeline.Token)));
     }
 
@@ -362,7 +363,7 @@ public sealed class Workers<TIn, TOut>
     /// <returns>A new worker list with the stage added.</returns>
     public Workers<TIn, TNext> ThenMany<TNext>(Func<TOut, IAsyncEnumerable<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
-        ArgumentNullException.ThrowIfNull(worker);
+        ThrowIfNull(worker);
         return Append<TNext>(worker, threads, dispatcher, name, _ => new AsyncManyWorker<TOut, TNext>((item, _) => WorkerReturned.Sequence(worker(item))));
     }
 
@@ -375,7 +376,7 @@ public sealed class Workers<TIn, TOut>
     /// <returns>A new worker list with the stage added.</returns>
     public Workers<TIn, TNext> ThenMany<TNext>(Func<TOut, CancellationToken, IAsyncEnumerable<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
-        ArgumentNullException.ThrowIfNull(worker);
+        ThrowIfNull(worker);
         return Append<TNext>(worker, threads, dispatcher, name, _ => new AsyncManyWorker<TOut, TNext>((item, ct) => WorkerReturned.Sequence(worker(item, ct))));
     }
 
@@ -391,7 +392,7 @@ public sealed class Workers<TIn, TOut>
     /// <returns>A new worker list with the stage added.</returns>
     public Workers<TIn, TNext> ThenMany<TNext>(Func<TOut, IEnumerable<WorkerResult<TNext>>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
-        ArgumentNullException.ThrowIfNull(worker);
+        ThrowIfNull(worker);
         return Append<TNext>(worker, threads, dispatcher, name, _ => new SyncManyWorker<TOut, TNext>(item => WorkerReturned.Values(worker(item))));
     }
 
@@ -405,7 +406,7 @@ public sealed class Workers<TIn, TOut>
     [OverloadResolutionPriority(-1)]
     public Workers<TIn, TNext> ThenMany<TNext>(Func<TOut, CancellationToken, IEnumerable<WorkerResult<TNext>>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
-        ArgumentNullException.ThrowIfNull(worker);
+        ThrowIfNull(worker);
         return Append<TNext>(worker, threads, dispatcher, name, pipeline => new SyncManyWorker<TOut, TNext>(item => WorkerReturned.Values(worker(item, pipeline.Token))));
     }
 
@@ -418,7 +419,7 @@ public sealed class Workers<TIn, TOut>
     /// <returns>A new worker list with the stage added.</returns>
     public Workers<TIn, TNext> ThenMany<TNext>(Func<TOut, IAsyncEnumerable<WorkerResult<TNext>>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
-        ArgumentNullException.ThrowIfNull(worker);
+        ThrowIfNull(worker);
         return Append<TNext>(worker, threads, dispatcher, name, _ => new AsyncManyWorker<TOut, TNext>((item, ct) => WorkerReturned.Values(worker(item), ct)));
     }
 
@@ -431,7 +432,7 @@ public sealed class Workers<TIn, TOut>
     /// <returns>A new worker list with the stage added.</returns>
     public Workers<TIn, TNext> ThenMany<TNext>(Func<TOut, CancellationToken, IAsyncEnumerable<WorkerResult<TNext>>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
-        ArgumentNullException.ThrowIfNull(worker);
+        ThrowIfNull(worker);
         return Append<TNext>(worker, threads, dispatcher, name, _ => new AsyncManyWorker<TOut, TNext>((item, ct) => WorkerReturned.Values(worker(item, ct), ct)));
     }
 
@@ -456,6 +457,15 @@ public sealed class Workers<TIn, TOut>
         return new Workers<TIn, TOut>(stages);
     }
 
+    /// <summary>Refuses a null argument of the stage about to be added, naming that stage.</summary>
+    private void ThrowIfNull([NotNull] object? argument, [CallerArgumentExpression(nameof(argument))] string? paramName = null)
+    {
+        if (argument is null)
+        {
+            throw new ArgumentNullException(paramName, $"Stage {Stages.Length}: the {paramName} is null.");
+        }
+    }
+
     /// <summary>Checks a new stage and returns the list one stage longer.</summary>
     /// <remarks>
     /// <c>passesItemsOn</c> says that the stage passes on the items it receives (actions, speed limits) rather than values
@@ -470,6 +480,11 @@ public sealed class Workers<TIn, TOut>
         bool passesItemsOn = false)
     {
         var index = Stages.Length;
+        if (name is not null && string.IsNullOrWhiteSpace(name))
+        {
+            throw new ArgumentException($"Stage {index}: a stage name must not be empty or white space; it was \"{name}\". Leave it null to name the stage after its worker.", nameof(name));
+        }
+
         var stageName = name ?? DescribeDelegate(worker, index);
         if (threads <= 0)
         {
