@@ -157,4 +157,30 @@ public sealed class ProgressTests
 
         StringAssert.Contains(error.Message, "ProgressInterval");
     }
+
+    [TestMethod]
+    [DataRow(1L)]
+    [DataRow(5_000L)]
+    [DataRow(9_999L)]
+    public void RunAsync_ProgressIntervalUnderAMillisecond_ThrowsOutOfRangeNamingTheMinimum(long ticks)
+    {
+        // System timers count whole milliseconds: a shorter period would become 0, a timer that fires once.
+        var options = new JobOptions { Progress = new RecordingProgress<JobStats>(), ProgressInterval = TimeSpan.FromTicks(ticks) };
+
+        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => JobQueue.RunAsync(new[] { 1 }, Workers.Of<int>().Then(x => x), options));
+
+        StringAssert.Contains(error.Message, "ProgressInterval must be at least 1 ms");
+        Assert.AreEqual(TimeSpan.FromTicks(ticks), error.ActualValue);
+    }
+
+    [TestMethod]
+    public async Task RunAsync_ProgressIntervalOneMillisecond_Accepted()
+    {
+        var progress = new RecordingProgress<JobStats>();
+        var options = new JobOptions { Progress = progress, ProgressInterval = TimeSpan.FromMilliseconds(1) };
+
+        var result = await JobQueue.RunAsync(new[] { 1 }, Workers.Of<int>().Then(x => x), options).Within();
+
+        Assert.IsTrue(result.Completed);
+    }
 }

@@ -109,7 +109,7 @@ public sealed class JobOptions
     public IProgress<JobStats>? Progress { get; set; }
 
     /// <summary>
-    /// Gets or sets how often <see cref="Progress"/> receives a snapshot. Default 1 second; must be positive and at most the
+    /// Gets or sets how often <see cref="Progress"/> receives a snapshot. Default 1 second; must be at least 1 millisecond and at most the
     /// longest delay a timer can wait (<see cref="uint.MaxValue"/> - 1 milliseconds, about 49.7 days).
     /// </summary>
     public TimeSpan ProgressInterval { get; set; } = TimeSpan.FromSeconds(1);
@@ -143,6 +143,12 @@ public sealed class JobOptions
         if (ProgressInterval <= TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(paramName, ProgressInterval, $"{nameof(ProgressInterval)} must be positive; it was {ProgressInterval}.");
+        }
+
+        // System timers count whole milliseconds: a shorter period would become 0, which fires once.
+        if (ProgressInterval < TimeSpan.FromMilliseconds(1))
+        {
+            throw new ArgumentOutOfRangeException(paramName, ProgressInterval, $"{nameof(ProgressInterval)} must be at least 1 ms (timers count whole milliseconds); it was {ProgressInterval}.");
         }
 
         if (ProgressInterval > MaxTimerDelay)
