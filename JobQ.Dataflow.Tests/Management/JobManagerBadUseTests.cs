@@ -1,3 +1,4 @@
+using System.Globalization;
 using JobQ.Dataflow.Tests.Support;
 using Microsoft.Extensions.Logging;
 using Moq;
@@ -68,6 +69,17 @@ public sealed class JobManagerBadUseTests
         Assert.ThrowsExactly<ObjectDisposedException>(() => manager.Put(1));
         await Assert.ThrowsExactlyAsync<ObjectDisposedException>(() => manager.PutAsync(1).AsTask());
         Assert.AreEqual(0, spy.Entered);
+    }
+
+    [TestMethod]
+    public void Put_AfterDispose_ObjectNameReadsAsTheTypeInCSharp()
+    {
+        var manager = JobManager.Create(Workers.Of<int>().Then(x => x.ToString(CultureInfo.InvariantCulture)));
+        manager.Dispose();
+
+        var error = Assert.ThrowsExactly<ObjectDisposedException>(() => manager.Put(1));
+
+        Assert.AreEqual("JobManager<Int32, String>", error.ObjectName);
     }
 
     [TestMethod]

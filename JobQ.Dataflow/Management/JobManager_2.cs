@@ -65,7 +65,7 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
     /// <exception cref="ObjectDisposedException">The manager was disposed.</exception>
     public void Put(TIn item)
     {
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _state) == Disposed, this);
+        ThrowIfDisposed();
         Check(_input.Put(item));
     }
 
@@ -78,7 +78,7 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
     public async ValueTask PutAsync(TIn item, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _state) == Disposed, this);
+        ThrowIfDisposed();
         Check(await _input.PutAsync(item, cancellationToken).ConfigureAwait(false));
     }
 
@@ -198,6 +198,15 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
         => candidate is not null
            && (candidate.Equals(worker) || (candidate.Method == worker.Method && Equals(candidate.Target, worker.Target)));
 
+    /// <summary>Throws once the manager is disposed, naming it as C# spells its type (<c>JobManager&lt;Int32, String&gt;</c>).</summary>
+    private void ThrowIfDisposed()
+    {
+        if (Volatile.Read(ref _state) == Disposed)
+        {
+            throw new ObjectDisposedException($"JobManager<{typeof(TIn).Name}, {typeof(TOut).Name}>");
+        }
+    }
+
     private void Check(PutResult result)
     {
         if (result == PutResult.Added)
@@ -205,7 +214,7 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
             return;
         }
 
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _state) == Disposed, this);
+        ThrowIfDisposed();
         var why = _pipeline.StopReason switch
         {
             StopReason.Faulted => "a worker failure stopped it (ErrorPolicy.FailFast)",
