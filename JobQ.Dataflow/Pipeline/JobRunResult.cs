@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace JobQ.Dataflow;
 
 /// <summary>How a run ended: finished, or stopped at its timeout; and its final statistics.</summary>
@@ -28,4 +30,9 @@ public sealed class JobRunResult
     /// and with a handler, a failed call's item is dropped and the run goes on.
     /// </summary>
     public long Failed { get; }
+
+    /// <summary>Returns the result as a C# record prints it: <c>JobRunResult { Completed = True, Failed = 0, Stats = ... }</c>.</summary>
+    /// <returns>The text.</returns>
+    public override string ToString()
+        => string.Create(CultureInfo.InvariantCulture, $"JobRunResult {{ Completed = {Completed}, Failed = {Failed}, Stats = {Stats} }}");
 }

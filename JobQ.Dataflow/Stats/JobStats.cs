@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace JobQ.Dataflow;
 
 /// <summary>A snapshot of a running or finished pipeline, as returned by jobq's <c>stat()</c>.</summary>
@@ -27,4 +29,12 @@ public sealed class JobStats
 
     /// <summary>An empty snapshot, for a probe that has not been used by a run yet.</summary>
     internal static JobStats Empty { get; } = new([]);
+
+    /// <summary>Returns the counts as a C# record prints them, each stage's in full: <c>JobStats { In = 8, ..., Stages = [ ... ] }</c>.</summary>
+    /// <returns>The text.</returns>
+    public override string ToString()
+        => string.Create(CultureInfo.InvariantCulture, $"JobStats {{ In = {In}, Out = {Out}, Doing = {Doing}, Stages = {List(Stages)} }}");
+
+    /// <summary>Prints <paramref name="items"/> as <c>[ a, b ]</c>.</summary>
+    internal static string List<T>(IEnumerable<T> items) => $"[ {string.Join(", ", items)}{(items.Any() ? " " : string.Empty)}]";
 }

@@ -1,3 +1,6 @@
+using System.Globalization;
+using System.Text;
+
 namespace JobQ.Dataflow;
 
 /// <summary>A snapshot of one stage of a pipeline, as jobq's <c>stat()</c> reports each worker.</summary>
@@ -61,4 +64,24 @@ public sealed class StageStats
 
     /// <summary>Gets the number of finished calls that passed nothing on by returning <see cref="JobQueue.EmptyRst"/>.</summary>
     public long Dropped { get; }
+
+    /// <summary>Returns the counts as a C# record prints them: <c>StageStats { Name = add1, In = 4, ... }</c>.</summary>
+    /// <returns>The text.</returns>
+    public override string ToString()
+    {
+        var text = new StringBuilder(string.Create(
+            CultureInfo.InvariantCulture,
+            $"StageStats {{ Name = {Name}, In = {In}, Out = {Out}, Doing = {Doing}, Failed = {Failed}, Dropped = {Dropped}, WorkerCount = {WorkerCount}, Input = {Input}"));
+        if (Coordinator is { } coordinator)
+        {
+            text.Append(", Coordinator = ").Append(coordinator);
+        }
+
+        if (Dispatcher is { } partitions)
+        {
+            text.Append(", Dispatcher = ").Append(JobStats.List(partitions));
+        }
+
+        return text.Append(" }").ToString();
+    }
 }
