@@ -25,10 +25,15 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
 
     // Guarded by _live: every link until it ends (disposed, MaxMessages reached, or declined for good), those that
     // propagate completion being passed it once; and the link each target consumes through: its first live one, as a
-    // Dataflow source gives a target linked twice a link of its own, until it ends and holds no reservation.
+    // Dataflow source gives a target linked twice a link of its own, until it ends.
     private readonly List<OutputLink> _live = [];
     private readonly Dictionary<ITargetBlock<TOut>, OutputLink> _linkOf = new(ReferenceEqualityComparer.Instance);
     private bool _linksCompleted;
+
+    // The tail's reservation (a source holds one at a time): the target that made it and the name the tail knows it by
+    // (the link it went through, or the target itself when it had none), so that the target consumes or releases it
+    // under that name whatever it has linked or unlinked since.
+    private (ITargetBlock<TOut> Target, ITargetBlock<TOut> Reserver)? _reservation;
 
     private PipelineBlock(Built<TIn, TOut> built, CancellationToken cancellationToken)
     {
@@ -103,11 +108,11 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
     // A target consumes, reserves and releases in its own name; the tail knows it by the link it offered through.
     public TOut? ConsumeMessage(DataflowMessageHeader messageHeader, ITargetBlock<TOut> target, out bool messageConsumed)
     {
-        var link = LinkOf(messageHeader, target);
-        var value = ((ISourceBlock<TOut>)_tail).ConsumeMessage(messageHeader, (ITargetBlock<TOut>?)link ?? target, out messageConsumed);
+        var (link, reserver) = NameOf(messageHeader, target);
+        var value = ((ISourceBlock<TOut>)_tail).ConsumeMessage(messageHeader, reserver, out messageConsumed);
         if (messageConsumed)
         {
-            ReservationEnded(link);
+            ReservationEnded(target);
             link?.Took();
         }
 
@@ -116,11 +121,14 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
 
     public bool ReserveMessage(DataflowMessageHeader messageHeader, ITargetBlock<TOut> target)
     {
-        var link = LinkOf(messageHeader, target);
-        var reserved = ((ISourceBlock<TOut>)_tail).ReserveMessage(messageHeader, (ITargetBlock<TOut>?)link ?? target);
-        if (reserved && link is not null)
+        var (link, reserver) = NameOf(messageHeader, target);
+        var reserved = ((ISourceBlock<TOut>)_tail).ReserveMessage(messageHeader, reserver);
+        if (reserved)
         {
-            link.HoldsReservation = true;
+            lock (_live)
+            {
+                _reservation = (target, reserver);
+            }
         }
 
         return reserved;
@@ -128,9 +136,9 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
 
     public void ReleaseReservation(DataflowMessageHeader messageHeader, ITargetBlock<TOut> target)
     {
-        var link = LinkOf(messageHeader, target);
-        ((ISourceBlock<TOut>)_tail).ReleaseReservation(messageHeader, (ITargetBlock<TOut>?)link ?? target);
-        ReservationEnded(link);
+        var (link, reserver) = NameOf(messageHeader, target);
+        ((ISourceBlock<TOut>)_tail).ReleaseReservation(messageHeader, reserver);
+        ReservationEnded(target);
     }
 
     /// <summary>Names the block as Dataflow's blocks name themselves: the pipeline's name and the completion's id.</summary>
@@ -153,7 +161,11 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
         }
     }
 
-    private OutputLink? LinkOf(DataflowMessageHeader messageHeader, ITargetBlock<TOut> target)
+    /// <summary>
+    /// Gets the link <paramref name="target"/> consumes through, and the name the tail knows it by: the one its
+    /// reservation was made under, if it holds one, else that link, else the target itself.
+    /// </summary>
+    private (OutputLink? Link, ITargetBlock<TOut> Reserver) NameOf(DataflowMessageHeader messageHeader, ITargetBlock<TOut> target)
     {
         if (!messageHeader.IsValid)
         {
@@ -163,29 +175,29 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
         ArgumentNullException.ThrowIfNull(target);
         lock (_live)
         {
-            return _linkOf.GetValueOrDefault(target);
+            var link = _linkOf.GetValueOrDefault(target);
+            return (link, _reservation is { } held && held.Target == target ? held.Reserver : (ITargetBlock<TOut>?)link ?? target);
         }
     }
 
-    private void ReservationEnded(OutputLink? link)
+    private void ReservationEnded(ITargetBlock<TOut> target)
     {
-        if (link is { HoldsReservation: true })
+        lock (_live)
         {
-            lock (_live)
+            if (_reservation is { } held && held.Target == target)
             {
-                link.HoldsReservation = false;
-                ForgetLocked(link);
+                _reservation = null;
             }
         }
     }
 
     /// <summary>
-    /// Replaces an ended link in <c>_linkOf</c> by the target's next live link, if any, unless it holds a reservation,
-    /// which its target still settles through it.
+    /// Replaces an ended link in <c>_linkOf</c> by the target's next live link, if any (a reservation made through it is
+    /// still settled under its name: <see cref="_reservation"/>).
     /// </summary>
     private void ForgetLocked(OutputLink link)
     {
-        if (link.IsEnded && !link.HoldsReservation && _linkOf.GetValueOrDefault(link.Target) == link)
+        if (link.IsEnded && _linkOf.GetValueOrDefault(link.Target) == link)
         {
             if (_live.Find(other => other.Target == link.Target) is { } next)
             {
@@ -257,9 +269,6 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
         public bool PropagatesCompletion => options.PropagateCompletion;
 
         public IDisposable? Inner { get; set; }
-
-        /// <summary>Gets or sets whether the target holds a reservation made through this link (guarded by the owner's lock).</summary>
-        public bool HoldsReservation { get; set; }
 
         /// <summary>Gets whether the link has ended.</summary>
         public bool IsEnded => Volatile.Read(ref _ended) != 0;

@@ -767,6 +767,65 @@ public abstract class BlockContractTests
     }
 
     [TestMethod]
+    public async Task ConsumeMessage_ReservedWhileUnlinkedThenLinkedAgain_GivesItAndTheBlockGoesOn()
+    {
+        var block = Make(NewWorker());
+        var target = new PostponingTarget<int>();
+        var link = block.LinkTo(target);
+        Assert.IsTrue(block.Post(7));
+        var (header, _) = await target.FirstOffer.Within();
+        link.Dispose();
+        Assert.IsTrue(block.ReserveMessage(header, target));
+        block.LinkTo(target);
+
+        var value = block.ConsumeMessage(header, target, out var consumed);
+
+        Assert.IsTrue(consumed);
+        Assert.AreEqual(7, value);
+        Assert.IsTrue(block.Post(8));
+        block.Complete();
+        Assert.AreEqual(8, await Receivable(block).ReceiveAsync().Within());
+        await block.Completion.Within();
+    }
+
+    [TestMethod]
+    public async Task ReleaseReservation_ReservedWhileUnlinkedThenLinkedAgain_ReleasesAndTheItemCanBeReceived()
+    {
+        var block = Make(NewWorker());
+        var target = new PostponingTarget<int>();
+        var link = block.LinkTo(target);
+        Assert.IsTrue(block.Post(7));
+        var (header, _) = await target.FirstOffer.Within();
+        link.Dispose();
+        Assert.IsTrue(block.ReserveMessage(header, target));
+        var relink = block.LinkTo(target);
+
+        block.ReleaseReservation(header, target);
+
+        relink.Dispose();
+        Assert.IsTrue(Receivable(block).TryReceive(out var item));
+        Assert.AreEqual(7, item);
+    }
+
+    [TestMethod]
+    public async Task ConsumeMessage_ReservedThroughALinkThatEndedThenLinkedAgain_GivesIt()
+    {
+        var block = Make(NewWorker());
+        var target = new PostponingTarget<int>();
+        var link = block.LinkTo(target);
+        Assert.IsTrue(block.Post(7));
+        var (header, _) = await target.FirstOffer.Within();
+        Assert.IsTrue(block.ReserveMessage(header, target));
+        link.Dispose();
+        block.LinkTo(target);
+
+        var value = block.ConsumeMessage(header, target, out var consumed);
+
+        Assert.IsTrue(consumed);
+        Assert.AreEqual(7, value);
+    }
+
+    [TestMethod]
     public async Task ConsumeMessage_OfferedMessageWithoutReservation_GivesIt()
     {
         var block = Make(NewWorker());
