@@ -98,6 +98,34 @@ public sealed class LimitJobSpeedTests
     }
 
     [TestMethod]
+    public async Task LimitJobSpeed_LimitStartsHoldingBackInsideALongRun_EachItemGoesOnAtItsDueTime()
+    {
+        // No limit for 2,000 items, so the runs into the stage grow long; items 2,000 and 2,001 then wait at 10/s, and
+        // the rest pass freely again. The items of a run go on one by one, each at its due time, not when the run ends.
+        const int Free = 2000;
+        var clock = new SignallingTimeProvider();
+        var reads = 0;
+        var passed = 0;
+        var limit = JobQueue.LimitJobSpeed(() => Interlocked.Increment(ref reads) is > Free and <= Free + 2 ? 10 : double.PositiveInfinity);
+        var workers = Workers.Of<int>().Then(limit).Then(_ => { Interlocked.Increment(ref passed); });
+
+        var run = JobQueue.RunAsync(Enumerable.Range(0, 3000), workers, new JobOptions { TimeProvider = clock });
+        for (var k = 0; k < 2; k++)
+        {
+            clock.WaitTimerCreated($"item {Free + k}'s wait at 10/s");
+            Bounded.Until(() => Volatile.Read(ref passed) == Free + k, $"the {Free + k} items before it to pass on while it waits");
+            Assert.AreEqual(Free + k, Volatile.Read(ref passed), $"item {Free + k} must not pass before its due time");
+            clock.Advance(Ms100);
+            Bounded.Until(() => Volatile.Read(ref passed) > Free + k, $"item {Free + k} to pass at its due time");
+        }
+
+        var result = await run.Within();
+
+        Assert.IsTrue(result.Completed);
+        Assert.AreEqual(3000, passed);
+    }
+
+    [TestMethod]
     public async Task LimitJobSpeed_RateFunctionGoesBadMidRun_LastGoodRateStaysAndWarningLogged()
     {
         var clock = new SignallingTimeProvider();

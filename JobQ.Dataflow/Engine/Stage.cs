@@ -243,6 +243,18 @@ internal abstract class Stage<TIn, TOut>(Pipeline pipeline, int index, string na
         }
     }
 
+    /// <summary>Counts output runs handed over before their run ends into the next stage's queue.</summary>
+    protected ItemRun<TOut>[] Handed(ItemRun<TOut>[] runs)
+    {
+        foreach (var run in runs)
+        {
+            Next?.Queue.Add(run.Count);
+            Pipeline.Moved(run.Count);
+        }
+
+        return runs;
+    }
+
     /// <summary>
     /// Ends a run of <paramref name="consumed"/> items: its outputs join the next stage's queue, and a reordering stage
     /// learns how many it holds back.

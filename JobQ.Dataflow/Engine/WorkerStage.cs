@@ -314,18 +314,6 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
         return progress;
     }
 
-    /// <summary>Counts output runs handed over before the call ends into the next stage's queue.</summary>
-    private ItemRun<TOut>[] Handed(ItemRun<TOut>[] runs)
-    {
-        foreach (var run in runs)
-        {
-            Next?.Queue.Add(run.Count);
-            Pipeline.Moved(run.Count);
-        }
-
-        return runs;
-    }
-
     private void Record(long callStart)
         => JobMetrics.CallDuration.Record(Stopwatch.GetElapsedTime(callStart).TotalSeconds, _tags);
 }

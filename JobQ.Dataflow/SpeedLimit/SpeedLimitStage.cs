@@ -3,8 +3,8 @@ using Microsoft.Extensions.Logging;
 namespace JobQ.Dataflow.Internal;
 
 /// <summary>
-/// A speed-limit stage (jobq's <c>limit_job_speed</c>): a block that passes each item on unchanged, no sooner than
-/// its due time. Item <c>k</c> of a pacing window (counting <c>jobStep</c> units each) is due <c>units / speed</c>
+/// A speed-limit stage (jobq's <c>limit_job_speed</c>): an <see cref="ActionBlock{TInput}"/> that passes each item on
+/// unchanged, no sooner than its due time, into a <see cref="BufferBlock{T}"/> that the next stage takes from. Item <c>k</c> of a pacing window (counting <c>jobStep</c> units each) is due <c>units / speed</c>
 /// seconds after the window's start; a timer of the run's <see cref="TimeProvider"/> waits for it, holding no
 /// thread. Timer lateness is absorbed: items already due pass at once, together in one run.
 /// </summary>
@@ -12,9 +12,11 @@ namespace JobQ.Dataflow.Internal;
 /// <para>The window restarts every 5 seconds (as in jobq, logging the speed reached) and whenever the rate read from
 /// the limit changes, so that a new rate applies from that moment: raising it never releases a burst to catch up,
 /// lowering it never stalls the stage to pay back items that went by at the old rate.</para>
-/// <para>The block's <c>MaxDegreeOfParallelism</c> is 1, so the pacing state needs no lock. A run's items go on when
-/// the run ends, so while the limit holds items back the stage asks for runs of one item (<see cref="RunLength"/>),
-/// and each item goes on at its due time; runs grow again while items pass unheld.</para>
+/// <para>The block's <c>MaxDegreeOfParallelism</c> is 1, so the pacing state needs no lock. Before each wait the items
+/// already due go on, so each item goes on at its due time even inside a long run (a run cut while items passed
+/// unheld); and while the limit holds items back the stage asks for runs of one item (<see cref="RunLength"/>), which
+/// grow again while items pass unheld. A <c>TransformManyBlock</c> could not hand an async call's outputs over before
+/// the call ends without holding a thread.</para>
 /// </remarks>
 internal sealed class SpeedLimitStage<T> : Stage<T, T>
 {
@@ -23,7 +25,8 @@ internal sealed class SpeedLimitStage<T> : Stage<T, T>
 
     private readonly SpeedLimit _limit;
     private readonly StageDoor<T> _door;
-    private readonly TransformManyBlock<ItemRun<T>, ItemRun<T>> _block;
+    private readonly ActionBlock<ItemRun<T>> _block;
+    private readonly BufferBlock<ItemRun<T>> _output;
     private readonly CancellationToken _stop;
     private long _windowStart = -1;
     private double _units;
@@ -36,7 +39,25 @@ internal sealed class SpeedLimitStage<T> : Stage<T, T>
         _limit = limit;
         _stop = pipeline.Token;
         RunLength = new RunLength(pipeline.QueueSize, 1);
-        _block = new TransformManyBlock<ItemRun<T>, ItemRun<T>>(Pace, new ExecutionDataflowBlockOptions { CancellationToken = _stop });
+        _block = new ActionBlock<ItemRun<T>>(PaceAsync, new ExecutionDataflowBlockOptions { CancellationToken = _stop });
+        _output = new BufferBlock<ItemRun<T>>(new DataflowBlockOptions { CancellationToken = _stop });
+        _block.Completion.ContinueWith(
+            static (paced, state) =>
+            {
+                var output = (IDataflowBlock)state!;
+                if (paced.IsFaulted)
+                {
+                    output.Fault(paced.Exception!.InnerException!);
+                }
+                else
+                {
+                    output.Complete();
+                }
+            },
+            _output,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
         _door = new StageDoor<T>(_block, Queue, 1, _stop);
     }
 
@@ -44,17 +65,17 @@ internal sealed class SpeedLimitStage<T> : Stage<T, T>
 
     public override RunLength RunLength { get; }
 
-    public override ISourceBlock<ItemRun<T>> Output => _block;
+    public override ISourceBlock<ItemRun<T>> Output => _output;
 
-    public override IEnumerable<IDataflowBlock> Blocks => [_block];
+    public override IEnumerable<IDataflowBlock> Blocks => [_block, _output];
 
-    public override Task Completion => _block.Completion;
+    public override Task Completion => _output.Completion;
 
     public override int WorkerCount => 1;
 
     private TimeProvider Time => Pipeline.TimeProvider;
 
-    private async Task<IEnumerable<ItemRun<T>>> Pace(ItemRun<T> input)
+    private async Task PaceAsync(ItemRun<T> input)
     {
         var progress = Counters.Begin(input.Count);
         Queue.Take(input.Count);
@@ -69,6 +90,9 @@ internal sealed class SpeedLimitStage<T> : Stage<T, T>
             if (due > TimeSpan.Zero)
             {
                 waited = true;
+
+                // The items before this one are due already: they go on now, not when the run ends.
+                Send(Handed(writer.TakeAll()));
                 try
                 {
                     await Task.Delay(due, Time, _stop).ConfigureAwait(false);
@@ -87,7 +111,19 @@ internal sealed class SpeedLimitStage<T> : Stage<T, T>
         // While the limit holds items back, runs of one item, so that each goes on at its due time; while it does not,
         // runs as long as for any cheap stage.
         RunLength.Record(i, waited ? long.MaxValue / 4 : System.Diagnostics.Stopwatch.GetTimestamp() - start);
-        return EndRun(input, progress, writer);
+        Send(EndRun(input, progress, writer));
+    }
+
+    /// <summary>Passes runs on to the next stage; once the pipeline stopped, the buffer declines them and they are dropped.</summary>
+    private void Send(IEnumerable<ItemRun<T>> runs)
+    {
+        foreach (var run in runs)
+        {
+            if (!_output.Post(run))
+            {
+                run.Return();
+            }
+        }
     }
 
     /// <summary>Counts the next item into the window and returns how long until it is due.</summary>
