@@ -22,6 +22,54 @@ public sealed class PipelineBlockFailFastTests
     }
 
     [TestMethod]
+    public async Task CreateBlock_TwoFailFastCallsFailTogether_CompletionKeepsBothAsABuiltInBlockDoes()
+    {
+        // Both calls meet before either throws, so both fail before the block has stopped.
+        using var meet = new Barrier(2);
+        var block = JobQueue.CreateBlock(
+            Workers.Of<int>().Then(
+                x =>
+                {
+                    meet.SignalAndWait(Bound);
+                    return x == 1 ? throw new InvalidOperationException("one") : throw new FormatException("two");
+                },
+                threads: 2),
+            new JobOptions { ErrorPolicy = ErrorPolicy.FailFast, Logger = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance });
+
+        Assert.IsTrue(block.Post(1));
+        Assert.IsTrue(block.Post(2));
+        await Assert.ThrowsAsync<Exception>(() => block.Completion.WaitAsync(Bound));
+
+        var errors = block.Completion.Exception!.InnerExceptions;
+        CollectionAssert.AreEquivalent(new[] { "one", "two" }, errors.Select(e => e.Message).ToArray());
+    }
+
+    [TestMethod]
+    public async Task CreateBlock_FaultedWhileACallIsHeldThenTheCallFails_CompletionKeepsTheFaultThenTheFailure()
+    {
+        using var held = new ManualResetEventSlim();
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var block = JobQueue.CreateBlock(
+            Workers.Of<int>().Then(
+                x =>
+                {
+                    entered.TrySetResult();
+                    held.Wait(Bound);
+                    return x == 1 ? throw new FormatException("worker") : x;
+                }),
+            new JobOptions { ErrorPolicy = ErrorPolicy.FailFast, Logger = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance });
+        Assert.IsTrue(block.Post(1));
+        await entered.Task.WaitAsync(Bound);
+
+        block.Fault(new InvalidCastException("outside"));
+        held.Set();
+        await Assert.ThrowsAsync<Exception>(() => block.Completion.WaitAsync(Bound));
+
+        var errors = block.Completion.Exception!.InnerExceptions;
+        CollectionAssert.AreEqual(new[] { "outside", "worker" }, errors.Select(e => e.Message).ToArray());
+    }
+
+    [TestMethod]
     public async Task CreateBlock_FaultedByFailFast_DeclinesLaterOffers()
     {
         var block = JobQueue.CreateBlock(

@@ -237,7 +237,11 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
     private void Completed(Task all)
     {
         // A block's own fault counts too: its continuation that stops the pipeline may run after this one.
-        if ((_pipeline.Fault ?? all.Exception?.InnerException) is { } fault)
+        if (_pipeline.Faults is { Count: > 0 } faults)
+        {
+            _completion.TrySetException(faults);
+        }
+        else if (all.Exception?.InnerException is { } fault)
         {
             _completion.TrySetException(fault);
         }

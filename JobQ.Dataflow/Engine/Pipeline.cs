@@ -23,6 +23,9 @@ internal sealed class Pipeline
     private readonly IProgress<JobStats>? _progress;
     private ITimer? _progressTimer;
     private Exception? _fault;
+
+    // Every exception that faulted the pipeline, the first (_fault) included, in order; guarded by itself.
+    private readonly List<Exception> _faults = [];
     private int _stopReason;
     private int _finishing;
     private int _progressFailed;
@@ -89,6 +92,21 @@ internal sealed class Pipeline
 
     /// <summary>Gets the exception that stopped the pipeline: a fail-fast worker failure, a block faulted from outside, or a bug of ours.</summary>
     public Exception? Fault => Volatile.Read(ref _fault);
+
+    /// <summary>
+    /// Gets every exception that faulted the pipeline, the first (<see cref="Fault"/>) first: a block faults with them
+    /// all, as a Dataflow block keeps each exception raised until it completes.
+    /// </summary>
+    public IReadOnlyList<Exception> Faults
+    {
+        get
+        {
+            lock (_faults)
+            {
+                return [.. _faults];
+            }
+        }
+    }
 
     /// <summary>Registers the pipeline for metrics and progress, and watches its blocks: <paramref name="last"/> completing finishes the run.</summary>
     /// <param name="last">The completion of the pipeline's last block.</param>
@@ -214,6 +232,14 @@ internal sealed class Pipeline
     /// </summary>
     public void Fail(Exception exception, bool internalFailure = false)
     {
+        lock (_faults)
+        {
+            if (!_faults.Contains(exception))
+            {
+                _faults.Add(exception);
+            }
+        }
+
         Interlocked.CompareExchange(ref _fault, exception, null);
         if (internalFailure)
         {
