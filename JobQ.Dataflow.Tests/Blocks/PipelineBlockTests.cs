@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Reflection;
 using System.Threading.Tasks.Dataflow;
 using JobQ.Dataflow.Tests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -112,6 +114,43 @@ public sealed class PipelineBlockTests
         var block = JobQueue.CreateBlock(Workers.Of<int>().Then(x => x), new JobOptions { Name = "orders" });
 
         Assert.AreEqual($"JobQ pipeline 'orders' Id={block.Completion.Id}", block.ToString());
+        block.Complete();
+    }
+
+    [TestMethod]
+    public async Task DebuggerView_BlockWithOutputsWaiting_ShowsStatsOutputCountTargetsAndCompletion()
+    {
+        // As Dataflow's blocks show their queues in the debugger: the proxy the block's DebuggerTypeProxy names.
+        var block = JobQueue.CreateBlock(Workers.Of<int>().Then(x => x * 10, name: "times10"));
+        var target = new PostponingTarget<int>();
+        using var link = block.LinkTo(target);
+        Assert.IsTrue(block.Post(1));
+        Assert.IsTrue(block.Post(2));
+        block.Complete();
+        var proxyType = block.GetType().GetCustomAttribute<DebuggerTypeProxyAttribute>()!.ProxyTypeName;
+        var view = Activator.CreateInstance(Type.GetType(proxyType)!.MakeGenericType(typeof(int), typeof(int)), block)!;
+        Bounded.Until(() => (int)view.GetType().GetProperty("OutputCount")!.GetValue(view)! == 2, "both outputs to wait at the tail");
+
+        var stats = (JobStats)view.GetType().GetProperty("Stats")!.GetValue(view)!;
+        CollectionAssert.AreEqual(new ITargetBlock<int>[] { target }, ((IEnumerable<ITargetBlock<int>>)view.GetType().GetProperty("LinkedTargets")!.GetValue(view)!).ToArray());
+        Assert.AreSame(block.Completion, view.GetType().GetProperty("Completion")!.GetValue(view));
+        Assert.AreEqual("times10", stats.Stages[0].Name);
+        Assert.AreEqual(2, stats.Out);
+        Assert.IsTrue(((IReceivableSourceBlock<int>)block).TryReceiveAll(out _));
+        await block.Completion.WaitAsync(Bound);
+    }
+
+    [TestMethod]
+    public void DebuggerDisplay_Link_NamesTheBlockAndTheTarget()
+    {
+        var block = JobQueue.CreateBlock(Workers.Of<int>().Then(x => x), new JobOptions { Name = "orders" });
+        var target = new BufferBlock<int>();
+
+        using var link = block.LinkTo(target);
+
+        var display = link.GetType().GetCustomAttribute<DebuggerDisplayAttribute>();
+        Assert.IsNotNull(display, "the link has no DebuggerDisplay");
+        Assert.AreEqual($"JobQ pipeline 'orders' Id={block.Completion.Id} -> {target}", link.ToString());
         block.Complete();
     }
 

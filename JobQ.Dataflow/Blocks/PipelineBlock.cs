@@ -16,6 +16,7 @@ namespace JobQ.Dataflow.Internal;
 /// has completed, so whoever sees it ended can no longer get an item accepted.</para>
 /// </remarks>
 [DebuggerDisplay("{ToString(),nq}")]
+[DebuggerTypeProxy(typeof(PipelineBlock<,>.DebugView))]
 internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IReceivableSourceBlock<TOut>
 {
     private readonly Pipeline _pipeline;
@@ -261,6 +262,32 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
     /// reaches the block). It ends when disposed, when the target has taken <c>MaxMessages</c>, or when the target
     /// declines for good; completion is passed on only while it lasts.
     /// </summary>
+    /// <summary>What the debugger shows for the block, as it shows a built-in block's counts, targets and completion.</summary>
+    private sealed class DebugView(PipelineBlock<TIn, TOut> block)
+    {
+        /// <summary>Gets the pipeline's statistics now, stage by stage.</summary>
+        public JobStats Stats => block._pipeline.Snapshot();
+
+        /// <summary>Gets the number of outputs waiting to be taken.</summary>
+        public int OutputCount => block._tail.OutputCount;
+
+        /// <summary>Gets the targets of the live links, in link order.</summary>
+        public ITargetBlock<TOut>[] LinkedTargets
+        {
+            get
+            {
+                lock (block._live)
+                {
+                    return [.. block._live.Select(link => link.Target)];
+                }
+            }
+        }
+
+        /// <summary>Gets the block's completion.</summary>
+        public Task Completion => block.Completion;
+    }
+
+    [DebuggerDisplay("{ToString(),nq}")]
     private sealed class OutputLink(PipelineBlock<TIn, TOut> owner, ITargetBlock<TOut> target, DataflowLinkOptions options)
         : ITargetBlock<TOut>, IDisposable
     {
@@ -308,6 +335,8 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
             Inner?.Dispose();
             End();
         }
+
+        public override string ToString() => $"{owner} -> {Target}";
 
         // The tail's completion is not the block's: the block passes its own on (PropagateToLinks).
         public void Complete()
