@@ -171,11 +171,14 @@ public sealed class RunLengthTransparencyTests
                 await manager.PutAsync(i).AsTask().Within();
             }
 
-            // Put into an idle stage, each item goes on at once in a run of its own, so the three block at once.
+            // Put while the stage has an idle worker, each item goes on at once in a run of its own, so the three block
+            // at once. (Put together, two could share a run: a finishing cheap run may still hold a worker's place.)
             Bounded.Until(() => manager.Stat().Stages[0].Out == Cheap, "the cheap items to be processed");
             for (var i = 1; i <= 3; i++)
             {
                 await manager.PutAsync(-i).AsTask().Within();
+                var started = i;
+                Bounded.Until(() => blocked.CurrentCount == 3 - started, $"blocking call {started} to start beside the ones before it");
             }
 
             Assert.IsTrue(blocked.Wait(Bounded.Limit), "Three blocking calls should run at once on four lanes.");

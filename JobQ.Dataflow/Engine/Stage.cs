@@ -200,7 +200,8 @@ internal abstract class Stage<TIn, TOut>(Pipeline pipeline, int index, string na
         var items = input.Count;
         input.Return();
         writer.Release();
-        var freeNow = !FreesAfterHandOver;
+        // A run that passes nothing on has nothing to keep in order: its place frees at once.
+        var freeNow = !FreesAfterHandOver || outputs.Length == 0;
         if (freeNow)
         {
             Door.RunEnded(items);
