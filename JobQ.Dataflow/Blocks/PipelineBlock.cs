@@ -109,11 +109,15 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
     // A target consumes, reserves and releases in its own name; the tail knows it by the link it offered through.
     public TOut? ConsumeMessage(DataflowMessageHeader messageHeader, ITargetBlock<TOut> target, out bool messageConsumed)
     {
-        var (link, reserver) = NameOf(messageHeader, target);
+        var (link, reserver, reserved) = NameOf(messageHeader, target);
         var value = ((ISourceBlock<TOut>)_tail).ConsumeMessage(messageHeader, reserver, out messageConsumed);
         if (messageConsumed)
         {
-            ReservationEnded(target);
+            if (reserved)
+            {
+                ReservationEnded(target);
+            }
+
             link?.Took();
         }
 
@@ -122,7 +126,7 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
 
     public bool ReserveMessage(DataflowMessageHeader messageHeader, ITargetBlock<TOut> target)
     {
-        var (link, reserver) = NameOf(messageHeader, target);
+        var (_, reserver, _) = NameOf(messageHeader, target);
         var reserved = ((ISourceBlock<TOut>)_tail).ReserveMessage(messageHeader, reserver);
         if (reserved)
         {
@@ -137,7 +141,7 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
 
     public void ReleaseReservation(DataflowMessageHeader messageHeader, ITargetBlock<TOut> target)
     {
-        var (link, reserver) = NameOf(messageHeader, target);
+        var (_, reserver, _) = NameOf(messageHeader, target);
         ((ISourceBlock<TOut>)_tail).ReleaseReservation(messageHeader, reserver);
         ReservationEnded(target);
     }
@@ -164,9 +168,9 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
 
     /// <summary>
     /// Gets the link <paramref name="target"/> consumes through, and the name the tail knows it by: the one its
-    /// reservation was made under, if it holds one, else that link, else the target itself.
+    /// reservation was made under, if it holds one (<c>Reserved</c>), else that link, else the target itself.
     /// </summary>
-    private (OutputLink? Link, ITargetBlock<TOut> Reserver) NameOf(DataflowMessageHeader messageHeader, ITargetBlock<TOut> target)
+    private (OutputLink? Link, ITargetBlock<TOut> Reserver, bool Reserved) NameOf(DataflowMessageHeader messageHeader, ITargetBlock<TOut> target)
     {
         if (!messageHeader.IsValid)
         {
@@ -177,7 +181,9 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
         lock (_live)
         {
             var link = _linkOf.GetValueOrDefault(target);
-            return (link, _reservation is { } held && held.Target == target ? held.Reserver : (ITargetBlock<TOut>?)link ?? target);
+            return _reservation is { } held && held.Target == target
+                ? (link, held.Reserver, true)
+                : (link, (ITargetBlock<TOut>?)link ?? target, false);
         }
     }
 
@@ -256,12 +262,6 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
         }
     }
 
-    /// <summary>
-    /// One link from the block to a target, as Dataflow's own sources make them: the tail offers through it, and the
-    /// target sees the block as the source of its offers (so what it calls on that source, <c>Complete</c> included,
-    /// reaches the block). It ends when disposed, when the target has taken <c>MaxMessages</c>, or when the target
-    /// declines for good; completion is passed on only while it lasts.
-    /// </summary>
     /// <summary>What the debugger shows for the block, as it shows a built-in block's counts, targets and completion.</summary>
     private sealed class DebugView(PipelineBlock<TIn, TOut> block)
     {
@@ -287,6 +287,12 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
         public Task Completion => block.Completion;
     }
 
+    /// <summary>
+    /// One link from the block to a target, as Dataflow's own sources make them: the tail offers through it, and the
+    /// target sees the block as the source of its offers (so what it calls on that source, <c>Complete</c> included,
+    /// reaches the block). It ends when disposed, when the target has taken <c>MaxMessages</c>, or when the target
+    /// declines for good; completion is passed on only while it lasts.
+    /// </summary>
     [DebuggerDisplay("{ToString(),nq}")]
     private sealed class OutputLink(PipelineBlock<TIn, TOut> owner, ITargetBlock<TOut> target, DataflowLinkOptions options)
         : ITargetBlock<TOut>, IDisposable

@@ -379,23 +379,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
             }
         }
 
-        Task.WhenAll(created).ContinueWith(
-            static (all, state) =>
-            {
-                var merge = (IDataflowBlock)state!;
-                if (all.IsFaulted)
-                {
-                    merge.Fault(all.Exception!.InnerException!);
-                }
-                else
-                {
-                    merge.Complete();
-                }
-            },
-            _merge,
-            CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously,
-            TaskScheduler.Default);
+        CompleteWhen(Task.WhenAll(created), _merge);
         return Task.WhenAll([.. created, _router.Completion, _merge.Completion]);
     }
 }

@@ -21,11 +21,10 @@ internal sealed class Pipeline
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly IProgress<JobStats>? _progress;
-    private ITimer? _progressTimer;
-    private Exception? _fault;
 
-    // Every exception that faulted the pipeline, the first (_fault) included, in order; guarded by itself.
+    // Every exception that faulted the pipeline, in order; guarded by itself.
     private readonly List<Exception> _faults = [];
+    private ITimer? _progressTimer;
     private int _stopReason;
     private int _finishing;
     private int _progressFailed;
@@ -91,7 +90,16 @@ internal sealed class Pipeline
     public StopReason StopReason => (StopReason)Volatile.Read(ref _stopReason);
 
     /// <summary>Gets the exception that stopped the pipeline: a fail-fast worker failure, a block faulted from outside, or a bug of ours.</summary>
-    public Exception? Fault => Volatile.Read(ref _fault);
+    public Exception? Fault
+    {
+        get
+        {
+            lock (_faults)
+            {
+                return _faults.Count > 0 ? _faults[0] : null;
+            }
+        }
+    }
 
     /// <summary>
     /// Gets every exception that faulted the pipeline, the first (<see cref="Fault"/>) first: a block faults with them
@@ -240,7 +248,6 @@ internal sealed class Pipeline
             }
         }
 
-        Interlocked.CompareExchange(ref _fault, exception, null);
         if (internalFailure)
         {
             SafeLog(logger => Log.InternalFailure(logger, exception));

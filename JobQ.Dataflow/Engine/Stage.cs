@@ -58,6 +58,29 @@ internal abstract class Stage(Pipeline pipeline, int index, string name, Delegat
     {
     }
 
+    /// <summary>
+    /// Completes <paramref name="block"/> once <paramref name="done"/> has ended, or faults it with the first exception
+    /// <paramref name="done"/> faulted with: a stage's last block follows the blocks before it inside the stage.
+    /// </summary>
+    protected static void CompleteWhen(Task done, IDataflowBlock block)
+        => done.ContinueWith(
+            static (ended, state) =>
+            {
+                var block = (IDataflowBlock)state!;
+                if (ended.IsFaulted)
+                {
+                    block.Fault(ended.Exception!.InnerException!);
+                }
+                else
+                {
+                    block.Complete();
+                }
+            },
+            block,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+
     /// <summary>Gets whether every run of the stage in progress is inside a user call.</summary>
     public virtual bool OnlyInUserCode() => Counters.OnlyInUserCode();
 

@@ -4,9 +4,10 @@ namespace JobQ.Dataflow.Internal;
 
 /// <summary>
 /// A speed-limit stage (jobq's <c>limit_job_speed</c>): an <see cref="ActionBlock{TInput}"/> that passes each item on
-/// unchanged, no sooner than its due time, into a <see cref="BufferBlock{T}"/> that the next stage takes from. Item <c>k</c> of a pacing window (counting <c>jobStep</c> units each) is due <c>units / speed</c>
-/// seconds after the window's start; a timer of the run's <see cref="TimeProvider"/> waits for it, holding no
-/// thread. Timer lateness is absorbed: items already due pass at once, together in one run.
+/// unchanged, no sooner than its due time, into a <see cref="BufferBlock{T}"/> that the next stage takes from. Item
+/// <c>k</c> of a pacing window (counting <c>jobStep</c> units each) is due <c>units / speed</c> seconds after the
+/// window's start; a timer of the run's <see cref="TimeProvider"/> waits for it, holding no thread. Timer lateness is
+/// absorbed: items already due pass at once, together in one run.
 /// </summary>
 /// <remarks>
 /// <para>The window restarts every 5 seconds (as in jobq, logging the speed reached) and whenever the rate read from
@@ -41,23 +42,7 @@ internal sealed class SpeedLimitStage<T> : Stage<T, T>
         RunLength = new RunLength(pipeline.QueueSize, 1);
         _block = new ActionBlock<ItemRun<T>>(PaceAsync, new ExecutionDataflowBlockOptions { CancellationToken = _stop });
         _output = new BufferBlock<ItemRun<T>>(new DataflowBlockOptions { CancellationToken = _stop });
-        _block.Completion.ContinueWith(
-            static (paced, state) =>
-            {
-                var output = (IDataflowBlock)state!;
-                if (paced.IsFaulted)
-                {
-                    output.Fault(paced.Exception!.InnerException!);
-                }
-                else
-                {
-                    output.Complete();
-                }
-            },
-            _output,
-            CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously,
-            TaskScheduler.Default);
+        CompleteWhen(_block.Completion, _output);
         _door = new StageDoor<T>(_block, Queue, 1, _stop);
     }
 

@@ -766,17 +766,35 @@ public abstract class BlockContractTests
         Assert.AreEqual(7, item);
     }
 
-    [TestMethod]
-    public async Task ConsumeMessage_ReservedWhileUnlinkedThenLinkedAgain_GivesItAndTheBlockGoesOn()
+    /// <summary>
+    /// Posts 7 to a new block linked to a postponing target, which reserves the offer either through that link
+    /// (<paramref name="reserveFirst"/>) or once the link is disposed; the target is then linked again.
+    /// </summary>
+    private async Task<(IPropagatorBlock<int, int> Block, PostponingTarget<int> Target, DataflowMessageHeader Header, IDisposable Relink)> ReservedAcrossARelink(bool reserveFirst)
     {
         var block = Make(NewWorker());
         var target = new PostponingTarget<int>();
         var link = block.LinkTo(target);
         Assert.IsTrue(block.Post(7));
         var (header, _) = await target.FirstOffer.Within();
+        if (reserveFirst)
+        {
+            Assert.IsTrue(block.ReserveMessage(header, target));
+        }
+
         link.Dispose();
-        Assert.IsTrue(block.ReserveMessage(header, target));
-        block.LinkTo(target);
+        if (!reserveFirst)
+        {
+            Assert.IsTrue(block.ReserveMessage(header, target));
+        }
+
+        return (block, target, header, block.LinkTo(target));
+    }
+
+    [TestMethod]
+    public async Task ConsumeMessage_ReservedWhileUnlinkedThenLinkedAgain_GivesItAndTheBlockGoesOn()
+    {
+        var (block, target, header, _) = await ReservedAcrossARelink(reserveFirst: false);
 
         var value = block.ConsumeMessage(header, target, out var consumed);
 
@@ -791,14 +809,7 @@ public abstract class BlockContractTests
     [TestMethod]
     public async Task ReleaseReservation_ReservedWhileUnlinkedThenLinkedAgain_ReleasesAndTheItemCanBeReceived()
     {
-        var block = Make(NewWorker());
-        var target = new PostponingTarget<int>();
-        var link = block.LinkTo(target);
-        Assert.IsTrue(block.Post(7));
-        var (header, _) = await target.FirstOffer.Within();
-        link.Dispose();
-        Assert.IsTrue(block.ReserveMessage(header, target));
-        var relink = block.LinkTo(target);
+        var (block, target, header, relink) = await ReservedAcrossARelink(reserveFirst: false);
 
         block.ReleaseReservation(header, target);
 
@@ -810,14 +821,7 @@ public abstract class BlockContractTests
     [TestMethod]
     public async Task ConsumeMessage_ReservedThroughALinkThatEndedThenLinkedAgain_GivesIt()
     {
-        var block = Make(NewWorker());
-        var target = new PostponingTarget<int>();
-        var link = block.LinkTo(target);
-        Assert.IsTrue(block.Post(7));
-        var (header, _) = await target.FirstOffer.Within();
-        Assert.IsTrue(block.ReserveMessage(header, target));
-        link.Dispose();
-        block.LinkTo(target);
+        var (block, target, header, _) = await ReservedAcrossARelink(reserveFirst: true);
 
         var value = block.ConsumeMessage(header, target, out var consumed);
 
