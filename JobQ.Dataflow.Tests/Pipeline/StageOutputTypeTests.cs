@@ -38,7 +38,7 @@ public sealed class StageOutputTypeTests
         var ex = Assert.ThrowsExactly<ArgumentException>(() => AddStage(x => Task.FromResult(x)));
 
         AssertNamesStageAndType(ex, "Task<Int32>");
-        Assert.Contains("Declare the worker async", ex.Message);
+        Assert.Contains("declare it async, or, if it already is, await the task it returns", ex.Message);
     }
 
     [TestMethod]
@@ -47,7 +47,7 @@ public sealed class StageOutputTypeTests
         var ex = Assert.ThrowsExactly<ArgumentException>(() => AddStage(x => new ValueTask<int>(x)));
 
         AssertNamesStageAndType(ex, "ValueTask<Int32>");
-        Assert.Contains("Func<Int32, ValueTask<Int32>> (the ValueTask overload)", ex.Message);
+        Assert.Contains("Func<Int32, ValueTask<Int32>>, with or without a CancellationToken", ex.Message);
     }
 
     [TestMethod]

@@ -288,7 +288,7 @@ public static class JobQueue
         CheckPartitions(partitions);
         if (Workers<TIn, TIn>.IsAwaitableOrResult(typeof(TOut)))
         {
-            var (item, output) = (Workers<TIn, TIn>.TypeName(typeof(TIn)), Workers<TIn, TIn>.TypeName(typeof(TOut)));
+            var (item, output) = (Workers.TypeName(typeof(TIn)), Workers.TypeName(typeof(TOut)));
             throw new ArgumentException(
                 $"CreatePartitionedBlock: the worker's output type is {output}, which this sync form would pass on as data, never awaited "
                 + $"or unwrapped. Give an async worker the block's token, as a Func<{item}, CancellationToken, Task<T>>, or build the block "

@@ -40,6 +40,19 @@ public static class Workers
             type = type.DeclaringType;
         }
 
-        return type is null ? null : $"{type.Name}.{name}";
+        return type is null ? null : $"{TypeName(type)}.{name}";
+    }
+
+    /// <summary>Returns a type's name as C# shows it, with its type arguments: <c>Task&lt;Int32&gt;</c>.</summary>
+    internal static string TypeName(Type type)
+    {
+        if (!type.IsGenericType)
+        {
+            return type.Name;
+        }
+
+        var name = type.Name;
+        var tick = name.IndexOf('`', StringComparison.Ordinal);
+        return $"{(tick < 0 ? name : name[..tick])}<{string.Join(", ", type.GetGenericArguments().Select(TypeName))}>";
     }
 }

@@ -28,6 +28,10 @@ namespace JobQ.Dataflow;
 /// </remarks>
 public sealed class Workers<TIn, TOut>
 {
+    // Overload priorities: Task forms (4 without a token, 3 with one) over ValueTask and IAsyncEnumerable forms (2, 1)
+    // over sync forms (0, -1). An async or throwing lambda converts to every return type and binds to a Task form; a
+    // method group with a form without and a form with a token (BlockingCollection.Add, HttpClient.GetStringAsync)
+    // binds to the one without.
     internal static readonly Workers<TIn, TOut> Empty = new([]);
 
     // A plain array, never mutated once built: each Then copies it one longer, which costs nothing that matters at
@@ -64,7 +68,6 @@ public sealed class Workers<TIn, TOut>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
     /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
     /// <returns>A new worker list with the stage added.</returns>
-    // Below the forms without a token: a method group with both (BlockingCollection.Add) binds to the plain one.
     [OverloadResolutionPriority(-1)]
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, CancellationToken, TNext> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
@@ -130,6 +133,7 @@ public sealed class Workers<TIn, TOut>
     public Workers<TIn, TOut> Then(Action<TOut> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
         ThrowIfNull(worker);
+        ThrowIfAsyncVoid(worker, name, $"Func<{Workers.TypeName(typeof(TOut))}, Task>");
         return Append<TOut>(worker, threads, dispatcher, name, _ => new SyncActionWorker<TOut>(worker), passesItemsOn: true);
     }
 
@@ -139,11 +143,11 @@ public sealed class Workers<TIn, TOut>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
     /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
     /// <returns>A new worker list with the stage added; its output type is unchanged.</returns>
-    // Below the forms without a token: a method group with both (BlockingCollection.Add) binds to the plain one.
     [OverloadResolutionPriority(-1)]
     public Workers<TIn, TOut> Then(Action<TOut, CancellationToken> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
         ThrowIfNull(worker);
+        ThrowIfAsyncVoid(worker, name, $"Func<{Workers.TypeName(typeof(TOut))}, CancellationToken, Task>");
         return Append<TOut>(worker, threads, dispatcher, name, pipeline => new SyncActionWorker<TOut>(item => worker(item, pipeline.Token)), passesItemsOn: true);
     }
 
@@ -154,7 +158,7 @@ public sealed class Workers<TIn, TOut>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
     /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
     /// <returns>A new worker list with the stage added.</returns>
-    [OverloadResolutionPriority(1)]
+    [OverloadResolutionPriority(4)]
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, Task<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
         ThrowIfNull(worker);
@@ -168,7 +172,7 @@ public sealed class Workers<TIn, TOut>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
     /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
     /// <returns>A new worker list with the stage added.</returns>
-    [OverloadResolutionPriority(1)]
+    [OverloadResolutionPriority(3)]
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, CancellationToken, Task<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
         ThrowIfNull(worker);
@@ -182,6 +186,7 @@ public sealed class Workers<TIn, TOut>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
     /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
     /// <returns>A new worker list with the stage added.</returns>
+    [OverloadResolutionPriority(2)]
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, ValueTask<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
         ThrowIfNull(worker);
@@ -195,6 +200,7 @@ public sealed class Workers<TIn, TOut>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
     /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
     /// <returns>A new worker list with the stage added.</returns>
+    [OverloadResolutionPriority(1)]
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, CancellationToken, ValueTask<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
         ThrowIfNull(worker);
@@ -208,7 +214,7 @@ public sealed class Workers<TIn, TOut>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
     /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
     /// <returns>A new worker list with the stage added.</returns>
-    [OverloadResolutionPriority(1)]
+    [OverloadResolutionPriority(3)]
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, CancellationToken, Task<WorkerResult<TNext>>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
         ThrowIfNull(worker);
@@ -224,7 +230,7 @@ public sealed class Workers<TIn, TOut>
     /// <returns>A new worker list with the stage added.</returns>
     /// <remarks>An async lambda whose branches return <c>EmptyRst</c> and a plain value binds here when the output type is
     /// given: <c>Then&lt;int&gt;(async x =&gt; { await ...; return x % 2 == 0 ? JobQueue.EmptyRst : x; })</c>.</remarks>
-    [OverloadResolutionPriority(1)]
+    [OverloadResolutionPriority(4)]
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, Task<WorkerResult<TNext>>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
         ThrowIfNull(worker);
@@ -238,6 +244,7 @@ public sealed class Workers<TIn, TOut>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
     /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
     /// <returns>A new worker list with the stage added.</returns>
+    [OverloadResolutionPriority(2)]
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, ValueTask<WorkerResult<TNext>>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
         ThrowIfNull(worker);
@@ -254,6 +261,7 @@ public sealed class Workers<TIn, TOut>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
     /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
     /// <returns>A new worker list with the stage added.</returns>
+    [OverloadResolutionPriority(1)]
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, CancellationToken, ValueTask<WorkerResult<TNext>>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
         ThrowIfNull(worker);
@@ -266,7 +274,7 @@ public sealed class Workers<TIn, TOut>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
     /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
     /// <returns>A new worker list with the stage added; its output type is unchanged.</returns>
-    [OverloadResolutionPriority(1)]
+    [OverloadResolutionPriority(4)]
     public Workers<TIn, TOut> Then(Func<TOut, Task> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
         ThrowIfNull(worker);
@@ -279,7 +287,7 @@ public sealed class Workers<TIn, TOut>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
     /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
     /// <returns>A new worker list with the stage added; its output type is unchanged.</returns>
-    [OverloadResolutionPriority(1)]
+    [OverloadResolutionPriority(3)]
     public Workers<TIn, TOut> Then(Func<TOut, CancellationToken, Task> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
         ThrowIfNull(worker);
@@ -292,6 +300,7 @@ public sealed class Workers<TIn, TOut>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
     /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
     /// <returns>A new worker list with the stage added; its output type is unchanged.</returns>
+    [OverloadResolutionPriority(2)]
     public Workers<TIn, TOut> Then(Func<TOut, ValueTask> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
         ThrowIfNull(worker);
@@ -306,6 +315,7 @@ public sealed class Workers<TIn, TOut>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
     /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
     /// <returns>A new worker list with the stage added; its output type is unchanged.</returns>
+    [OverloadResolutionPriority(1)]
     public Workers<TIn, TOut> Then(Func<TOut, CancellationToken, ValueTask> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
         ThrowIfNull(worker);
@@ -319,6 +329,7 @@ public sealed class Workers<TIn, TOut>
     public Workers<TIn, TOut> Then(SpeedLimit limit, string? name = null)
     {
         ThrowIfNull(limit);
+        ThrowIfEmptyName(name, Stages.Length);
         return new Workers<TIn, TOut>([.. Stages, new StageSpec<TOut, TOut>(name ?? nameof(JobQueue.LimitJobSpeed), 1, null, null, null, speedLimit: limit)]);
     }
 
@@ -346,7 +357,6 @@ public sealed class Workers<TIn, TOut>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
     /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
     /// <returns>A new worker list with the stage added.</returns>
-    // Below the forms without a token: a method group with both (BlockingCollection.Add) binds to the plain one.
     [OverloadResolutionPriority(-1)]
     public Workers<TIn, TNext> ThenMany<TNext>(Func<TOut, CancellationToken, IEnumerable<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
@@ -361,6 +371,7 @@ public sealed class Workers<TIn, TOut>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
     /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
     /// <returns>A new worker list with the stage added.</returns>
+    [OverloadResolutionPriority(2)]
     public Workers<TIn, TNext> ThenMany<TNext>(Func<TOut, IAsyncEnumerable<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
         ThrowIfNull(worker);
@@ -374,6 +385,7 @@ public sealed class Workers<TIn, TOut>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
     /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
     /// <returns>A new worker list with the stage added.</returns>
+    [OverloadResolutionPriority(1)]
     public Workers<TIn, TNext> ThenMany<TNext>(Func<TOut, CancellationToken, IAsyncEnumerable<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
         ThrowIfNull(worker);
@@ -417,6 +429,7 @@ public sealed class Workers<TIn, TOut>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
     /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
     /// <returns>A new worker list with the stage added.</returns>
+    [OverloadResolutionPriority(2)]
     public Workers<TIn, TNext> ThenMany<TNext>(Func<TOut, IAsyncEnumerable<WorkerResult<TNext>>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
         ThrowIfNull(worker);
@@ -430,6 +443,7 @@ public sealed class Workers<TIn, TOut>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
     /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
     /// <returns>A new worker list with the stage added.</returns>
+    [OverloadResolutionPriority(1)]
     public Workers<TIn, TNext> ThenMany<TNext>(Func<TOut, CancellationToken, IAsyncEnumerable<WorkerResult<TNext>>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
         ThrowIfNull(worker);
@@ -466,6 +480,32 @@ public sealed class Workers<TIn, TOut>
         }
     }
 
+    private static void ThrowIfEmptyName(string? name, int index)
+    {
+        if (name is not null && string.IsNullOrWhiteSpace(name))
+        {
+            throw new ArgumentException($"Stage {index}: a stage name must not be empty or white space; it was \"{name}\". Leave it null for the default name.", nameof(name));
+        }
+    }
+
+    /// <summary>
+    /// Refuses an <c>async void</c> worker (an async lambda typed as an <c>Action</c>, or an async void method): the stage
+    /// could not await it, so each item would go on before its work is done, and an exception it throws would end the
+    /// process instead of failing its item.
+    /// </summary>
+    private void ThrowIfAsyncVoid(Delegate worker, string? name, string fix)
+    {
+        if (worker.Method.IsDefined(typeof(AsyncStateMachineAttribute), inherit: false))
+        {
+            var index = Stages.Length;
+            throw new ArgumentException(
+                $"Stage {index} ('{name ?? DescribeDelegate(worker, index)}'): the worker is async void, so the stage cannot await it: each item would "
+                + $"go on before its work is done, and an exception it throws would end the process. Give it as a {fix} "
+                + "(declare the method async Task, or type the lambda as that Func).",
+                nameof(worker));
+        }
+    }
+
     /// <summary>Checks a new stage and returns the list one stage longer.</summary>
     /// <remarks>
     /// <c>passesItemsOn</c> says that the stage passes on the items it receives (actions, speed limits) rather than values
@@ -480,11 +520,7 @@ public sealed class Workers<TIn, TOut>
         bool passesItemsOn = false)
     {
         var index = Stages.Length;
-        if (name is not null && string.IsNullOrWhiteSpace(name))
-        {
-            throw new ArgumentException($"Stage {index}: a stage name must not be empty or white space; it was \"{name}\". Leave it null to name the stage after its worker.", nameof(name));
-        }
-
+        ThrowIfEmptyName(name, index);
         var stageName = name ?? DescribeDelegate(worker, index);
         if (threads <= 0)
         {
@@ -524,15 +560,16 @@ public sealed class Workers<TIn, TOut>
             var definition = output.GetGenericTypeDefinition();
             if (definition == typeof(Task<>) || definition == typeof(ValueTask<>))
             {
-                var (item, shown, result) = (TypeName(typeof(TOut)), TypeName(output), TypeName(output.GetGenericArguments()[0]));
+                var (item, shown, result) = (Workers.TypeName(typeof(TOut)), Workers.TypeName(output), Workers.TypeName(output.GetGenericArguments()[0]));
                 return $"its output type is {shown}, so each task would be passed to the next stage as data, never awaited. "
-                    + $"Declare the worker async, or give it as a Func<{item}, Task<{result}>> or a Func<{item}, ValueTask<{result}>> "
-                    + "(the ValueTask overload), with or without a CancellationToken: the stage then awaits each call and passes its result on.";
+                    + $"Give the worker as a Func<{item}, Task<{result}>> or a Func<{item}, ValueTask<{result}>>, with or without a "
+                    + "CancellationToken, so that the stage awaits each call and passes its result on: declare it async, or, if it already is, "
+                    + "await the task it returns (Unwrap the task of Task.Factory.StartNew with an async delegate).";
             }
 
             if (definition == typeof(WorkerResult<>))
             {
-                var (item, shown, value) = (TypeName(typeof(TOut)), TypeName(output), TypeName(output.GetGenericArguments()[0]));
+                var (item, shown, value) = (Workers.TypeName(typeof(TOut)), Workers.TypeName(output), Workers.TypeName(output.GetGenericArguments()[0]));
                 return $"its output type is {shown}, which a stage never passes on. Return WorkerResult<{value}> from a worker declared so "
                     + $"(a Func<{item}, WorkerResult<{value}>>, or its Task or ValueTask form): the stage then drops the item on EmptyRst "
                     + $"and passes any other result on as {value}.";
@@ -547,7 +584,7 @@ public sealed class Workers<TIn, TOut>
 
         if (output == typeof(ValueTask) || typeof(Task).IsAssignableFrom(output))
         {
-            var (item, shown) = (TypeName(typeof(TOut)), TypeName(output));
+            var (item, shown) = (Workers.TypeName(typeof(TOut)), Workers.TypeName(output));
             var awaitable = output == typeof(ValueTask) ? "ValueTask" : "Task";
             return $"its output type is {shown}, so each task would be passed to the next stage as data, never awaited. "
                 + $"Give the worker as a Func<{item}, {awaitable}> (or a Func<{item}, CancellationToken, {awaitable}>): "
@@ -559,19 +596,6 @@ public sealed class Workers<TIn, TOut>
 
     /// <summary>Returns whether a stage with this output type would pass on as data what only makes sense to await or unwrap.</summary>
     internal static bool IsAwaitableOrResult(Type output) => OutputTypeProblem(output) is not null;
-
-    /// <summary>Returns a type's name as C# shows it, with its type arguments: <c>Task&lt;Int32&gt;</c>.</summary>
-    internal static string TypeName(Type type)
-    {
-        if (!type.IsGenericType)
-        {
-            return type.Name;
-        }
-
-        var name = type.Name;
-        var tick = name.IndexOf('`', StringComparison.Ordinal);
-        return $"{(tick < 0 ? name : name[..tick])}<{string.Join(", ", type.GetGenericArguments().Select(TypeName))}>";
-    }
 
     private static string DescribeDelegate(Delegate? worker, int index)
         => worker is null ? $"stage{index}" : Workers.MethodName(worker) ?? $"stage{index}";
