@@ -62,6 +62,23 @@ public sealed class OrderTrackerTests
     }
 
     [TestMethod]
+    public void Ended_AfterFreeze_KeepsWhatIsParkedAndReleasesNothing()
+    {
+        var tracker = new OrderTracker();
+        var released = 0;
+        tracker.Released = () => released++;
+        tracker.Ended(1, 3);
+
+        tracker.Freeze();
+        tracker.Ended(0, 0);
+        tracker.Ended(2, 4);
+
+        Assert.AreEqual(3, tracker.Parked);
+        Assert.IsTrue(tracker.IsNext(0));
+        Assert.AreEqual(0, released);
+    }
+
+    [TestMethod]
     public void Ended_GapInTheEndedRuns_ReleasesOnlyUpToTheGap()
     {
         var tracker = new OrderTracker();

@@ -463,6 +463,42 @@ public sealed class RunTimeoutTests
     }
 
     [TestMethod]
+    public async Task RunAsync_TimeoutWithKeepOrderAndLaterItemsParked_TheHeldOutputsStayInTheCoordinator()
+    {
+        // jobq's coordinator keeps what it holds once the run stops: the held call's end must not release the later
+        // items' outputs into the next stage's queue, where the stats would count them as having reached it.
+        using var gate = new Gate();
+        var clock = new SignallingTimeProvider();
+        var probe = new Probe();
+        var workers = Workers.Of<int>()
+            .Then(x =>
+            {
+                if (x == 0)
+                {
+                    gate.Pass();
+                }
+
+                return x;
+            }, threads: 3)
+            .Then(x => { });
+
+        var run = JobQueue.RunAsync(Enumerable.Range(0, 50), workers, new JobOptions { KeepOrder = true, Timeout = TimeSpan.FromSeconds(1), TimeProvider = clock, Probe = probe, QueueSize = 8 });
+        gate.WaitArrivals(1);
+        Bounded.Until(() => JobQueue.Stat(probe).Stages[0].Coordinator?.Size > 0, "later items to be parked behind the held item 0");
+        clock.Advance(TimeSpan.FromSeconds(1));
+        var result = await run.Within();
+        var heldAtReturn = result.Stats.Stages[0].Coordinator!.Value.Size;
+        gate.Open();
+        Bounded.Until(() => JobQueue.Stat(probe).Doing == 0, "the held call to return");
+
+        var after = JobQueue.Stat(probe);
+        Assert.IsGreaterThan(0, heldAtReturn);
+        Assert.AreEqual(heldAtReturn, after.Stages[0].Coordinator!.Value.Size, "the coordinator keeps what it held at the stop");
+        Assert.AreEqual(0, after.Stages[1].Input.Size, "nothing the coordinator held reached the next stage's queue");
+        Assert.AreEqual(0, after.Stages[1].In);
+    }
+
+    [TestMethod]
     public async Task RunAsync_AsyncWorkerIgnoringTokenFinishesAfterTimeout_OutputDiscarded()
     {
         var release = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -12,6 +12,7 @@ internal sealed class OrderTracker
     private readonly Dictionary<long, int> _ended = [];
     private long _next;
     private int _parked;
+    private bool _frozen;
 
     /// <summary>Gets the outputs held back until an earlier run ends.</summary>
     public int Parked => Volatile.Read(ref _parked);
@@ -22,12 +23,29 @@ internal sealed class OrderTracker
     /// <summary>Gets whether every run admitted before <paramref name="sequence"/> has ended: its outputs go on as they come.</summary>
     public bool IsNext(long sequence) => Volatile.Read(ref _next) == sequence;
 
+    /// <summary>
+    /// The pipeline stopped: what is held back stays held, as jobq's coordinator keeps its items after a stop, and a run
+    /// ending later (its outputs discarded) releases nothing into the next stage's queue.
+    /// </summary>
+    public void Freeze()
+    {
+        lock (_lock)
+        {
+            _frozen = true;
+        }
+    }
+
     /// <summary>Run <paramref name="sequence"/> ended with <paramref name="outputs"/> outputs.</summary>
     public void Ended(long sequence, int outputs)
     {
         bool released;
         lock (_lock)
         {
+            if (_frozen)
+            {
+                return;
+            }
+
             if (sequence != _next)
             {
                 _ended[sequence] = outputs;

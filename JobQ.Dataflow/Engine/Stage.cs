@@ -117,7 +117,11 @@ internal abstract class Stage<TIn>(Pipeline pipeline, int index, string name, De
 
     public ITargetBlock<ItemRun<TIn>> Target => Door;
 
-    public override void Cancel() => Door.Cancel();
+    public override void Cancel()
+    {
+        Door.Cancel();
+        Order?.Freeze();
+    }
 
     /// <summary>
     /// A run the stop cut short gives the items it never started back to the stage's queue, where they were counted
