@@ -57,6 +57,58 @@ public sealed class HandlerPolicyTests
     }
 
     [TestMethod]
+    [DataRow(false, DisplayName = "sync worker")]
+    [DataRow(true, DisplayName = "async worker")]
+    public async Task RunAsync_AsyncHandlerIgnoresItsTokenWhenTheTimeoutPasses_ReturnsAtTheTimeout(bool asyncWorker)
+    {
+        // The handler is user code, as a worker call is: a stop returns without waiting for it.
+        var handling = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var never = new TaskCompletionSource();
+        var clock = new SignallingTimeProvider();
+        var probe = new Probe();
+        var policy = ErrorPolicy.Handle(async (_, _) =>
+        {
+            handling.TrySetResult();
+            await never.Task;
+        });
+        var workers = asyncWorker
+            ? Workers.Of<int>().Then(async x => { await Task.Yield(); return x == 3 ? throw new InvalidDataException("three") : x; })
+            : Workers.Of<int>().Then(x => x == 3 ? throw new InvalidDataException("three") : x);
+
+        var run = JobQueue.RunAsync(Enumerable.Range(0, 10), workers, new JobOptions { ErrorPolicy = policy, Timeout = TimeSpan.FromSeconds(1), TimeProvider = clock, Probe = probe });
+        await handling.Task.WaitAsync(Bound);
+        clock.Advance(TimeSpan.FromSeconds(1));
+        var result = await run.WaitAsync(Bound);
+
+        Assert.IsTrue(result.TimedOut);
+        Assert.AreEqual(1, result.Stats.Stages[0].Doing, "the failed call counts as in progress while its handler runs");
+        never.SetResult();
+        Bounded.Until(() => JobQueue.Stat(probe).Stages[0].Failed == 1, "the failure to be counted once its handler returns");
+    }
+
+    [TestMethod]
+    public async Task RunAsync_AsyncHandlerOfADispatcherFailureIgnoresItsToken_ReturnsAtTheTimeout()
+    {
+        var handling = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var never = new TaskCompletionSource();
+        var clock = new SignallingTimeProvider();
+        var policy = ErrorPolicy.Handle(async (_, _) =>
+        {
+            handling.TrySetResult();
+            await never.Task;
+        });
+        var workers = Workers.Of<int>().Then(x => x, threads: 2, dispatcher: x => x == 3 ? throw new InvalidDataException("three") : x);
+
+        var run = JobQueue.RunAsync(Enumerable.Range(0, 10), workers, new JobOptions { ErrorPolicy = policy, Timeout = TimeSpan.FromSeconds(1), TimeProvider = clock });
+        await handling.Task.WaitAsync(Bound);
+        clock.Advance(TimeSpan.FromSeconds(1));
+        var result = await run.WaitAsync(Bound);
+        never.SetResult();
+
+        Assert.IsTrue(result.TimedOut);
+    }
+
+    [TestMethod]
     public async Task RunAsync_DeadLetterBufferBlock_ReceivesEveryFailure()
     {
         var thrown = new ConcurrentDictionary<int, Exception>();

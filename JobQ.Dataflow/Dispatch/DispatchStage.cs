@@ -360,11 +360,17 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
     private void DispatcherFailed(Exception exception, TIn item)
     {
         Counters.CountFailedCall();
+
+        // The logger and the error handler are user code, as the dispatcher was: a stop does not wait for a handler that
+        // ignores its token. Marked before the call, so that a stop the handler waits for finds the router in user code.
+        _routing = false;
         var pending = Pipeline.ReportFailureAsync(this, exception, item, dispatcher: true);
         if (!pending.IsCompleted)
         {
             pending.AsTask().GetAwaiter().GetResult();
         }
+
+        _routing = true;
     }
 
     private Task CompletePartitions()

@@ -161,8 +161,21 @@ internal abstract class Stage<TIn>(Pipeline pipeline, int index, string name, De
         }
 
         var reported = Pipeline.ReportFailureAsync(this, exception, item);
-        progress.Fail();
-        return reported;
+        if (reported.IsCompleted)
+        {
+            progress.Fail();
+            return default;
+        }
+
+        // An async handler is user code, as the call was: until it returns the call counts as in progress, so a stop
+        // does not wait for a handler that ignores its token.
+        return FailWhenHandled(reported, progress);
+
+        static async ValueTask FailWhenHandled(ValueTask reported, RunProgress progress)
+        {
+            await reported.ConfigureAwait(false);
+            progress.Fail();
+        }
     }
 }
 
