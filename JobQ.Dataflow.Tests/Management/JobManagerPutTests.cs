@@ -310,6 +310,48 @@ public sealed class JobManagerPutTests
     }
 
     [TestMethod]
+    public void Put_InterruptedWhileBlockedOnFullQueue_ThrowsAndJoinStillEnds()
+    {
+        // A put that leaves by an exception must give up its place among the puts Join waits for, as a cancelled
+        // PutAsync does; otherwise Join, even with a timeout, would wait for it forever.
+        var gate = new Gate();
+        var spy = new WorkerSpy(gate);
+        using var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work), queueSize: 1);
+        try
+        {
+            manager.Put(0);
+            Bounded.Until(() => spy.Current == 1, "the worker holds item 0");
+            manager.Put(1);
+            Exception? thrown = null;
+            var putter = new Thread(() =>
+            {
+                try
+                {
+                    manager.Put(2);
+                }
+                catch (ThreadInterruptedException exception)
+                {
+                    thrown = exception;
+                }
+            });
+            putter.Start();
+            Bounded.Until(() => (putter.ThreadState & ThreadState.WaitSleepJoin) != 0, "the put to block on the full queue");
+
+            putter.Interrupt();
+            Assert.IsTrue(putter.Join(Bounded.Limit));
+            gate.Open();
+
+            Assert.IsInstanceOfType<ThreadInterruptedException>(thrown);
+            Assert.IsTrue(manager.Join(Bounded.Limit));
+            CollectionAssert.AreEqual(new[] { 0, 1 }, spy.Seen.ToArray());
+        }
+        finally
+        {
+            gate.Open();
+        }
+    }
+
+    [TestMethod]
     public async Task PutAsync_WaitingForRoomWhenJoinBegins_CompletesAndTheItemIsProcessed()
     {
         var gate = new Gate();

@@ -55,9 +55,23 @@ internal sealed class InputBatcher<T> : ITargetBlock<T>
     public PutResult Put(T item)
     {
         var room = TryPut(item, hasRoom: null, out var result);
-        while (room is not null)
+        try
         {
-            room = TryPut(item, room.GetAwaiter().GetResult(), out result);
+            while (room is not null)
+            {
+                room = TryPut(item, room.GetAwaiter().GetResult(), out result);
+            }
+        }
+        catch (Exception)
+        {
+            // Left while waiting for room (the thread was interrupted): as a cancelled PutAsync, the put gives up its
+            // place among those a join waits for, or the join would wait for it forever.
+            lock (_lock)
+            {
+                LeaveWaitLocked();
+            }
+
+            throw;
         }
 
         return result;
