@@ -42,6 +42,75 @@ public sealed class ProgressDeliveryTests
         }
     }
 
+    [TestMethod]
+    public async Task JoinAsync_FinalSnapshotHeldInTheReceiverWhenTheTimeoutPasses_ReturnsTrueWithoutWaitingForIt()
+    {
+        // Every item went through, so the join succeeded; its timeout bounds the wait for the receiver (user code).
+        var finalEntered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var release = new ManualResetEventSlim();
+        var clock = new SignallingTimeProvider();
+        var progress = new Receiver(stats =>
+        {
+            if (stats.Stages[^1].Out == 3)
+            {
+                finalEntered.TrySetResult();
+                release.Wait(Bound);
+            }
+        });
+        var options = new JobOptions { Progress = progress, ProgressInterval = TimeSpan.FromHours(1), TimeProvider = clock };
+        using var manager = JobManager.Create(Workers.Of<int>().Then(x => x), options);
+        try
+        {
+            clock.WaitTimerCreated("the progress timer");
+            manager.Put(1);
+            manager.Put(2);
+            manager.Put(3);
+            var join = manager.JoinAsync(TimeSpan.FromSeconds(1));
+            clock.WaitTimerCreated("the join's timeout");
+            await finalEntered.Task.WaitAsync(Bound);
+
+            clock.Advance(TimeSpan.FromSeconds(1));
+
+            Assert.IsTrue(await join.WaitAsync(Bound));
+        }
+        finally
+        {
+            release.Set();
+        }
+    }
+
+    [TestMethod]
+    public async Task RunAsync_FinalSnapshotHeldInTheReceiverWhenCancelled_ReturnsCompleted()
+    {
+        var finalEntered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var release = new ManualResetEventSlim();
+        using var cancellation = new CancellationTokenSource();
+        var progress = new Receiver(stats =>
+        {
+            if (stats.Stages[^1].Out == 3)
+            {
+                finalEntered.TrySetResult();
+                release.Wait(Bound);
+            }
+        });
+        var options = new JobOptions { Progress = progress, ProgressInterval = TimeSpan.FromHours(1) };
+
+        var run = JobQueue.RunAsync([1, 2, 3], Workers.Of<int>().Then(x => x), options, cancellation.Token);
+        try
+        {
+            await finalEntered.Task.WaitAsync(Bound);
+            cancellation.Cancel();
+
+            var result = await run.WaitAsync(Bound);
+
+            Assert.IsTrue(result.Completed, "every item went through before the cancellation");
+        }
+        finally
+        {
+            release.Set();
+        }
+    }
+
     /// <summary>
     /// A receiver is user code: one that never returns holds its own report, not the run. A stopped run returns
     /// without a final snapshot while an earlier report is still in the receiver, and later ticks skip rather than pile

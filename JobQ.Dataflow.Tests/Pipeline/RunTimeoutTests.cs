@@ -247,6 +247,42 @@ public sealed class RunTimeoutTests
         await tokenCancelled.Task.Within();
     }
 
+    [TestMethod]
+    public async Task RunAsync_ClockThrowsReadingTheTimeAfterTheRunStarted_StopsTheRunAndFaultsWithThatException()
+    {
+        // The second read (the timeout's start) throws: the run is then already reading its input, and must stop
+        // rather than go on with no one to stop it.
+        var failure = new InvalidOperationException("clock broke");
+        var reads = 0L;
+        var probe = new Probe();
+
+        var run = JobQueue.RunAsync(Forever(), Workers.Of<int>().Then(x => x), new JobOptions { Timeout = TimeSpan.FromSeconds(5), TimeProvider = new BreakingClock(failure), Probe = probe });
+
+        var thrown = await Assert.ThrowsAsync<Exception>(() => run.Within());
+        Assert.AreSame(failure, thrown);
+        Bounded.Until(() => JobQueue.Stat(probe).Doing == 0, "the stopped run's last call to end");
+        var readAfterStop = Interlocked.Read(ref reads);
+        Bounded.Until(() => JobQueue.Stat(probe).Doing == 0, "a second look");
+        Assert.AreEqual(readAfterStop, Interlocked.Read(ref reads), "the input is still being read after the run ended");
+
+        IEnumerable<int> Forever()
+        {
+            for (var i = 0; ; i++)
+            {
+                Interlocked.Increment(ref reads);
+                yield return i;
+            }
+        }
+    }
+
+    /// <summary>A clock that reads the time once, then throws.</summary>
+    private sealed class BreakingClock(Exception failure) : TimeProvider
+    {
+        private int _reads;
+
+        public override long GetTimestamp() => Interlocked.Increment(ref _reads) > 1 ? throw failure : base.GetTimestamp();
+    }
+
     /// <summary>A clock whose timers cannot be made: it throws once a worker call is in progress.</summary>
     private sealed class ThrowingClock(Task callStarted, Exception failure) : TimeProvider
     {

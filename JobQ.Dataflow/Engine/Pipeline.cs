@@ -27,6 +27,11 @@ internal sealed class Pipeline
     private ITimer? _progressTimer;
     private int _stopReason;
     private int _finishing;
+    private int _finishedSet;
+
+    // 1 once a stop signal (a timeout, Join's timeout, a cancellation, Dispose) came after every item went through: the
+    // run no longer waits for the last progress report, which a receiver that blocks would hold up for good.
+    private int _finalReportAbandoned;
     private int _progressFailed;
 
     // 1 while a snapshot is in the progress receiver: a tick that finds one there skips, rather than hold another
@@ -181,7 +186,19 @@ internal sealed class Pipeline
 
         if (since is { } start)
         {
-            var left = due - TimeProvider.GetElapsedTime(start);
+            TimeSpan elapsed;
+            try
+            {
+                elapsed = TimeProvider.GetElapsedTime(start);
+            }
+            catch (Exception exception)
+            {
+                // The clock is the user's, as in CreateTimer: the run is already under way, so it stops with the fault.
+                Fail(exception);
+                return null;
+            }
+
+            var left = due - elapsed;
             due = left > TimeSpan.Zero ? left : TimeSpan.Zero;
         }
 
@@ -218,7 +235,13 @@ internal sealed class Pipeline
     /// <returns>Whether this call stopped it.</returns>
     public bool Stop(StopReason reason)
     {
-        if (Volatile.Read(ref _finishing) != 0 || Interlocked.CompareExchange(ref _stopReason, (int)reason, 0) != 0)
+        if (Volatile.Read(ref _finishing) != 0)
+        {
+            AbandonFinalReport();
+            return false;
+        }
+
+        if (Interlocked.CompareExchange(ref _stopReason, (int)reason, 0) != 0)
         {
             return false;
         }
@@ -375,10 +398,24 @@ internal sealed class Pipeline
         // Read in this order: a put's gathered items are counted in before they stop being pending.
         if (_inputClosed && Stages[0].Queue.Pending == 0 && Interlocked.Read(ref _unfinished) == 0)
         {
+            AbandonFinalReport();
             return;
         }
 
         Stop(StopReason.Timeout);
+    }
+
+    /// <summary>
+    /// Every item went through, but whoever waits for the run stops waiting: the run ends without waiting for the last
+    /// progress report, which then goes to the receiver in the background if it is free, and is skipped if it is not.
+    /// </summary>
+    private void AbandonFinalReport()
+    {
+        Volatile.Write(ref _finalReportAbandoned, 1);
+        if (Volatile.Read(ref _finishing) != 0)
+        {
+            CompleteFinished();
+        }
     }
 
     private async ValueTask CallHandlerAsync(Func<JobFailure, CancellationToken, ValueTask> handler, Stage stage, JobFailure failure)
@@ -415,7 +452,7 @@ internal sealed class Pipeline
         var spinner = default(SpinWait);
         while (Interlocked.CompareExchange(ref _reporting, 1, 0) != 0)
         {
-            if (IsStopped)
+            if (IsStopped || Volatile.Read(ref _finalReportAbandoned) != 0)
             {
                 return;
             }
@@ -457,10 +494,25 @@ internal sealed class Pipeline
         if (_progress is not null)
         {
             _progressTimer?.Dispose();
-            ReportFinal();
+            if (Volatile.Read(ref _finalReportAbandoned) != 0)
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(static pipeline => pipeline.ReportFinal(), this, preferLocal: false);
+            }
+            else
+            {
+                ReportFinal();
+            }
         }
 
-        JobMetrics.Unregister(this);
-        _finished.TrySetResult();
+        CompleteFinished();
+    }
+
+    private void CompleteFinished()
+    {
+        if (Interlocked.Exchange(ref _finishedSet, 1) == 0)
+        {
+            JobMetrics.Unregister(this);
+            _finished.TrySetResult();
+        }
     }
 }
