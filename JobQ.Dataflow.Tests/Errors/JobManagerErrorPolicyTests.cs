@@ -42,7 +42,8 @@ public sealed class JobManagerErrorPolicyTests
         }
 
         Assert.IsTrue(SpinWait.SpinUntil(() => manager.Stat().Stages[0].Failed == 1, Bound));
-        Assert.ThrowsExactly<InvalidOperationException>(() => manager.Put(4), "A stopped manager takes no more items.");
+        var refused = Assert.ThrowsExactly<InvalidOperationException>(() => manager.Put(4), "A stopped manager takes no more items.");
+        StringAssert.Contains(refused.Message, "it faulted: InvalidOperationException: boom", "the refusal names what stopped the manager");
         var error = await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => manager.JoinAsync().WaitAsync(Bound));
         Assert.AreSame(boom, error);
     }

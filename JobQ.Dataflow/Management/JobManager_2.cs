@@ -123,7 +123,15 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
         Task<bool> join;
         lock (_joinLock)
         {
-            join = _join ??= JoinCoreAsync(JobOptions.NormalizeTimeout(timeout));
+            if (_join is null)
+            {
+                _join = JoinCoreAsync(JobOptions.NormalizeTimeout(timeout));
+
+                // Every caller may abandon its wait (a cancelled token), leaving the join's fault with no one to observe it.
+                _join.ContinueWith(static join => _ = join.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+
+            join = _join;
         }
 
         return cancellationToken.CanBeCanceled ? join.WaitAsync(cancellationToken) : join;
@@ -217,7 +225,7 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
         ThrowIfDisposed();
         var why = _pipeline.StopReason switch
         {
-            StopReason.Faulted => "a worker failure stopped it (ErrorPolicy.FailFast)",
+            StopReason.Faulted => _pipeline.Fault is { } fault ? $"it faulted: {fault.GetType().Name}: {fault.Message}" : "it faulted",
             StopReason.Timeout => "its Join timed out",
 
             // Refused for the join alone: it is under way or has ended with every item processed.
