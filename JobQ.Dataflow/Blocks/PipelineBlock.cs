@@ -243,12 +243,15 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
 
     private void Completed(Task all)
     {
+        // Read whatever comes first, so that a fault of the blocks is observed even when the pipeline's own list wins.
+        var blockFault = all.Exception?.InnerException;
+
         // A block's own fault counts too: its continuation that stops the pipeline may run after this one.
         if (_pipeline.Faults is { Count: > 0 } faults)
         {
             _completion.TrySetException(faults);
         }
-        else if (all.Exception?.InnerException is { } fault)
+        else if (blockFault is { } fault)
         {
             _completion.TrySetException(fault);
         }
