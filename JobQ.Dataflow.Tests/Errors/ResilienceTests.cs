@@ -44,6 +44,17 @@ public sealed class ResilienceTests
     }
 
     [TestMethod]
+    public void WithResilience_AfterASpeedLimit_ThrowsNamingTheStage()
+    {
+        // A speed limit calls no worker: a resilience pipeline there would never run, so it is refused rather than ignored.
+        var workers = Workers.Of<int>().Then(x => x).Then(JobQueue.LimitJobSpeed(1000));
+
+        var ex = Assert.ThrowsExactly<InvalidOperationException>(() => workers.WithResilience(ResiliencePipeline.Empty));
+
+        StringAssert.StartsWith(ex.Message, "Stage 1 ('LimitJobSpeed') calls no worker");
+    }
+
+    [TestMethod]
     public async Task WithResilience_ExponentialBackoffWithoutJitter_WaitsOneThenTwoThenFourSeconds()
     {
         var time = new ImmediateTimeProvider();

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
+using JobQ.Dataflow.Tests.Support;
 
 namespace JobQ.Dataflow.Tests.Observability;
 
@@ -272,5 +273,124 @@ public sealed class JobMetricsTests
         Assert.AreEqual(50, durations.Count(d => d.Stage == "add"));
         Assert.AreEqual(50, durations.Count(d => d.Stage == "mul"));
         Assert.IsTrue(durations.All(d => d.Seconds >= 0));
+    }
+
+    [TestMethod]
+    public void CallDuration_ListenerThrows_CountsStayExactAndNoCallFails()
+    {
+        // A metrics consumer's bug is not the worker's failure: it is ignored, as a logger that throws is.
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == "JobQ.Dataflow" && instrument.Name == "jobq.stage.call.duration")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<double>((_, _, _, _) => throw new InvalidOperationException("listener bug"));
+        listener.Start();
+        var reached = new ConcurrentQueue<int>();
+
+        var result = JobQueue.Run(
+            Enumerable.Range(0, 10),
+            Workers.Of<int>().Then(x => x, name: "sync").Then(async x => { await Task.Yield(); return x; }, name: "async").Then(reached.Enqueue),
+            new JobOptions { ErrorPolicy = ErrorPolicy.FailFast });
+
+        Assert.IsTrue(result.Completed);
+        Assert.AreEqual(0, result.Failed);
+        foreach (var stage in result.Stats.Stages)
+        {
+            Assert.AreEqual(10, stage.In, stage.Name);
+            Assert.AreEqual(10, stage.Out, stage.Name);
+        }
+
+        Assert.HasCount(10, reached);
+    }
+
+    [TestMethod]
+    public void CallDuration_GeneratorDispatcherAndFailingStages_RecordsEveryCall()
+    {
+        var calls = new ConcurrentDictionary<string, int>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == "JobQ.Dataflow" && instrument.Name == "jobq.stage.call.duration")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<double>((_, _, tags, _) =>
+        {
+            string? pipeline = null, stage = null;
+            foreach (var tag in tags)
+            {
+                (pipeline, stage) = tag.Key switch
+                {
+                    "jobq.pipeline" => (tag.Value as string, stage),
+                    "jobq.stage" => (pipeline, tag.Value as string),
+                    _ => (pipeline, stage),
+                };
+            }
+
+            if (pipeline == "every-call")
+            {
+                calls.AddOrUpdate(stage!, 1, (_, n) => n + 1);
+            }
+        });
+        listener.Start();
+
+        JobQueue.Run(
+            Enumerable.Range(0, 20),
+            Workers.Of<int>()
+                .ThenMany(x => new[] { x, x }, name: "twice")
+                .Then(x => x, threads: 3, dispatcher: x => x, name: "routed")
+                .Then(async x => { await Task.Yield(); return x; }, threads: 2, dispatcher: x => x, name: "routed-async")
+                .Then(x => x % 2 == 0 ? throw new InvalidOperationException("even") : x, name: "half-fail"),
+            new JobOptions { Name = "every-call", Logger = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance });
+
+        Assert.AreEqual(20, calls.GetValueOrDefault("twice"));
+        Assert.AreEqual(40, calls.GetValueOrDefault("routed"));
+        Assert.AreEqual(40, calls.GetValueOrDefault("routed-async"));
+        Assert.AreEqual(40, calls.GetValueOrDefault("half-fail"), "failed calls are calls too");
+    }
+
+    [TestMethod]
+    public void Meter_TwoStagesOfTheSameName_TaggedByTheirIndex()
+    {
+        var indexes = new ConcurrentDictionary<(string? Stage, object? Index), bool>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == "JobQ.Dataflow" && instrument.Name == "jobq.stage.items.started")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+        {
+            string? pipeline = null, stage = null;
+            object? index = null;
+            foreach (var tag in tags)
+            {
+                switch (tag.Key)
+                {
+                    case "jobq.pipeline": pipeline = tag.Value as string; break;
+                    case "jobq.stage": stage = tag.Value as string; break;
+                    case "jobq.stage.index": index = tag.Value; break;
+                }
+            }
+
+            if (pipeline == "same-names")
+            {
+                indexes[(stage, index)] = true;
+            }
+        });
+        listener.Start();
+        using var manager = JobManager.Create(Workers.Of<int>().Then(x => x + 1, name: "step").Then(x => x + 1, name: "step"), new JobOptions { Name = "same-names" });
+
+        listener.RecordObservableInstruments();
+
+        CollectionAssert.AreEquivalent(new[] { ("step", (object?)0), ("step", (object?)1) }, indexes.Keys.ToArray());
+        Assert.IsTrue(manager.Join(Bounded.Limit));
     }
 }

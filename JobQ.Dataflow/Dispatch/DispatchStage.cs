@@ -31,6 +31,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
     private readonly TaskScheduler _partitionScheduler;
     private readonly CancellationToken _stop;
     private readonly (TIn[]? Items, int Count)[] _pending;
+    private readonly KeyValuePair<string, object?>[] _tags;
     private volatile bool _routing;
 
     // Set by DropWaiting: partitions start no more calls, and the items they skip leave the stage uncounted.
@@ -41,6 +42,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
     {
         _worker = worker;
         _dispatcher = dispatcher;
+        _tags = JobMetrics.StageTags(pipeline.Name, name, index);
         _stop = pipeline.Token;
         _partitions = new TransformManyBlock<ItemRun<TIn>, PartitionOutput<TOut>>?[partitions];
         _pending = new (TIn[]?, int)[partitions];
@@ -225,12 +227,14 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
     private IEnumerable<PartitionOutput<TOut>> ProcessSync(int partition, ItemRun<TIn> input)
     {
         var (progress, output, counts, start) = Begin(partition, input);
+        var timed = JobMetrics.CallDuration.Enabled;
         for (var i = 0; i < input.Count; i++)
         {
             var before = output.Count;
             if (!_stop.IsCancellationRequested && !_dropWaiting)
             {
                 progress.Start();
+                var callStart = timed ? Stopwatch.GetTimestamp() : 0;
                 try
                 {
                     _worker.Invoke(input.Items[i], output);
@@ -240,6 +244,11 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
                 catch (Exception exception)
                 {
                     Failed(progress, exception, input.Items[i]);
+                }
+
+                if (timed)
+                {
+                    JobMetrics.RecordCall(callStart, _tags);
                 }
             }
 
@@ -252,12 +261,14 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
     private async Task<IEnumerable<PartitionOutput<TOut>>> ProcessAsync(int partition, ItemRun<TIn> input)
     {
         var (progress, output, counts, start) = Begin(partition, input);
+        var timed = JobMetrics.CallDuration.Enabled;
         for (var i = 0; i < input.Count; i++)
         {
             var before = output.Count;
             if (!_stop.IsCancellationRequested && !_dropWaiting)
             {
                 progress.Start();
+                var callStart = timed ? Stopwatch.GetTimestamp() : 0;
                 try
                 {
                     await ThreadInterrupt.Awaiting(_worker.InvokeAsync(input.Items[i], output, _stop)).ConfigureAwait(false);
@@ -267,6 +278,11 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
                 catch (Exception exception)
                 {
                     await FailedAsync(progress, exception, input.Items[i]).ConfigureAwait(false);
+                }
+
+                if (timed)
+                {
+                    JobMetrics.RecordCall(callStart, _tags);
                 }
             }
 

@@ -33,7 +33,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
         _worker = worker;
         _stop = pipeline.Token;
         _resizable = resizable;
-        _tags = JobMetrics.StageTags(pipeline.Name, name);
+        _tags = JobMetrics.StageTags(pipeline.Name, name, index);
         RunLength = new RunLength(pipeline.QueueSize, threads);
         if (!worker.IsAsync)
         {
@@ -108,6 +108,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
         // ThreadInterrupt); after the last, the run's end takes it.
         var slow = !RunLength.IsCheap;
         var start = Stopwatch.GetTimestamp();
+        var callStart = 0L;
         var i = 0;
         while (i < count)
         {
@@ -122,7 +123,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
                 for (; i < count && !_stop.IsCancellationRequested; i++)
                 {
                     progress.Start();
-                    var callStart = Stopwatch.GetTimestamp();
+                    callStart = Stopwatch.GetTimestamp();
                     _worker.Invoke(items[i], writer);
                     if (slow && (i + 1 < count || timed))
                     {
@@ -140,6 +141,11 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
             }
             catch (Exception exception)
             {
+                if (timed)
+                {
+                    Record(callStart);
+                }
+
                 Failed(progress, exception, items[i]);
                 i++;
             }
@@ -179,6 +185,11 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
             }
             catch (Exception exception)
             {
+                if (timed)
+                {
+                    Record(callStart);
+                }
+
                 await FailedAsync(progress, exception, item).ConfigureAwait(false);
             }
         }
@@ -198,6 +209,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
         var writer = RunWriter<TOut>.Rent(Next?.RunLength, progress);
         var ended = false;
         var slow = !RunLength.IsCheap;
+        var timed = JobMetrics.CallDuration.Enabled;
         IEnumerator<TOut>? values = null;
         try
         {
@@ -205,6 +217,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
             {
                 var item = input.Items[i];
                 progress.Start();
+                var callStart = timed ? Stopwatch.GetTimestamp() : 0;
                 var produced = false;
                 Exception? failure = null;
                 while (true)
@@ -245,6 +258,11 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
 
                 values?.Dispose();
                 values = null;
+                if (timed)
+                {
+                    Record(callStart);
+                }
+
                 if (slow && i + 1 < input.Count)
                 {
                     ThreadInterrupt.Clear();
@@ -314,6 +332,5 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
         return progress;
     }
 
-    private void Record(long callStart)
-        => JobMetrics.CallDuration.Record(Stopwatch.GetElapsedTime(callStart).TotalSeconds, _tags);
+    private void Record(long callStart) => JobMetrics.RecordCall(callStart, _tags);
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
 namespace JobQ.Dataflow.Internal;
@@ -7,7 +8,8 @@ namespace JobQ.Dataflow.Internal;
 /// counters when a listener collects, so they cost nothing on the per-item path. The call-duration histogram is the
 /// one instrument recorded per call, and only while a listener has enabled it.
 /// </summary>
-/// <remarks>Tags: <c>jobq.pipeline</c> (<see cref="JobOptions.Name"/>) and <c>jobq.stage</c> (the stage name).</remarks>
+/// <remarks>Tags: <c>jobq.pipeline</c> (<see cref="JobOptions.Name"/>), <c>jobq.stage</c> (the stage name) and
+/// <c>jobq.stage.index</c> (its position, which tells apart two stages of one name).</remarks>
 internal static class JobMetrics
 {
     public const string MeterName = "JobQ.Dataflow";
@@ -23,8 +25,24 @@ internal static class JobMetrics
     private static readonly Histogram<double> CallDurationInstrument;
 
     /// <summary>Makes the tags of one stage once, so that recording a duration allocates nothing.</summary>
-    public static KeyValuePair<string, object?>[] StageTags(string pipeline, string stage)
-        => [new("jobq.pipeline", pipeline), new("jobq.stage", stage)];
+    public static KeyValuePair<string, object?>[] StageTags(string pipeline, string stage, int index)
+        => [new("jobq.pipeline", pipeline), new("jobq.stage", stage), new("jobq.stage.index", index)];
+
+    /// <summary>
+    /// Records a call's duration, if a listener enabled the histogram. A listener that throws is ignored, as a logger
+    /// that throws is: a metrics consumer's bug must not fail the item, nor count its call twice.
+    /// </summary>
+    public static void RecordCall(long callStart, KeyValuePair<string, object?>[] tags)
+    {
+        try
+        {
+            CallDurationInstrument.Record(Stopwatch.GetElapsedTime(callStart).TotalSeconds, tags);
+        }
+        catch (Exception)
+        {
+            // As documented: failures of metrics listeners are ignored.
+        }
+    }
 
     public static void Register(Pipeline pipeline)
     {
@@ -68,12 +86,13 @@ internal static class JobMetrics
         foreach (var pipeline in live)
         {
             var stats = pipeline.Snapshot();
-            foreach (var stage in stats.Stages)
+            for (var i = 0; i < stats.Stages.Count; i++)
             {
                 yield return new Measurement<long>(
-                    select(stage),
+                    select(stats.Stages[i]),
                     new KeyValuePair<string, object?>("jobq.pipeline", pipeline.Name),
-                    new KeyValuePair<string, object?>("jobq.stage", stage.Name));
+                    new KeyValuePair<string, object?>("jobq.stage", stats.Stages[i].Name),
+                    new KeyValuePair<string, object?>("jobq.stage.index", i));
             }
         }
     }

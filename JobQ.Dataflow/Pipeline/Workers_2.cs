@@ -456,7 +456,7 @@ public sealed class Workers<TIn, TOut>
     /// </summary>
     /// <param name="resilience">The resilience pipeline; it may be shared by several stages (a circuit breaker is then shared too).</param>
     /// <returns>A new worker list whose last stage is wrapped.</returns>
-    /// <exception cref="InvalidOperationException">The list has no stage yet.</exception>
+    /// <exception cref="InvalidOperationException">The list has no stage yet, or its last stage calls no worker (a speed limit).</exception>
     /// <remarks>Outputs of a failed attempt are discarded, so a retried generator never passes an element twice. A
     /// per-call timeout can cancel only async workers, through their <see cref="CancellationToken"/>.</remarks>
     public Workers<TIn, TOut> WithResilience(Polly.ResiliencePipeline resilience)
@@ -465,6 +465,13 @@ public sealed class Workers<TIn, TOut>
         if (Stages.Length == 0)
         {
             throw new InvalidOperationException("WithResilience applies to the last stage added; add a stage with Then first.");
+        }
+
+        if (Stages[^1].UserDelegate is null)
+        {
+            throw new InvalidOperationException(
+                $"Stage {Stages.Length - 1} ('{Stages[^1].Name}') calls no worker, so a resilience pipeline there would never run; "
+                + "call WithResilience right after the Then that adds the worker.");
         }
 
         StageSpec[] stages = [.. Stages[..^1], Stages[^1].WithResilience(new StageResilience(resilience))];
