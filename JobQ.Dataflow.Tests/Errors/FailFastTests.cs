@@ -1,3 +1,6 @@
+using JobQ.Dataflow.Tests.Support;
+using Microsoft.Extensions.Logging;
+using Moq;
 using System.Runtime.CompilerServices;
 using System.Threading.Tasks.Dataflow;
 
@@ -7,6 +10,43 @@ namespace JobQ.Dataflow.Tests.Errors;
 public sealed class FailFastTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(10);
+
+    [TestMethod]
+    public async Task RunAsync_FailFastLoggerBlocksOnTheFailureWhenTheTimeoutPasses_ReturnsAtTheTimeout()
+    {
+        // The logger is user code, as the worker is: a stop does not wait for one that blocks on the failure's entry.
+        using var release = new ManualResetEventSlim();
+        var logging = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var logger = new Mock<ILogger>();
+        logger.Setup(l => l.IsEnabled(It.IsAny<LogLevel>())).Returns(true);
+        logger.Setup(l => l.Log(LogLevel.Error, It.IsAny<EventId>(), It.IsAny<It.IsAnyType>(), It.IsAny<Exception?>(), It.IsAny<Func<It.IsAnyType, Exception?, string>>()))
+            .Callback(() =>
+            {
+                logging.TrySetResult();
+                release.Wait(Bound);
+            });
+        var clock = new SignallingTimeProvider();
+        var probe = new Probe();
+        var workers = Workers.Of<int>().Then(x => x == 3 ? throw new InvalidDataException("three") : x);
+
+        var run = JobQueue.RunAsync(Enumerable.Range(0, 10), workers, new JobOptions { ErrorPolicy = ErrorPolicy.FailFast, Logger = logger.Object, Timeout = TimeSpan.FromSeconds(1), TimeProvider = clock, Probe = probe });
+        try
+        {
+            await logging.Task.WaitAsync(Bound);
+            clock.Advance(TimeSpan.FromSeconds(1));
+
+            var result = await run.WaitAsync(Bound);
+
+            Assert.IsTrue(result.TimedOut, "the timeout came before the failure could stop the run");
+            Assert.AreEqual(1, result.Stats.Stages[0].Doing, "the failed call counts as in progress while it is logged");
+        }
+        finally
+        {
+            release.Set();
+        }
+
+        Bounded.Until(() => JobQueue.Stat(probe).Stages[0].Failed == 1, "the failure to be counted once the logger returns");
+    }
 
     [TestMethod]
     public async Task RunAsync_FailFastWorkerThrows_ThrowsTheSameExceptionInstance()

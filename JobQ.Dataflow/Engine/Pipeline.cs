@@ -297,7 +297,14 @@ internal sealed class Pipeline
     /// Logs a failed item and applies the error policy. Never throws: a logger or handler that throws is logged (or
     /// ignored) so that it cannot stop the stage. Completes synchronously unless an async handler awaits.
     /// </summary>
-    public ValueTask ReportFailureAsync(Stage stage, Exception exception, object? item, bool dispatcher = false)
+    /// <param name="stage">The failing stage.</param>
+    /// <param name="exception">The failure.</param>
+    /// <param name="item">The item whose call failed.</param>
+    /// <param name="progress">The failed call's run, not yet counted: under <see cref="ErrorPolicy.FailFast"/> it is marked as
+    /// the library's own work once the logger (user code, which a stop does not wait for) has returned, so that the stop
+    /// this failure causes waits until the failure is counted.</param>
+    /// <param name="dispatcher">Whether the dispatcher failed rather than the worker.</param>
+    public ValueTask ReportFailureAsync(Stage stage, Exception exception, object? item, RunProgress? progress = null, bool dispatcher = false)
     {
         SafeLog(logger =>
         {
@@ -318,6 +325,7 @@ internal sealed class Pipeline
         {
             // A worker's own OperationCanceledException cancels its item only, as Dataflow treats it.
             case ErrorPolicyKind.FailFast when exception is not OperationCanceledException:
+                progress?.Reporting();
                 Fail(exception);
                 return default;
             case ErrorPolicyKind.Handle:

@@ -153,14 +153,9 @@ internal abstract class Stage<TIn>(Pipeline pipeline, int index, string name, De
         }
 
         // Reported (and, under FailFast, the pipeline stopped) before it is counted: whoever sees the count sees the stop.
-        // Until it is counted, the call is ours, not the user's: a stop it causes must not find the stage only in user
-        // code and finish the run before the failure is counted.
-        if (Pipeline.ErrorPolicy.Kind == ErrorPolicyKind.FailFast)
-        {
-            progress.Reporting();
-        }
-
-        var reported = Pipeline.ReportFailureAsync(this, exception, item);
+        // From the stop until it is counted, the call is ours, not the user's: the stop must not find the stage only in
+        // user code and finish the run before the failure is counted. The logging before it is the user's.
+        var reported = Pipeline.ReportFailureAsync(this, exception, item, progress);
         if (reported.IsCompleted)
         {
             progress.Fail();
