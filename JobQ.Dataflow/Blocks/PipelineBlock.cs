@@ -51,7 +51,13 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
         _completion.Task.ContinueWith(
-            static (_, state) => ((PipelineBlock<TIn, TOut>)state!).PropagateToLinks(),
+            static (completion, state) =>
+            {
+                // Observed here, as Dataflow's own blocks observe theirs: a faulted block nobody awaits is no
+                // unobserved task exception.
+                _ = completion.Exception;
+                ((PipelineBlock<TIn, TOut>)state!).PropagateToLinks();
+            },
             this,
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,
