@@ -47,6 +47,37 @@ public sealed class PartBlockTests
     }
 
     [TestMethod]
+    [DataRow(false, DisplayName = "sync worker")]
+    [DataRow(true, DisplayName = "async worker")]
+    public async Task CreatePartitionedBlock_QueueSizeBelowThePartitionCount_EveryPartitionRunsAtOnce(bool asyncWorker)
+    {
+        // As jobq's partition workers each hold a result while the next queue is full, each partition may have a call in
+        // progress whatever the queue size: a small QueueSize must not cap how many partitions run.
+        using var gate = new Gate();
+        var options = new JobOptions { QueueSize = 1 };
+        var block = asyncWorker
+            ? JobQueue.CreatePartitionedBlock(async (int x, CancellationToken ct) => { await Task.Run(gate.Pass, ct); return x; }, partitions: 4, dispatcher: x => x, options)
+            : JobQueue.CreatePartitionedBlock((int x) => { gate.Pass(); return x; }, partitions: 4, dispatcher: x => x, options);
+        try
+        {
+            var sends = Enumerable.Range(0, 4).Select(i => block.SendAsync(i)).ToArray();
+
+            Bounded.Until(() => gate.Arrivals == 4, "a call in progress in each of the 4 partitions");
+            gate.Open();
+            await Task.WhenAll(sends).WaitAsync(Bound);
+            block.Complete();
+            var outputs = new List<int>();
+            block.LinkTo(new ActionBlock<int>(outputs.Add), new DataflowLinkOptions { PropagateCompletion = true });
+            await block.Completion.WaitAsync(Bound);
+            CollectionAssert.AreEqual(new[] { 0, 1, 2, 3 }, outputs);
+        }
+        finally
+        {
+            gate.Open();
+        }
+    }
+
+    [TestMethod]
     public async Task CreatePartitionedBlock_FaultAfterCompleteWithItemsRoutedButNotStarted_DropsThemAndCompletes()
     {
         // A built-in block drops its waiting input on a fault that follows Complete; a partitioned block's waiting input

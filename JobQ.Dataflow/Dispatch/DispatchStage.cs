@@ -65,7 +65,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default).Unwrap();
 
-        _door = new StageDoor<TIn>(_router, Queue, 1, _stop);
+        _door = new StageDoor<TIn>(_router, Queue, 1, _stop) { Holders = partitions };
     }
 
     public override StageDoor<TIn> Door => _door;

@@ -65,6 +65,13 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
     /// </summary>
     public int Prefetch { get; init; }
 
+    /// <summary>
+    /// Gets how many of the stage's workers may each hold a result beyond the next queue's room, as jobq's workers hold
+    /// theirs while it is full; null for <see cref="Concurrency"/>. A dispatcher stage admits one run at a time (its
+    /// router), but each of its partitions is a worker.
+    /// </summary>
+    public int? Holders { get; init; }
+
     /// <summary>Gets or sets the next stage's queue; null while the outputs are discarded (nothing holds the stage back).</summary>
     public StageQueue? Output
     {
@@ -288,7 +295,7 @@ internal sealed class StageDoor<T> : ITargetBlock<ItemRun<T>>
         // As jobq's workers each hold their result while the next queue is full, the stage may hold a result per worker
         // beyond the queue's room.
         var inFlight = Volatile.Read(ref _inFlight);
-        return Output is null || (inFlight == 0 ? Output.HasRoom : Output.Waiting + inFlight < Output.Capacity + Concurrency);
+        return Output is null || (inFlight == 0 ? Output.HasRoom : Output.Waiting + inFlight < Output.Capacity + (Holders ?? Concurrency));
     }
 
     private bool TryTakePostponedLocked(out Postponed next)
