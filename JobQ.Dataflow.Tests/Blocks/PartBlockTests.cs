@@ -54,26 +54,49 @@ public sealed class PartBlockTests
         // As jobq's partition workers each hold a result while the next queue is full, each partition may have a call in
         // progress whatever the queue size: a small QueueSize must not cap how many partitions run.
         using var gate = new Gate();
+        var released = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var entered = 0;
         var options = new JobOptions { QueueSize = 1 };
         var block = asyncWorker
-            ? JobQueue.CreatePartitionedBlock(async (int x, CancellationToken ct) => { await Task.Run(gate.Pass, ct); return x; }, partitions: 4, dispatcher: x => x, options)
-            : JobQueue.CreatePartitionedBlock((int x) => { gate.Pass(); return x; }, partitions: 4, dispatcher: x => x, options);
+            ? JobQueue.CreatePartitionedBlock(
+                async (int x, CancellationToken ct) =>
+                {
+                    Interlocked.Increment(ref entered);
+                    await released.Task.WaitAsync(ct);
+                    return x;
+                },
+                partitions: 4,
+                dispatcher: x => x,
+                options)
+            : JobQueue.CreatePartitionedBlock(
+                (int x) =>
+                {
+                    Interlocked.Increment(ref entered);
+                    gate.Pass();
+                    return x;
+                },
+                partitions: 4,
+                dispatcher: x => x,
+                options);
         try
         {
             var sends = Enumerable.Range(0, 4).Select(i => block.SendAsync(i)).ToArray();
 
-            Bounded.Until(() => gate.Arrivals == 4, "a call in progress in each of the 4 partitions");
+            Bounded.Until(() => Volatile.Read(ref entered) == 4, "a call in progress in each of the 4 partitions");
             gate.Open();
+            released.TrySetResult();
             await Task.WhenAll(sends).WaitAsync(Bound);
             block.Complete();
             var outputs = new List<int>();
-            block.LinkTo(new ActionBlock<int>(outputs.Add), new DataflowLinkOptions { PropagateCompletion = true });
-            await block.Completion.WaitAsync(Bound);
+            var sink = new ActionBlock<int>(outputs.Add);
+            block.LinkTo(sink, new DataflowLinkOptions { PropagateCompletion = true });
+            await sink.Completion.WaitAsync(Bound);
             CollectionAssert.AreEqual(new[] { 0, 1, 2, 3 }, outputs);
         }
         finally
         {
             gate.Open();
+            released.TrySetResult();
         }
     }
 
