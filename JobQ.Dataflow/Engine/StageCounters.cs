@@ -167,7 +167,10 @@ internal sealed class RunProgress
         Volatile.Write(ref _reporting, 0);
     }
 
-    /// <summary>The call in progress failed and is being reported: our code runs for it until <see cref="Fail"/>.</summary>
+    /// <summary>
+    /// The call in progress failed and stops the pipeline (a fail-fast failure, once logged): our code runs for it until
+    /// <see cref="Fail"/> counts it, so the stop it causes waits for the count.
+    /// </summary>
     public void Reporting() => Volatile.Write(ref _reporting, 1);
 
     /// <summary>
