@@ -249,7 +249,7 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
 
     private void Completed(Task all)
     {
-        // Read whatever comes first, so that a fault of the blocks is observed even when the pipeline's own list wins.
+        // Read first, so that the blocks' fault is observed even when the pipeline's own list of faults is the one used.
         var blockFault = all.Exception?.InnerException;
 
         // A block's own fault counts too: its continuation that stops the pipeline may run after this one.

@@ -240,15 +240,12 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
                     _worker.Invoke(input.Items[i], output);
                     ClearIfSlow(i, input.Count);
                     progress.Finish();
+                    Record(timed, callStart);
                 }
                 catch (Exception exception)
                 {
+                    Record(timed, callStart);
                     Failed(progress, exception, input.Items[i]);
-                }
-
-                if (timed)
-                {
-                    JobMetrics.RecordCall(callStart, _tags);
                 }
             }
 
@@ -274,15 +271,12 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
                     await ThreadInterrupt.Awaiting(_worker.InvokeAsync(input.Items[i], output, _stop)).ConfigureAwait(false);
                     ClearIfSlow(i, input.Count);
                     progress.Finish();
+                    Record(timed, callStart);
                 }
                 catch (Exception exception)
                 {
+                    Record(timed, callStart);
                     await FailedAsync(progress, exception, input.Items[i]).ConfigureAwait(false);
-                }
-
-                if (timed)
-                {
-                    JobMetrics.RecordCall(callStart, _tags);
                 }
             }
 
@@ -370,6 +364,15 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
         if (call + 1 < calls && !RunLength.IsCheap)
         {
             ThreadInterrupt.Clear();
+        }
+    }
+
+    /// <summary>Records a call's duration, if the histogram is enabled (<paramref name="timed"/>, read once per run); before a failure is reported, as a worker stage does.</summary>
+    private void Record(bool timed, long callStart)
+    {
+        if (timed)
+        {
+            JobMetrics.RecordCall(callStart, _tags);
         }
     }
 

@@ -27,7 +27,6 @@ internal sealed class Pipeline
     private ITimer? _progressTimer;
     private int _stopReason;
     private int _finishing;
-    private int _finishedSet;
 
     // 1 once a stop signal (a timeout, Join's timeout, a cancellation, Dispose) came after every item went through: the
     // run no longer waits for the last progress report, which a receiver that blocks would hold up for good.
@@ -515,12 +514,10 @@ internal sealed class Pipeline
         CompleteFinished();
     }
 
+    /// <summary>Lets whoever waits see the run finished; from SetFinished, or sooner from a stop that abandons the last report (both may call it).</summary>
     private void CompleteFinished()
     {
-        if (Interlocked.Exchange(ref _finishedSet, 1) == 0)
-        {
-            JobMetrics.Unregister(this);
-            _finished.TrySetResult();
-        }
+        JobMetrics.Unregister(this);
+        _finished.TrySetResult();
     }
 }

@@ -133,7 +133,6 @@ public sealed class Workers<TIn, TOut>
     public Workers<TIn, TOut> Then(Action<TOut> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
         ThrowIfNull(worker);
-        ThrowIfAsyncVoid(worker, name, $"Func<{Workers.TypeName(typeof(TOut))}, Task>");
         return Append<TOut>(worker, threads, dispatcher, name, _ => new SyncActionWorker<TOut>(worker), passesItemsOn: true);
     }
 
@@ -147,7 +146,6 @@ public sealed class Workers<TIn, TOut>
     public Workers<TIn, TOut> Then(Action<TOut, CancellationToken> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
         ThrowIfNull(worker);
-        ThrowIfAsyncVoid(worker, name, $"Func<{Workers.TypeName(typeof(TOut))}, CancellationToken, Task>");
         return Append<TOut>(worker, threads, dispatcher, name, pipeline => new SyncActionWorker<TOut>(item => worker(item, pipeline.Token)), passesItemsOn: true);
     }
 
@@ -495,24 +493,6 @@ public sealed class Workers<TIn, TOut>
         }
     }
 
-    /// <summary>
-    /// Refuses an <c>async void</c> worker (an async lambda typed as an <c>Action</c>, or an async void method): the stage
-    /// could not await it, so each item would go on before its work is done, and an exception it throws would end the
-    /// process instead of failing its item.
-    /// </summary>
-    private void ThrowIfAsyncVoid(Delegate worker, string? name, string fix)
-    {
-        if (worker.Method.IsDefined(typeof(AsyncStateMachineAttribute), inherit: false))
-        {
-            var index = Stages.Length;
-            throw new ArgumentException(
-                $"Stage {index} ('{name ?? DescribeDelegate(worker, index)}'): the worker is async void, so the stage cannot await it: each item would "
-                + $"go on before its work is done, and an exception it throws would end the process. Give it as a {fix} "
-                + "(declare the method async Task, or type the lambda as that Func).",
-                nameof(worker));
-        }
-    }
-
     /// <summary>Checks a new stage and returns the list one stage longer.</summary>
     /// <remarks>
     /// <c>passesItemsOn</c> says that the stage passes on the items it receives (actions, speed limits) rather than values
@@ -529,6 +509,19 @@ public sealed class Workers<TIn, TOut>
         var index = Stages.Length;
         ThrowIfEmptyName(name, index);
         var stageName = name ?? DescribeDelegate(worker, index);
+
+        // An async void worker (an async lambda typed as an Action, or an async void method) cannot be awaited: each item
+        // would go on before its work is done, and an exception it throws would end the process.
+        if (worker is Action<TOut> or Action<TOut, CancellationToken> && worker.Method.IsDefined(typeof(AsyncStateMachineAttribute), inherit: false))
+        {
+            var fix = worker is Action<TOut> ? $"Func<{Workers.TypeName(typeof(TOut))}, Task>" : $"Func<{Workers.TypeName(typeof(TOut))}, CancellationToken, Task>";
+            throw new ArgumentException(
+                $"Stage {index} ('{stageName}'): the worker is async void, so the stage cannot await it: each item would "
+                + $"go on before its work is done, and an exception it throws would end the process. Give it as a {fix} "
+                + "(declare the method async Task, or type the lambda as that Func).",
+                nameof(worker));
+        }
+
         if (threads <= 0)
         {
             throw new ArgumentOutOfRangeException(
