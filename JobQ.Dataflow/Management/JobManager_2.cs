@@ -61,7 +61,7 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
 
     /// <summary>Puts an item into the first stage's queue, blocking while it is full (jobq's <c>put</c>).</summary>
     /// <param name="item">The item.</param>
-    /// <exception cref="InvalidOperationException"><see cref="Join"/> has begun, or the manager stopped (timeout) before the item could be queued.</exception>
+    /// <exception cref="InvalidOperationException"><see cref="Join"/> has begun, or the manager stopped (a <see cref="Join"/> timeout or a fault) before the item could be queued.</exception>
     /// <exception cref="ObjectDisposedException">The manager was disposed.</exception>
     public void Put(TIn item)
     {
@@ -139,8 +139,9 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
 
     /// <summary>
     /// Changes the number of workers of the stage whose worker is <paramref name="worker"/>, while it runs (jobq's
-    /// <c>set_thread_num</c>). Growing starts the new workers before returning; shrinking lets surplus workers
-    /// finish the item they are on, then stop. No item is lost, duplicated or reordered by a change.
+    /// <c>set_thread_num</c>). Growing admits the new workers' work before returning (their calls start moments later,
+    /// on new threads for a sync worker); shrinking lets each surplus worker finish the run it holds (one item for a
+    /// slow worker, up to 1024 for a cheap one), then stop. No item is lost, duplicated or reordered by a change.
     /// </summary>
     /// <param name="worker">The delegate given at construction; a fresh delegate for the same method (and target) matches.</param>
     /// <param name="threads">The new number of workers; between 1 and <see cref="JobOptions.MaxThreads"/>.</param>

@@ -70,7 +70,7 @@ public sealed class JobOptions
     }
 
     /// <summary>
-    /// Gets or sets the clock used for the timeout and for speed limits. Default <see langword="null"/>:
+    /// Gets or sets the clock used for the timeout, speed limits and progress snapshots. Default <see langword="null"/>:
     /// <see cref="System.TimeProvider.System"/>. Tests pass a fake clock here.
     /// </summary>
     public TimeProvider? TimeProvider { get; set; }

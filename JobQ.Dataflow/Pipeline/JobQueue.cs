@@ -270,7 +270,8 @@ public static class JobQueue
     /// </summary>
     /// <typeparam name="TIn">The type of the items the block accepts.</typeparam>
     /// <typeparam name="TOut">The type of the worker's results.</typeparam>
-    /// <param name="worker">The worker; sync, so each partition gets a dedicated thread.</param>
+    /// <param name="worker">The worker; sync: each busy partition runs on a dedicated thread (on the pool once calls prove
+    /// cheap); a partition is not tied to one thread.</param>
     /// <param name="partitions">The number of partitions; positive, at most <see cref="JobOptions.MaxThreads"/>.</param>
     /// <param name="dispatcher">Maps an item to its partition key.</param>
     /// <param name="options">The options; <see langword="null"/> for the defaults.</param>
@@ -302,7 +303,7 @@ public static class JobQueue
     /// <summary>Makes a partitioned block whose worker is async; see <see cref="CreatePartitionedBlock{TIn, TOut}(Func{TIn, TOut}, int, Func{TIn, int}, JobOptions?, CancellationToken)"/>.</summary>
     /// <typeparam name="TIn">The type of the items the block accepts.</typeparam>
     /// <typeparam name="TOut">The type of the worker's results.</typeparam>
-    /// <param name="worker">The worker; it receives the block's cancellation token (cancelled when the block faults).</param>
+    /// <param name="worker">The worker; it receives a token cancelled when the block is cancelled or faults.</param>
     /// <param name="partitions">The number of partitions; positive, at most <see cref="JobOptions.MaxThreads"/>.</param>
     /// <param name="dispatcher">Maps an item to its partition key.</param>
     /// <param name="options">The options; <see langword="null"/> for the defaults.</param>

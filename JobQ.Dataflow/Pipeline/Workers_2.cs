@@ -45,14 +45,15 @@ public sealed class Workers<TIn, TOut>
 
     /// <summary>Adds a one-to-one sync stage: each item becomes <paramref name="worker"/>'s result.</summary>
     /// <typeparam name="TNext">The type of the worker's results.</typeparam>
-    /// <param name="worker">The worker; called on a dedicated thread. An exception is logged and drops that item.</param>
+    /// <param name="worker">The worker; called on dedicated threads, or on the pool once its calls prove cheap. An exception goes to
+    /// <see cref="JobOptions.ErrorPolicy"/> (by default logged, and the item dropped).</param>
     /// <param name="threads">How many calls run at once (jobq's <c>nr_of_thread</c>); with a dispatcher, the number of partitions. Default 1.</param>
     /// <param name="dispatcher">
     /// Optional: maps an item to a partition; item goes to partition <c>dispatcher(item) mod threads</c> (never
     /// negative). Items of one partition are processed one at a time in arrival order, partitions run at once,
     /// and the stage passes results on in input order.
     /// </param>
-    /// <param name="name">Optional stage name for stats and logs. Default: the worker's <c>Type.Method</c>.</param>
+    /// <param name="name">Optional stage name for stats and logs. Default: the worker's <c>Type.Method</c>, or <c>stageN</c> for a lambda (N its index from 0).</param>
     /// <returns>A new worker list with the stage added.</returns>
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, TNext> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
@@ -62,11 +63,11 @@ public sealed class Workers<TIn, TOut>
 
     /// <summary>Adds a one-to-one sync stage whose worker receives the run's cancellation token, cancelled when the run stops.</summary>
     /// <typeparam name="TNext">The type of the worker's results.</typeparam>
-    /// <param name="worker">The worker; called on a dedicated thread. A long computation may check the token to end early
+    /// <param name="worker">The worker; called on dedicated threads (on the pool once its calls prove cheap). A long computation may check the token to end early
     /// once the run stops; what it returns then is discarded.</param>
     /// <param name="threads">How many calls run at once; with a dispatcher, the number of partitions. Default 1.</param>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
-    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>, or <c>stageN</c> for a lambda (N its index from 0).</param>
     /// <returns>A new worker list with the stage added.</returns>
     [OverloadResolutionPriority(-1)]
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, CancellationToken, TNext> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
@@ -77,10 +78,10 @@ public sealed class Workers<TIn, TOut>
 
     /// <summary>Adds a one-to-one sync stage whose worker may return <see cref="JobQueue.EmptyRst"/> to pass nothing on.</summary>
     /// <typeparam name="TNext">The type of the values the worker passes on.</typeparam>
-    /// <param name="worker">The worker; called on a dedicated thread.</param>
+    /// <param name="worker">The worker; called on dedicated threads (on the pool once its calls prove cheap).</param>
     /// <param name="threads">How many calls run at once; with a dispatcher, the number of partitions. Default 1.</param>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
-    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>, or <c>stageN</c> for a lambda (N its index from 0).</param>
     /// <returns>A new worker list with the stage added.</returns>
     /// <remarks>A lambda <c>x =&gt; x % 2 == 0 ? JobQueue.EmptyRst : x</c> has no type of its own (its two branches
     /// have none in common), so C# cannot infer <typeparamref name="TNext"/>: give it, <c>Then&lt;int&gt;(x =&gt; x % 2 == 0 ?
@@ -93,10 +94,10 @@ public sealed class Workers<TIn, TOut>
 
     /// <summary>Adds a one-to-one sync stage whose worker receives the run's cancellation token and may return <see cref="JobQueue.EmptyRst"/>.</summary>
     /// <typeparam name="TNext">The type of the values the worker passes on.</typeparam>
-    /// <param name="worker">The worker; called on a dedicated thread.</param>
+    /// <param name="worker">The worker; called on dedicated threads (on the pool once its calls prove cheap).</param>
     /// <param name="threads">How many calls run at once; with a dispatcher, the number of partitions. Default 1.</param>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
-    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>, or <c>stageN</c> for a lambda (N its index from 0).</param>
     /// <returns>A new worker list with the stage added.</returns>
     [OverloadResolutionPriority(-1)]
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, CancellationToken, WorkerResult<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
@@ -124,10 +125,10 @@ public sealed class Workers<TIn, TOut>
         => throw new NotSupportedException("Give the worker's output type: Then<T>(x => JobQueue.EmptyRst).");
 
     /// <summary>Adds a sync stage that calls <paramref name="worker"/> and passes each item on unchanged.</summary>
-    /// <param name="worker">The worker; called on a dedicated thread.</param>
+    /// <param name="worker">The worker; called on dedicated threads (on the pool once its calls prove cheap).</param>
     /// <param name="threads">How many calls run at once; with a dispatcher, the number of partitions. Default 1.</param>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
-    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>, or <c>stageN</c> for a lambda (N its index from 0).</param>
     /// <returns>A new worker list with the stage added; its output type is unchanged.</returns>
     /// <remarks>As the last stage this is jobq's <c>printarg</c>: the items passed on are discarded at the end of a run.</remarks>
     public Workers<TIn, TOut> Then(Action<TOut> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
@@ -137,10 +138,10 @@ public sealed class Workers<TIn, TOut>
     }
 
     /// <summary>Adds a sync stage that calls <paramref name="worker"/> with the run's cancellation token and passes each item on unchanged.</summary>
-    /// <param name="worker">The worker; called on a dedicated thread.</param>
+    /// <param name="worker">The worker; called on dedicated threads (on the pool once its calls prove cheap).</param>
     /// <param name="threads">How many calls run at once; with a dispatcher, the number of partitions. Default 1.</param>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
-    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>, or <c>stageN</c> for a lambda (N its index from 0).</param>
     /// <returns>A new worker list with the stage added; its output type is unchanged.</returns>
     [OverloadResolutionPriority(-1)]
     public Workers<TIn, TOut> Then(Action<TOut, CancellationToken> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
@@ -154,7 +155,7 @@ public sealed class Workers<TIn, TOut>
     /// <param name="worker">The worker. A faulted task is logged and drops that item.</param>
     /// <param name="threads">How many calls are awaited at once; with a dispatcher, the number of partitions. Default 1.</param>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
-    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>, or <c>stageN</c> for a lambda (N its index from 0).</param>
     /// <returns>A new worker list with the stage added.</returns>
     [OverloadResolutionPriority(4)]
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, Task<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
@@ -165,10 +166,11 @@ public sealed class Workers<TIn, TOut>
 
     /// <summary>Adds a one-to-one async stage whose worker receives the run's cancellation token.</summary>
     /// <typeparam name="TNext">The type of the worker's results.</typeparam>
-    /// <param name="worker">The worker; the token is cancelled when the run times out or is cancelled.</param>
+    /// <param name="worker">The worker; the token is cancelled when the run stops: a timeout, a cancellation, a fail-fast
+    /// failure or <c>Dispose</c>.</param>
     /// <param name="threads">How many calls are awaited at once; with a dispatcher, the number of partitions. Default 1.</param>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
-    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>, or <c>stageN</c> for a lambda (N its index from 0).</param>
     /// <returns>A new worker list with the stage added.</returns>
     [OverloadResolutionPriority(3)]
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, CancellationToken, Task<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
@@ -182,7 +184,7 @@ public sealed class Workers<TIn, TOut>
     /// <param name="worker">The worker.</param>
     /// <param name="threads">How many calls are awaited at once; with a dispatcher, the number of partitions. Default 1.</param>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
-    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>, or <c>stageN</c> for a lambda (N its index from 0).</param>
     /// <returns>A new worker list with the stage added.</returns>
     [OverloadResolutionPriority(2)]
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, ValueTask<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
@@ -196,7 +198,7 @@ public sealed class Workers<TIn, TOut>
     /// <param name="worker">The worker.</param>
     /// <param name="threads">How many calls are awaited at once; with a dispatcher, the number of partitions. Default 1.</param>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
-    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>, or <c>stageN</c> for a lambda (N its index from 0).</param>
     /// <returns>A new worker list with the stage added.</returns>
     [OverloadResolutionPriority(1)]
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, CancellationToken, ValueTask<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
@@ -210,7 +212,7 @@ public sealed class Workers<TIn, TOut>
     /// <param name="worker">The worker.</param>
     /// <param name="threads">How many calls are awaited at once; with a dispatcher, the number of partitions. Default 1.</param>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
-    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>, or <c>stageN</c> for a lambda (N its index from 0).</param>
     /// <returns>A new worker list with the stage added.</returns>
     [OverloadResolutionPriority(3)]
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, CancellationToken, Task<WorkerResult<TNext>>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
@@ -224,7 +226,7 @@ public sealed class Workers<TIn, TOut>
     /// <param name="worker">The worker.</param>
     /// <param name="threads">How many calls are awaited at once; with a dispatcher, the number of partitions. Default 1.</param>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
-    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>, or <c>stageN</c> for a lambda (N its index from 0).</param>
     /// <returns>A new worker list with the stage added.</returns>
     /// <remarks>An async lambda whose branches return <c>EmptyRst</c> and a plain value binds here when the output type is
     /// given: <c>Then&lt;int&gt;(async x =&gt; { await ...; return x % 2 == 0 ? JobQueue.EmptyRst : x; })</c>.</remarks>
@@ -240,7 +242,7 @@ public sealed class Workers<TIn, TOut>
     /// <param name="worker">The worker.</param>
     /// <param name="threads">How many calls are awaited at once; with a dispatcher, the number of partitions. Default 1.</param>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
-    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>, or <c>stageN</c> for a lambda (N its index from 0).</param>
     /// <returns>A new worker list with the stage added.</returns>
     [OverloadResolutionPriority(2)]
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, ValueTask<WorkerResult<TNext>>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
@@ -254,10 +256,11 @@ public sealed class Workers<TIn, TOut>
     /// return <see cref="JobQueue.EmptyRst"/> to pass nothing on.
     /// </summary>
     /// <typeparam name="TNext">The type of the values the worker passes on.</typeparam>
-    /// <param name="worker">The worker; the token is cancelled when the run times out or is cancelled.</param>
+    /// <param name="worker">The worker; the token is cancelled when the run stops: a timeout, a cancellation, a fail-fast
+    /// failure or <c>Dispose</c>.</param>
     /// <param name="threads">How many calls are awaited at once; with a dispatcher, the number of partitions. Default 1.</param>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
-    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>, or <c>stageN</c> for a lambda (N its index from 0).</param>
     /// <returns>A new worker list with the stage added.</returns>
     [OverloadResolutionPriority(1)]
     public Workers<TIn, TNext> Then<TNext>(Func<TOut, CancellationToken, ValueTask<WorkerResult<TNext>>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
@@ -270,7 +273,7 @@ public sealed class Workers<TIn, TOut>
     /// <param name="worker">The worker.</param>
     /// <param name="threads">How many calls are awaited at once; with a dispatcher, the number of partitions. Default 1.</param>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
-    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>, or <c>stageN</c> for a lambda (N its index from 0).</param>
     /// <returns>A new worker list with the stage added; its output type is unchanged.</returns>
     [OverloadResolutionPriority(4)]
     public Workers<TIn, TOut> Then(Func<TOut, Task> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
@@ -283,7 +286,7 @@ public sealed class Workers<TIn, TOut>
     /// <param name="worker">The worker.</param>
     /// <param name="threads">How many calls are awaited at once; with a dispatcher, the number of partitions. Default 1.</param>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
-    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>, or <c>stageN</c> for a lambda (N its index from 0).</param>
     /// <returns>A new worker list with the stage added; its output type is unchanged.</returns>
     [OverloadResolutionPriority(3)]
     public Workers<TIn, TOut> Then(Func<TOut, CancellationToken, Task> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
@@ -296,7 +299,7 @@ public sealed class Workers<TIn, TOut>
     /// <param name="worker">The worker. A faulted call is logged and drops that item.</param>
     /// <param name="threads">How many calls are awaited at once; with a dispatcher, the number of partitions. Default 1.</param>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
-    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>, or <c>stageN</c> for a lambda (N its index from 0).</param>
     /// <returns>A new worker list with the stage added; its output type is unchanged.</returns>
     [OverloadResolutionPriority(2)]
     public Workers<TIn, TOut> Then(Func<TOut, ValueTask> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
@@ -308,10 +311,11 @@ public sealed class Workers<TIn, TOut>
     }
 
     /// <summary>Adds an async stage that awaits <paramref name="worker"/>'s <see cref="ValueTask"/> (given the run's token) and passes each item on unchanged.</summary>
-    /// <param name="worker">The worker; the token is cancelled when the run times out or is cancelled.</param>
+    /// <param name="worker">The worker; the token is cancelled when the run stops: a timeout, a cancellation, a fail-fast
+    /// failure or <c>Dispose</c>.</param>
     /// <param name="threads">How many calls are awaited at once; with a dispatcher, the number of partitions. Default 1.</param>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
-    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>, or <c>stageN</c> for a lambda (N its index from 0).</param>
     /// <returns>A new worker list with the stage added; its output type is unchanged.</returns>
     [OverloadResolutionPriority(1)]
     public Workers<TIn, TOut> Then(Func<TOut, CancellationToken, ValueTask> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
@@ -336,10 +340,10 @@ public sealed class Workers<TIn, TOut>
     /// on as its own item. Under keepOrder, one call's elements stay together in input order.
     /// </summary>
     /// <typeparam name="TNext">The type of the elements.</typeparam>
-    /// <param name="worker">The worker; called on a dedicated thread. If the sequence throws midway, elements yielded before go on.</param>
+    /// <param name="worker">The worker; called on dedicated threads (on the pool once its calls prove cheap). If the sequence throws midway, elements yielded before go on.</param>
     /// <param name="threads">How many calls run at once; with a dispatcher, the number of partitions. Default 1.</param>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
-    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>, or <c>stageN</c> for a lambda (N its index from 0).</param>
     /// <returns>A new worker list with the stage added.</returns>
     /// <remarks>Separate from <c>Then</c> on purpose: a worker returning a <c>List&lt;T&gt;</c> as data is never expanded by accident.</remarks>
     public Workers<TIn, TNext> ThenMany<TNext>(Func<TOut, IEnumerable<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
@@ -353,7 +357,7 @@ public sealed class Workers<TIn, TOut>
     /// <param name="worker">The worker; its sequence is enumerated on a dedicated thread.</param>
     /// <param name="threads">How many calls run at once; with a dispatcher, the number of partitions. Default 1.</param>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
-    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>, or <c>stageN</c> for a lambda (N its index from 0).</param>
     /// <returns>A new worker list with the stage added.</returns>
     [OverloadResolutionPriority(-1)]
     public Workers<TIn, TNext> ThenMany<TNext>(Func<TOut, CancellationToken, IEnumerable<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
@@ -367,7 +371,7 @@ public sealed class Workers<TIn, TOut>
     /// <param name="worker">The worker.</param>
     /// <param name="threads">How many calls are awaited at once; with a dispatcher, the number of partitions. Default 1.</param>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
-    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>, or <c>stageN</c> for a lambda (N its index from 0).</param>
     /// <returns>A new worker list with the stage added.</returns>
     [OverloadResolutionPriority(2)]
     public Workers<TIn, TNext> ThenMany<TNext>(Func<TOut, IAsyncEnumerable<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
@@ -381,7 +385,7 @@ public sealed class Workers<TIn, TOut>
     /// <param name="worker">The worker.</param>
     /// <param name="threads">How many calls are awaited at once; with a dispatcher, the number of partitions. Default 1.</param>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
-    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>, or <c>stageN</c> for a lambda (N its index from 0).</param>
     /// <returns>A new worker list with the stage added.</returns>
     [OverloadResolutionPriority(1)]
     public Workers<TIn, TNext> ThenMany<TNext>(Func<TOut, CancellationToken, IAsyncEnumerable<TNext>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
@@ -395,10 +399,10 @@ public sealed class Workers<TIn, TOut>
     /// those values are skipped, and every other value goes on as its own item. A call that yields no value counts as dropped.
     /// </summary>
     /// <typeparam name="TNext">The type of the values.</typeparam>
-    /// <param name="worker">The worker; called on a dedicated thread.</param>
+    /// <param name="worker">The worker; called on dedicated threads (on the pool once its calls prove cheap).</param>
     /// <param name="threads">How many calls run at once; with a dispatcher, the number of partitions. Default 1.</param>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
-    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>, or <c>stageN</c> for a lambda (N its index from 0).</param>
     /// <returns>A new worker list with the stage added.</returns>
     public Workers<TIn, TNext> ThenMany<TNext>(Func<TOut, IEnumerable<WorkerResult<TNext>>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
     {
@@ -411,7 +415,7 @@ public sealed class Workers<TIn, TOut>
     /// <param name="worker">The worker; its sequence is enumerated on a dedicated thread.</param>
     /// <param name="threads">How many calls run at once; with a dispatcher, the number of partitions. Default 1.</param>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
-    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>, or <c>stageN</c> for a lambda (N its index from 0).</param>
     /// <returns>A new worker list with the stage added.</returns>
     [OverloadResolutionPriority(-1)]
     public Workers<TIn, TNext> ThenMany<TNext>(Func<TOut, CancellationToken, IEnumerable<WorkerResult<TNext>>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
@@ -425,7 +429,7 @@ public sealed class Workers<TIn, TOut>
     /// <param name="worker">The worker.</param>
     /// <param name="threads">How many calls are awaited at once; with a dispatcher, the number of partitions. Default 1.</param>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
-    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>, or <c>stageN</c> for a lambda (N its index from 0).</param>
     /// <returns>A new worker list with the stage added.</returns>
     [OverloadResolutionPriority(2)]
     public Workers<TIn, TNext> ThenMany<TNext>(Func<TOut, IAsyncEnumerable<WorkerResult<TNext>>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)
@@ -439,7 +443,7 @@ public sealed class Workers<TIn, TOut>
     /// <param name="worker">The worker.</param>
     /// <param name="threads">How many calls are awaited at once; with a dispatcher, the number of partitions. Default 1.</param>
     /// <param name="dispatcher">Optional partitioner; see <see cref="Then{TNext}(Func{TOut, TNext}, int, Func{TOut, int}?, string?)"/>.</param>
-    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>.</param>
+    /// <param name="name">Optional stage name. Default: the worker's <c>Type.Method</c>, or <c>stageN</c> for a lambda (N its index from 0).</param>
     /// <returns>A new worker list with the stage added.</returns>
     [OverloadResolutionPriority(1)]
     public Workers<TIn, TNext> ThenMany<TNext>(Func<TOut, CancellationToken, IAsyncEnumerable<WorkerResult<TNext>>> worker, int threads = 1, Func<TOut, int>? dispatcher = null, string? name = null)

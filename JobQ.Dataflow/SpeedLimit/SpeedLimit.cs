@@ -8,7 +8,8 @@ namespace JobQ.Dataflow;
 /// <para>The stage passes each item on unchanged, pacing them so that no more than the limit's units per second
 /// go by; each item counts <see cref="JobStep"/> units. It waits on timers, never on a blocked thread.</para>
 /// <para>It paces from a moving start, as jobq does: the count and the start time reset every 5 seconds (the speed
-/// reached is logged at Information level), so a pause does not turn into a burst later.</para>
+/// reached is logged at Information level), so a pause of 5 seconds or more never turns into a burst later; after a
+/// shorter pause, items pass at once until the window's average is back at the rate.</para>
 /// <para>A limit is immutable and may be used by several stages; each stage paces on its own.</para>
 /// </remarks>
 public sealed class SpeedLimit

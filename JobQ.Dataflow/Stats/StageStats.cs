@@ -32,7 +32,7 @@ public sealed class StageStats
         Dropped = dropped;
     }
 
-    /// <summary>Gets the stage's name: the one given to <c>Then</c>, else <c>Type.Method</c> of the worker.</summary>
+    /// <summary>Gets the stage's name: the one given to <c>Then</c>, else <c>Type.Method</c> of the worker, <c>stageN</c> for a lambda (N its index from 0), <c>LimitJobSpeed</c> for a speed limit.</summary>
     public string Name { get; }
 
     /// <summary>Gets the stage's input queue, counted in items (jobq's <c>input</c>).</summary>
@@ -62,7 +62,7 @@ public sealed class StageStats
     /// <summary>Gets the number of finished calls that failed (threw, or a dispatcher that threw).</summary>
     public long Failed { get; }
 
-    /// <summary>Gets the number of finished calls that passed nothing on by returning <see cref="JobQueue.EmptyRst"/>.</summary>
+    /// <summary>Gets the number of finished calls that passed nothing on: returned <see cref="JobQueue.EmptyRst"/>, or a generator that yielded nothing.</summary>
     public long Dropped { get; }
 
     /// <summary>Returns the counts as a C# record prints them: <c>StageStats { Name = add1, In = 4, ... }</c>.</summary>
