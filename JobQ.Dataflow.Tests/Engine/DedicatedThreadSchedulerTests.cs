@@ -250,6 +250,39 @@ public sealed class DedicatedThreadSchedulerTests
     }
 
     [TestMethod]
+    public async Task QueueTask_ThreadStartedUnderTheCreatorsAsyncLocal_LaterTaskWithoutContextSeesNone()
+    {
+        // A new thread must not keep the context of the code that happened to start it: a later task that captured
+        // none (its creator suppressed the flow) runs in the thread's own context, and would see that code's
+        // async-locals (a tenant, an Activity) and keep them alive for as long as the thread lives.
+        const int Tasks = 20;
+        var local = new AsyncLocal<string>();
+        using var holdIdle = new Gate();
+        using var holdNew = new Gate();
+
+        // Every idle thread taken first, so that the tasks below start new threads.
+        var soak = new DedicatedThreadScheduler("JobQ test soak", Tasks);
+        var soaked = Enumerable.Range(0, Tasks).Select(_ => StartWithoutFlow(soak, () => { holdIdle.Pass(); return 0; })).ToArray();
+        Bounded.Until(() => holdIdle.Arrivals == Tasks, "every idle thread to be taken");
+
+        local.Value = "the starter's";
+        var starter = new DedicatedThreadScheduler("JobQ test starter", Tasks);
+        var started = Enumerable.Range(0, Tasks).Select(_ => Start(starter, () => { holdNew.Pass(); return Thread.CurrentThread; })).ToArray();
+        Bounded.Until(() => holdNew.Arrivals == Tasks, "every new thread to start");
+        local.Value = null!;
+        holdNew.Open();
+        var threads = await Task.WhenAll(started).Within();
+        Bounded.Until(() => threads.All(t => IsParked(t) || !t.IsAlive), "the new threads to go idle");
+
+        var later = new DedicatedThreadScheduler("JobQ test later", Tasks);
+        var seen = await Task.WhenAll(Enumerable.Range(0, Tasks).Select(_ => StartWithoutFlow(later, () => local.Value))).Within();
+        holdIdle.Open();
+        await Task.WhenAll(soaked).Within();
+
+        CollectionAssert.AreEqual(new string?[Tasks], seen, "what tasks without a context saw of the starter's async-local");
+    }
+
+    [TestMethod]
     public async Task QueueTask_PrioritySetByATask_NextTaskOnTheThreadRunsAtNormal()
     {
         var priority = await OnOneThreadAsync(
@@ -310,42 +343,6 @@ public sealed class DedicatedThreadSchedulerTests
         }
 
         CollectionAssert.AreEqual(new[] { 0, 1, 2 }, ran.ToArray());
-    }
-
-    [TestMethod]
-    public async Task Limit_RaisedWhileTasksHeld_NextTaskGetsADedicatedThread()
-    {
-        var scheduler = new DedicatedThreadScheduler("JobQ test raise", 1);
-        using var release = new ManualResetEventSlim();
-        using var firstStarted = new ManualResetEventSlim();
-        using var thirdStarted = new ManualResetEventSlim();
-        var first = Start(scheduler, () =>
-        {
-            firstStarted.Set();
-            release.Wait(Bounded.Limit);
-            return Thread.CurrentThread.IsThreadPoolThread;
-        });
-        Assert.IsTrue(firstStarted.Wait(Bounded.Limit));
-        var secondOnPool = await Start(scheduler, () => Thread.CurrentThread.IsThreadPoolThread).Within();
-
-        scheduler.Limit = 2;
-        var third = Start(scheduler, () =>
-        {
-            thirdStarted.Set();
-            release.Wait(Bounded.Limit);
-            return Thread.CurrentThread.IsThreadPoolThread;
-        });
-        Assert.IsTrue(thirdStarted.Wait(Bounded.Limit));
-        var runningBoth = scheduler.Running;
-        var fourthOnPool = await Start(scheduler, () => Thread.CurrentThread.IsThreadPoolThread).Within();
-        release.Set();
-
-        Assert.IsTrue(secondOnPool, "limit 1: the second task ran on the pool");
-        Assert.AreEqual(2, scheduler.Limit);
-        Assert.AreEqual(2, runningBoth);
-        Assert.IsTrue(fourthOnPool, "limit 2 with two held: the fourth task ran on the pool");
-        Assert.IsFalse(await first.Within());
-        Assert.IsFalse(await third.Within(), "limit 2: the third task got a dedicated thread");
     }
 
     [TestMethod]

@@ -84,4 +84,116 @@ public sealed class BlockingWorkerTests
             return x;
         }
     }
+
+    [TestMethod]
+    public async Task Run_SyncUserCodeOfEveryKind_SeesTheDefaultTaskScheduler()
+    {
+        // As in a Dataflow block with default options: the stage's dedicated-thread scheduler is the library's, and
+        // tasks the user's code starts (StartNew, ContinueWith, Parallel, awaits) must not take the stage's threads.
+        var seen = new System.Collections.Concurrent.ConcurrentDictionary<string, TaskScheduler>();
+        var options = new JobOptions
+        {
+            ErrorPolicy = ErrorPolicy.Handle(_ => seen["error handler"] = TaskScheduler.Current),
+        };
+        var workers = Workers.Of<int>()
+            .Then(x => Record("worker", x), threads: 2)
+            .ThenMany(x => Generate(x))
+            .Then(x => Record("partition worker", x), threads: 2, dispatcher: x => Record("dispatcher", x))
+            .Then(x => x == 3 ? throw new InvalidOperationException("fails") : x);
+
+        var result = await Bounded.RunBlocking(() => JobQueue.Run(Input(), workers, options));
+
+        Assert.AreEqual(1, result.Failed);
+        foreach (var where in new[] { "input", "worker", "generator", "dispatcher", "partition worker", "error handler" })
+        {
+            Assert.IsTrue(seen.TryGetValue(where, out var scheduler), $"{where} ran");
+            Assert.AreSame(TaskScheduler.Default, scheduler, $"TaskScheduler.Current in the {where}");
+        }
+
+        IEnumerable<int> Input()
+        {
+            for (var i = 0; i < 8; i++)
+            {
+                Record("input", i);
+                yield return i;
+            }
+        }
+
+        IEnumerable<int> Generate(int x)
+        {
+            Record("generator", x);
+            yield return x;
+        }
+
+        int Record(string where, int x)
+        {
+            seen[where] = TaskScheduler.Current;
+            return x;
+        }
+    }
+
+    [TestMethod]
+    public async Task Then_SyncWorkerWaitsOnAsyncCodeThatYields_TheContinuationRunsOnThePool()
+    {
+        // Sync-over-async: the continuation of an await without ConfigureAwait(false) goes where TaskScheduler.Current
+        // says; it must not take one of the stage's dedicated threads.
+        var offPool = 0;
+        var workers = Workers.Of<int>().Then(
+            x =>
+            {
+                if (!ResumesOnThePoolAsync().GetAwaiter().GetResult())
+                {
+                    Interlocked.Increment(ref offPool);
+                }
+
+                return x;
+            },
+            threads: 4);
+
+        var result = await Bounded.RunBlocking(() => JobQueue.Run(Enumerable.Range(0, 20), workers));
+
+        Assert.AreEqual(20, result.Stats.Stages[0].Out);
+        Assert.AreEqual(0, offPool, "continuations that ran off the thread pool");
+
+        static async Task<bool> ResumesOnThePoolAsync()
+        {
+            await Task.Yield();
+            return Thread.CurrentThread.IsThreadPoolThread;
+        }
+    }
+
+    [TestMethod]
+    public async Task JobManager_BlockingStageOfEightThreads_EveryCallRunsOnADedicatedThread()
+    {
+        // A resizable stage's block may start more tasks than the stage has workers (MaxDegreeOfParallelism is only a
+        // cap there): a task that ends a run and the one Dataflow starts for the next overlap. Neither may be pushed
+        // to the thread pool, where blocking calls wait for it to grow.
+        var onPool = 0;
+        var workers = Workers.Of<int>().Then(
+            x =>
+            {
+                if (Thread.CurrentThread.IsThreadPoolThread)
+                {
+                    Interlocked.Increment(ref onPool);
+                }
+
+                Thread.Sleep(1); // workload: a blocking call, too slow for the stage to count as cheap
+                return x;
+            },
+            threads: 8);
+
+        var joined = await Task.Run(() =>
+        {
+            using var manager = JobManager.Create(workers);
+            for (var i = 0; i < 800; i++)
+            {
+                manager.Put(i);
+            }
+
+            return manager.Join(Bounded.Limit);
+        }).Within();
+
+        Assert.IsTrue(joined);
+        Assert.AreEqual(0, onPool, "blocking calls that ran on the thread pool");
+    }
 }

@@ -52,11 +52,21 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
         RunLength = new RunLength(pipeline.QueueSize, 1);
         _partitionScheduler = worker.IsAsync ? TaskScheduler.Default : new DedicatedThreadScheduler($"JobQ {name}", partitions + 1, RunLength);
 
-        _router = new ActionBlock<ItemRun<TIn>>(Route, new ExecutionDataflowBlockOptions
+        // The dispatcher and sync workers run with the default scheduler as current (DedicatedThreadScheduler.Hidden).
+        var routerOptions = new ExecutionDataflowBlockOptions
         {
             TaskScheduler = new DedicatedThreadScheduler($"JobQ {name} router", 2, new RunLength(pipeline.QueueSize, 1)),
             CancellationToken = _stop,
-        });
+        };
+        _router = new ActionBlock<ItemRun<TIn>>(
+            input => DedicatedThreadScheduler.Hidden(
+                static state =>
+                {
+                    state.Stage.Route(state.Input);
+                    return true;
+                },
+                (Stage: this, Input: input)),
+            routerOptions);
         _merge = new TransformManyBlock<PartitionOutput<TOut>, ItemRun<TOut>>(Merge, new ExecutionDataflowBlockOptions { CancellationToken = _stop });
         Completion = _router.Completion.ContinueWith(
             static (_, state) => ((DispatchStage<TIn, TOut>)state!).CompletePartitions(),
@@ -218,7 +228,9 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
         var options = new ExecutionDataflowBlockOptions { TaskScheduler = _partitionScheduler, CancellationToken = _stop };
         var block = _worker.IsAsync
             ? new TransformManyBlock<ItemRun<TIn>, PartitionOutput<TOut>>(run => ProcessAsync(partition, run), options)
-            : new TransformManyBlock<ItemRun<TIn>, PartitionOutput<TOut>>(run => ProcessSync(partition, run), options);
+            : new TransformManyBlock<ItemRun<TIn>, PartitionOutput<TOut>>(
+                run => DedicatedThreadScheduler.Hidden(static state => state.Stage.ProcessSync(state.Partition, state.Run), (Stage: this, Partition: partition, Run: run)),
+                options);
         block.LinkTo(_merge);
         Pipeline.Watch(block);
         return _partitions[p] = block;

@@ -49,7 +49,8 @@ internal sealed class DedicatedThread
         {
             thread = new DedicatedThread { _scheduler = scheduler, _task = task };
             thread._thread.Name = scheduler.ThreadName;
-            thread._thread.Start();
+            // Started without the caller's context, which would otherwise stay the thread's own for as long as it lives.
+            thread._thread.UnsafeStart();
             return;
         }
 

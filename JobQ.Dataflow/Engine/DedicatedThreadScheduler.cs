@@ -17,7 +17,7 @@ namespace JobQ.Dataflow.Internal;
 internal sealed class DedicatedThreadScheduler : TaskScheduler
 {
     private readonly RunLength? _cost;
-    private int _limit;
+    private readonly int _limit;
     private int _running;
 
     /// <param name="threadName">The name of a thread while it runs this scheduler's tasks.</param>
@@ -33,12 +33,8 @@ internal sealed class DedicatedThreadScheduler : TaskScheduler
     /// <summary>Gets the name of a thread while it runs this scheduler's tasks.</summary>
     public string ThreadName { get; }
 
-    /// <summary>Gets or sets how many of this scheduler's tasks may run on dedicated threads at once.</summary>
-    public int Limit
-    {
-        get => Volatile.Read(ref _limit);
-        set => Volatile.Write(ref _limit, value);
-    }
+    /// <summary>Gets how many of this scheduler's tasks may run on dedicated threads at once.</summary>
+    public int Limit => _limit;
 
     /// <summary>Gets how many of this scheduler's tasks run on dedicated threads now.</summary>
     public int Running => Volatile.Read(ref _running);
@@ -60,7 +56,7 @@ internal sealed class DedicatedThreadScheduler : TaskScheduler
     {
         if (_cost is not { IsCheap: true })
         {
-            if (Interlocked.Increment(ref _running) <= Volatile.Read(ref _limit))
+            if (Interlocked.Increment(ref _running) <= _limit)
             {
                 DedicatedThread.Run(this, task);
                 return;
@@ -70,6 +66,47 @@ internal sealed class DedicatedThreadScheduler : TaskScheduler
         }
 
         ThreadPool.UnsafeQueueUserWorkItem(PoolWorkItem.Rent(this, task), preferLocal: true);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/> on the calling thread with <see cref="TaskScheduler.Default"/> as
+    /// <see cref="TaskScheduler.Current"/>, as user code in a Dataflow block with default options sees it. A block's
+    /// delegate runs inside a task of this scheduler; the tasks, continuations and awaits the user's code starts there
+    /// would otherwise queue here and take the stage's dedicated threads from its own calls.
+    /// </summary>
+    public static TResult Hidden<TArg, TResult>(Func<TArg, TResult> body, TArg arg)
+    {
+        var task = new Task<TResult>(
+            static state =>
+            {
+                var (body, arg) = ((Func<TArg, TResult>, TArg))state!;
+                return body(arg);
+            },
+            (body, arg),
+            TaskCreationOptions.HideScheduler);
+        task.RunSynchronously(TaskScheduler.Default);
+        return task.GetAwaiter().GetResult();
+    }
+
+    /// <summary>The lazy twin of <see cref="Hidden{TArg, TResult}"/>: each step of <paramref name="sequence"/>, and its disposal, runs hidden.</summary>
+    public static IEnumerable<T> Hidden<T>(IEnumerable<T> sequence) => new HiddenSequence<T>(sequence.GetEnumerator());
+
+    /// <summary>A sequence enumerated once (as a block's delegate returns it), whose steps run with the default scheduler as current.</summary>
+    private sealed class HiddenSequence<T>(IEnumerator<T> inner) : IEnumerable<T>, IEnumerator<T>
+    {
+        public T Current => inner.Current;
+
+        object? System.Collections.IEnumerator.Current => Current;
+
+        public IEnumerator<T> GetEnumerator() => this;
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => this;
+
+        public bool MoveNext() => Hidden(static inner => inner.MoveNext(), inner);
+
+        public void Dispose() => Hidden(static inner => { inner.Dispose(); return true; }, inner);
+
+        public void Reset() => throw new NotSupportedException();
     }
 
     // Never inline: a task that waits for another of this scheduler's tasks must not run it on its own thread, and

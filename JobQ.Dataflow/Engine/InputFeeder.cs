@@ -46,8 +46,8 @@ internal sealed class InputFeeder<T>
         pipeline.InputStarted();
 
         // Every await of a sync input completes at once (its waits for room block), so the whole read stays on the
-        // dedicated thread.
-        Task.Factory.StartNew(() => feeder.FeedAsync(null, input), CancellationToken.None, TaskCreationOptions.DenyChildAttach, InputScheduler);
+        // dedicated thread. The input's code sees the default scheduler, as user code in a Dataflow block does.
+        Task.Factory.StartNew(() => feeder.FeedAsync(null, input), CancellationToken.None, TaskCreationOptions.DenyChildAttach | TaskCreationOptions.HideScheduler, InputScheduler);
         return feeder;
     }
 

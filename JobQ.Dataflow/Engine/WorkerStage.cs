@@ -37,7 +37,11 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
         RunLength = new RunLength(pipeline.QueueSize, threads);
         if (!worker.IsAsync)
         {
-            _scheduler = new DedicatedThreadScheduler($"JobQ {name}", threads + 1, RunLength);
+            // One dedicated thread per worker, and one for the task that offers the outputs on. A resizable stage's
+            // block may start a task for the next run while tasks that ended runs are still finishing (its
+            // MaxDegreeOfParallelism is only a cap), whatever its worker count: there the door alone caps the calls, and
+            // every task gets a dedicated thread.
+            _scheduler = new DedicatedThreadScheduler($"JobQ {name}", resizable ? int.MaxValue : threads + 1, RunLength);
         }
 
         if (pipeline.KeepOrder && (threads > 1 || resizable))
@@ -55,11 +59,13 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
         // A generator streams its outputs only where no reordering buffer holds them: Dataflow decides when the call
         // starts whether a reordered call's outputs go on at once or wait for the calls before it, and a generator that
         // waited for room in the next queue for outputs Dataflow holds would wait forever.
+        // Sync forms run with the default scheduler as current (DedicatedThreadScheduler.Hidden).
+        Func<ItemRun<TIn>, IEnumerable<ItemRun<TOut>>> processSync = ProcessSync;
         _block = worker.IsAsync
             ? new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(ProcessAsync, options)
             : worker.Streams && Order is null
-                ? new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(StreamSync, options)
-                : new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(ProcessSync, options);
+                ? new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(input => DedicatedThreadScheduler.Hidden(StreamSync(input)), options)
+                : new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(input => DedicatedThreadScheduler.Hidden(processSync, input), options);
         // A stage that cannot be resized has the block's MaxDegreeOfParallelism as its concurrency, so the door may admit
         // one run ahead; a resizable one's cap is far above its concurrency, so it may not.
         _door = new StageDoor<TIn>(_block, Queue, threads, _stop) { Order = Order, Prefetch = resizable ? 0 : 1 };
@@ -85,12 +91,6 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
     public override void SetWorkerCount(int count)
     {
         var from = _door.Concurrency;
-        if (_scheduler is not null)
-        {
-            // Raised before the door admits more runs, so that each of them finds a dedicated thread.
-            _scheduler.Limit = count + 1;
-        }
-
         _door.Concurrency = count;
         Pipeline.SafeLog(logger => Log.Resized(logger, Name, from, count));
     }
