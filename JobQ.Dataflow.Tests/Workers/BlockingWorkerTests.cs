@@ -196,4 +196,34 @@ public sealed class BlockingWorkerTests
         Assert.IsTrue(joined);
         Assert.AreEqual(0, onPool, "blocking calls that ran on the thread pool");
     }
+
+    [TestMethod]
+    public async Task Then_SyncWorkerStartsATaskAttachedToParent_TheRunDoesNotWaitForIt()
+    {
+        // As in a Dataflow block, a worker's run is no parent: a task the worker attaches to it does not hold the run.
+        using var child = new ManualResetEventSlim();
+        using var secondCall = new ManualResetEventSlim();
+        Task? attached = null;
+        var workers = Workers.Of<int>().Then(x =>
+        {
+            if (x == 0)
+            {
+                attached = Task.Factory.StartNew(() => child.Wait(Bounded.Limit), TaskCreationOptions.AttachedToParent);
+            }
+            else
+            {
+                secondCall.Set();
+            }
+
+            return x;
+        });
+
+        var run = Task.Run(() => JobQueue.Run([0, 1], workers));
+        var reached = secondCall.Wait(Bounded.Limit);
+        child.Set();
+        await run.Within();
+        await attached!.Within();
+
+        Assert.IsTrue(reached, "the second call started while the first call's attached task was still running");
+    }
 }

@@ -72,7 +72,8 @@ internal sealed class DedicatedThreadScheduler : TaskScheduler
     /// Runs <paramref name="body"/> on the calling thread with <see cref="TaskScheduler.Default"/> as
     /// <see cref="TaskScheduler.Current"/>, as user code in a Dataflow block with default options sees it. A block's
     /// delegate runs inside a task of this scheduler; the tasks, continuations and awaits the user's code starts there
-    /// would otherwise queue here and take the stage's dedicated threads from its own calls.
+    /// would otherwise queue here and take the stage's dedicated threads from its own calls. Like Dataflow's own tasks,
+    /// it takes no attached children.
     /// </summary>
     public static TResult Hidden<TArg, TResult>(Func<TArg, TResult> body, TArg arg)
     {
@@ -83,7 +84,7 @@ internal sealed class DedicatedThreadScheduler : TaskScheduler
                 return body(arg);
             },
             (body, arg),
-            TaskCreationOptions.HideScheduler);
+            TaskCreationOptions.HideScheduler | TaskCreationOptions.DenyChildAttach);
         task.RunSynchronously(TaskScheduler.Default);
         return task.GetAwaiter().GetResult();
     }
