@@ -25,7 +25,7 @@ internal sealed class OrderTracker
 
     /// <summary>
     /// The pipeline stopped: what is held back stays held, as jobq's coordinator keeps its items after a stop, and a run
-    /// ending later (its outputs discarded) releases nothing into the next stage's queue.
+    /// ending later releases nothing into the next stage's queue.
     /// </summary>
     public void Freeze()
     {
@@ -41,15 +41,17 @@ internal sealed class OrderTracker
         bool released;
         lock (_lock)
         {
-            if (_frozen)
-            {
-                return;
-            }
-
+            // Out of order, even after the stop: a run that read no stop before it passes its outputs on, and Dataflow
+            // holds them.
             if (sequence != _next)
             {
                 _ended[sequence] = outputs;
                 _parked += outputs;
+                return;
+            }
+
+            if (_frozen)
+            {
                 return;
             }
 
