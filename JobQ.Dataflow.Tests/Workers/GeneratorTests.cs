@@ -420,4 +420,44 @@ public sealed class GeneratorTests
         Assert.IsTrue(result.TimedOut);
         Assert.DoesNotContain(8, printed);
     }
+
+    [TestMethod]
+    public async Task ThenMany_AsyncGeneratorIgnoringItsTokenWhenTheTimeoutPasses_IsCutOffBetweenOutputsAndDisposed()
+    {
+        // As a sync generator is: a stop cuts the call off between outputs, so one that never ends, or never looks at
+        // its token, neither runs on after the run returned nor piles up outputs that are discarded anyway.
+        var produced = 0;
+        var disposed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var clock = new SignallingTimeProvider();
+        var probe = new Probe();
+
+        async IAsyncEnumerable<int> Endless(int x)
+        {
+            try
+            {
+                while (true)
+                {
+                    await Task.Yield();
+                    Interlocked.Increment(ref produced);
+                    yield return x;
+                }
+            }
+            finally
+            {
+                disposed.TrySetResult();
+            }
+        }
+
+        var workers = Workers.Of<int>().ThenMany((int x) => Endless(x)).Then(_ => { });
+        var run = JobQueue.RunAsync([1], workers, new JobOptions { Timeout = TimeSpan.FromSeconds(1), TimeProvider = clock, Probe = probe });
+        Bounded.Until(() => Volatile.Read(ref produced) > 0, "the generator to produce");
+        clock.Advance(TimeSpan.FromSeconds(1));
+        var result = await run.Within();
+
+        Assert.IsTrue(result.TimedOut);
+        await disposed.Task.Within();
+        Bounded.Until(() => JobQueue.Stat(probe).Doing == 0, "the cut-off call to end");
+        var afterEnd = Volatile.Read(ref produced);
+        Assert.AreEqual(afterEnd, Volatile.Read(ref produced), "the generator produced after its call ended");
+    }
 }

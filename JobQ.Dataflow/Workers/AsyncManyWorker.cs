@@ -12,6 +12,13 @@ internal sealed class AsyncManyWorker<TIn, TOut>(Func<TIn, CancellationToken, IA
         {
             produced = true;
             output.Add(value);
+
+            // A stop cuts the call off between outputs, as a sync generator's, whether or not the generator looks at its
+            // token: leaving the loop disposes it, so its finally blocks run.
+            if (cancellationToken.IsCancellationRequested)
+            {
+                break;
+            }
         }
 
         if (!produced)
