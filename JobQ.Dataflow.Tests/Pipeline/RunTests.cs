@@ -333,4 +333,29 @@ public sealed class RunTests
             // Dropped: nothing pumps this context while Run blocks its thread.
         }
     }
+
+    [TestMethod]
+    public async Task RunAsync_AsyncInputPausesAfterABurst_EveryItemReadIsProcessedWhileItWaits()
+    {
+        // A channel, a socket, an event stream: the items read before the input waits for more must not wait with it.
+        var channel = System.Threading.Channels.Channel.CreateUnbounded<int>();
+        var seen = 0;
+        var workers = Workers.Of<int>().Then(_ => Interlocked.Increment(ref seen));
+        var run = JobQueue.RunAsync(channel.Reader.ReadAllAsync(), workers);
+
+        for (var burst = 1; burst <= 3; burst++)
+        {
+            for (var i = 0; i < 300; i++)
+            {
+                Assert.IsTrue(channel.Writer.TryWrite(i));
+            }
+
+            var expected = burst * 300;
+            Bounded.Until(() => Volatile.Read(ref seen) == expected, $"the {expected} items written so far to be processed while the input waits");
+        }
+
+        channel.Writer.Complete();
+        var result = await run.Within();
+        Assert.AreEqual(900, result.Stats.Stages[0].Out);
+    }
 }

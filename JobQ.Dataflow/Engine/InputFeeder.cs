@@ -69,8 +69,23 @@ internal sealed class InputFeeder<T>
             var enumerator = asyncInput?.GetAsyncEnumerator(token) ?? new SyncEnumerator(syncInput!.GetEnumerator());
             await using (enumerator.ConfigureAwait(false))
             {
-                while (!token.IsCancellationRequested && await enumerator.MoveNextAsync().ConfigureAwait(false))
+                while (!token.IsCancellationRequested)
                 {
+                    var next = enumerator.MoveNextAsync();
+                    var handedOver = true;
+                    if (!next.IsCompleted && _count != 0)
+                    {
+                        // The input waits for more (a channel, a socket): what it has read goes on now, not with it.
+                        _pipeline.ExitInput();
+                        handedOver = await HandOverAsync(blocking: false).ConfigureAwait(false);
+                        _pipeline.EnterInput();
+                    }
+
+                    if (!await next.ConfigureAwait(false) || !handedOver)
+                    {
+                        break;
+                    }
+
                     var item = enumerator.Current;
                     _pipeline.ExitInput();
                     if (Append(item) && !await HandOverAsync(blocking: syncInput is not null).ConfigureAwait(false))
