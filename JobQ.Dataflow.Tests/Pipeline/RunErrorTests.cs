@@ -330,4 +330,31 @@ public sealed class RunErrorTests
 
         logger.VerifyLogged(LogLevel.Error, "input", Boom, Times.Once());
     }
+
+    [TestMethod]
+    public async Task RunAsync_AsyncInputThrowsAndItsDisposalThrowsToo_RethrowsTheFirstAndLogsBoth()
+    {
+        // The input's own failure is the cause; a disposal that fails after it must not hide it.
+        var cleanup = new ObjectDisposedException("reader", "cleanup failed");
+        var logger = LoggerMock.Create();
+
+        var thrown = await Assert.ThrowsAsync<InvalidOperationException>(
+            () => JobQueue.RunAsync(new FailingInput(Boom, cleanup), Workers.Of<int>().Then(x => x), new JobOptions { Logger = logger.Object }).Within());
+
+        Assert.AreSame(Boom, thrown);
+        logger.VerifyLogged(LogLevel.Error, "input", Boom, Times.Once());
+        logger.VerifyLogged(LogLevel.Error, "input", cleanup, Times.Once());
+    }
+
+    /// <summary>An input that yields 0, 1, 2, then fails, and whose disposal fails as well.</summary>
+    private sealed class FailingInput(Exception failure, Exception disposal) : IAsyncEnumerable<int>, IAsyncEnumerator<int>
+    {
+        public int Current { get; private set; } = -1;
+
+        public IAsyncEnumerator<int> GetAsyncEnumerator(CancellationToken cancellationToken = default) => this;
+
+        public ValueTask<bool> MoveNextAsync() => ++Current < 3 ? ValueTask.FromResult(true) : ValueTask.FromException<bool>(failure);
+
+        public ValueTask DisposeAsync() => ValueTask.FromException(disposal);
+    }
 }

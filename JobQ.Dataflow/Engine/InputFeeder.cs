@@ -63,53 +63,58 @@ internal sealed class InputFeeder<T>
     private async Task FeedAsync(IAsyncEnumerable<T>? asyncInput, IEnumerable<T>? syncInput)
     {
         var token = _pipeline.Token;
+        IAsyncEnumerator<T>? enumerator = null;
         try
         {
             _pipeline.EnterInput();
-            var enumerator = asyncInput?.GetAsyncEnumerator(token) ?? new SyncEnumerator(syncInput!.GetEnumerator());
-            await using (enumerator.ConfigureAwait(false))
+            enumerator = asyncInput?.GetAsyncEnumerator(token) ?? new SyncEnumerator(syncInput!.GetEnumerator());
+            while (!token.IsCancellationRequested)
             {
-                while (!token.IsCancellationRequested)
+                var next = enumerator.MoveNextAsync();
+                var handedOver = true;
+                if (!next.IsCompleted && _count != 0)
                 {
-                    var next = enumerator.MoveNextAsync();
-                    var handedOver = true;
-                    if (!next.IsCompleted && _count != 0)
-                    {
-                        // The input waits for more (a channel, a socket): what it has read goes on now, not with it.
-                        _pipeline.ExitInput();
-                        handedOver = await HandOverAsync(blocking: false).ConfigureAwait(false);
-                        _pipeline.EnterInput();
-                    }
-
-                    if (!await next.ConfigureAwait(false) || !handedOver)
-                    {
-                        break;
-                    }
-
-                    var item = enumerator.Current;
+                    // The input waits for more (a channel, a socket): what it has read goes on now, not with it.
                     _pipeline.ExitInput();
-                    if (Append(item) && !await HandOverAsync(blocking: syncInput is not null).ConfigureAwait(false))
-                    {
-                        _pipeline.EnterInput();
-                        break;
-                    }
-
+                    handedOver = await HandOverAsync(blocking: false).ConfigureAwait(false);
                     _pipeline.EnterInput();
                 }
+
+                if (!await next.ConfigureAwait(false) || !handedOver)
+                {
+                    break;
+                }
+
+                var item = enumerator.Current;
+                _pipeline.ExitInput();
+                if (Append(item) && !await HandOverAsync(blocking: syncInput is not null).ConfigureAwait(false))
+                {
+                    _pipeline.EnterInput();
+                    break;
+                }
+
+                _pipeline.EnterInput();
+            }
+        }
+        catch (Exception exception)
+        {
+            InputFailed(exception, syncInput is not null, token);
+        }
+
+        // Disposed apart, so that a disposal that throws after the input failed does not hide that first failure.
+        try
+        {
+            _pipeline.EnterInput();
+            if (enumerator is not null)
+            {
+                await enumerator.DisposeAsync().ConfigureAwait(false);
             }
 
             _pipeline.ExitInput();
         }
         catch (Exception exception)
         {
-            // Back in our code before the failure is recorded: a stop meanwhile waits for the reader to end.
-            _pipeline.ExitInput();
-
-            // An async input cancelled by the pipeline's own token is the stop, not a failure of the input.
-            if (syncInput is not null || exception is not OperationCanceledException || !token.IsCancellationRequested)
-            {
-                Failed(exception);
-            }
+            InputFailed(exception, syncInput is not null, token);
         }
 
         if (_count != 0)
@@ -176,10 +181,19 @@ internal sealed class InputFeeder<T>
         return false;
     }
 
-    private void Failed(Exception exception)
+    /// <summary>
+    /// The input threw: recorded and logged, the first failure being the one the run rethrows. An async input cancelled
+    /// by the pipeline's own token is the stop, not a failure of the input.
+    /// </summary>
+    private void InputFailed(Exception exception, bool sync, CancellationToken token)
     {
-        Error = exception;
-        _pipeline.SafeLog(logger => Log.InputFailed(logger, exception));
+        // Back in our code before the failure is recorded: a stop meanwhile waits for the reader to end.
+        _pipeline.ExitInput();
+        if (sync || exception is not OperationCanceledException || !token.IsCancellationRequested)
+        {
+            Error ??= exception;
+            _pipeline.SafeLog(logger => Log.InputFailed(logger, exception));
+        }
     }
 
     private void Finish()
