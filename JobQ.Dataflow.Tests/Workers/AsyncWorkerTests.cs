@@ -227,4 +227,39 @@ public sealed class AsyncWorkerTests
 
         CollectionAssert.AreEqual(Enumerable.Range(1, 200).ToArray(), printed);
     }
+
+    [TestMethod]
+    public async Task Then_AsyncWorkerAwaitsTasksAThreadOfTheUsersCompletes_NoLaterCallRunsOnThatThread()
+    {
+        // As in a TransformBlock: a thread that completes a worker's task (a socket reader, a message pump) gets back
+        // at once; the stage's next calls do not run on it.
+        using var pending = new BlockingCollection<TaskCompletionSource<int>>();
+        var completer = new Thread(() =>
+        {
+            foreach (var call in pending.GetConsumingEnumerable())
+            {
+                call.SetResult(1);
+            }
+        })
+        { IsBackground = true };
+        completer.Start();
+        var onCompleter = 0;
+        var workers = Workers.Of<int>().Then(async x =>
+        {
+            if (Thread.CurrentThread == completer)
+            {
+                Interlocked.Increment(ref onCompleter);
+            }
+
+            var call = new TaskCompletionSource<int>();
+            pending.Add(call);
+            return await call.Task + x;
+        });
+
+        var result = await JobQueue.RunAsync(Enumerable.Range(0, 2000), workers).Within();
+        pending.CompleteAdding();
+
+        Assert.AreEqual(2000, result.Stats.Stages[0].Out);
+        Assert.AreEqual(0, onCompleter, "calls that started on the thread that completed the previous call's task");
+    }
 }

@@ -293,6 +293,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
             }
 
             counts?[i] = output.Count - before;
+            await OnThePool();
         }
 
         return End(partition, input, progress, output, counts, start);

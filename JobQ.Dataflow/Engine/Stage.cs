@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace JobQ.Dataflow.Internal;
 
 /// <summary>One stage of a built pipeline, as the pipeline sees it whatever its types: its queue, counts and blocks.</summary>
@@ -128,6 +130,14 @@ internal abstract class Stage<TIn>(Pipeline pipeline, int index, string name, De
     /// until the run began: after a stop, as in jobq, what no worker took stays counted in its queue.
     /// </summary>
     protected void Unstarted(ItemRun<TIn> input, RunProgress progress) => Queue.Add(input.Count - progress.Started);
+
+    /// <summary>
+    /// Goes on on the thread pool if an await resumed elsewhere: a thread of the user's that completed a call's task (a
+    /// socket reader, a message pump) gets back at once, as with a <c>TransformBlock</c>, instead of running the
+    /// stage's next calls. Free on a pool thread.
+    /// </summary>
+    protected static ConfiguredTaskAwaitable OnThePool()
+        => Task.CompletedTask.ConfigureAwait(Thread.CurrentThread.IsThreadPoolThread ? ConfigureAwaitOptions.None : ConfigureAwaitOptions.ForceYielding);
 
     /// <summary>A call failed: reports it (on a sync worker's own thread, waiting for an async error handler) and counts it.</summary>
     protected void Failed(RunProgress progress, Exception exception, TIn item)

@@ -192,6 +192,8 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
 
                 await FailedAsync(progress, exception, item).ConfigureAwait(false);
             }
+
+            await OnThePool();
         }
 
         RunLength.Record(i, Stopwatch.GetTimestamp() - start);
