@@ -53,13 +53,10 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
         _partitionScheduler = worker.IsAsync ? TaskScheduler.Default : new DedicatedThreadScheduler($"JobQ {name}", partitions + 1, RunLength);
 
         // The dispatcher and sync workers run with the default scheduler as current (DedicatedThreadScheduler.Hidden).
-        var routerOptions = new ExecutionDataflowBlockOptions
-        {
-            TaskScheduler = new DedicatedThreadScheduler($"JobQ {name} router", 2, new RunLength(pipeline.QueueSize, 1)),
-            CancellationToken = _stop,
-        };
+        var routerScheduler = new DedicatedThreadScheduler($"JobQ {name} router", 2, new RunLength(pipeline.QueueSize, 1));
+        var routerOptions = new ExecutionDataflowBlockOptions { TaskScheduler = routerScheduler, CancellationToken = _stop };
         _router = new ActionBlock<ItemRun<TIn>>(
-            input => DedicatedThreadScheduler.Hidden(
+            input => routerScheduler.Hidden(
                 static state =>
                 {
                     state.Stage.Route(state.Input);
@@ -229,7 +226,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
         var block = _worker.IsAsync
             ? new TransformManyBlock<ItemRun<TIn>, PartitionOutput<TOut>>(run => ProcessAsync(partition, run), options)
             : new TransformManyBlock<ItemRun<TIn>, PartitionOutput<TOut>>(
-                run => DedicatedThreadScheduler.Hidden(static state => state.Stage.ProcessSync(state.Partition, state.Run), (Stage: this, Partition: partition, Run: run)),
+                run => ((DedicatedThreadScheduler)_partitionScheduler).Hidden(static state => state.Stage.ProcessSync(state.Partition, state.Run), (Stage: this, Partition: partition, Run: run)),
                 options);
         block.LinkTo(_merge);
         Pipeline.Watch(block);

@@ -61,11 +61,12 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
         // waited for room in the next queue for outputs Dataflow holds would wait forever.
         // Sync forms run with the default scheduler as current (DedicatedThreadScheduler.Hidden).
         Func<ItemRun<TIn>, IEnumerable<ItemRun<TOut>>> processSync = ProcessSync;
+        var scheduler = _scheduler!;
         _block = worker.IsAsync
             ? new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(ProcessAsync, options)
             : worker.Streams && Order is null
-                ? new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(input => DedicatedThreadScheduler.Hidden(StreamSync(input)), options)
-                : new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(input => DedicatedThreadScheduler.Hidden(processSync, input), options);
+                ? new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(input => scheduler.Hidden(StreamSync(input)), options)
+                : new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(input => scheduler.Hidden(processSync, input), options);
         // A stage that cannot be resized has the block's MaxDegreeOfParallelism as its concurrency, so the door may admit
         // one run ahead; a resizable one's cap is far above its concurrency, so it may not.
         _door = new StageDoor<TIn>(_block, Queue, threads, _stop) { Order = Order, Prefetch = resizable ? 0 : 1 };
