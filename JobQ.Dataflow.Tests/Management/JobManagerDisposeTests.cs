@@ -1,4 +1,6 @@
 using JobQ.Dataflow.Tests.Support;
+using Microsoft.Extensions.Logging;
+using Moq;
 
 namespace JobQ.Dataflow.Tests.Management;
 
@@ -34,6 +36,45 @@ public sealed class JobManagerDisposeTests
         Assert.AreEqual(2, spy.Entered, "A call started after Dispose.");
         Assert.AreEqual(0, next.Entered, "An output was passed on after Dispose.");
         Assert.IsFalse(manager.Join(), "Join after Dispose reports that not everything finished.");
+    }
+
+    [TestMethod]
+    public void Dispose_WithItemsNotProcessed_LogsAWarningWithTheirCount()
+    {
+        // Forgetting Join drops what was put: the default logger says so, rather than nothing at all.
+        var logger = LoggerMock.Create();
+        var gate = new Gate();
+        var spy = new WorkerSpy(gate);
+        var manager = JobManager.Create(Workers.Of<int>().Then(spy.Work), new JobOptions { Logger = logger.Object });
+        try
+        {
+            for (var i = 0; i < 5; i++)
+            {
+                manager.Put(i);
+            }
+
+            Bounded.Until(() => spy.Current == 1, "the worker holds an item");
+            Assert.IsTrue(Task.Run(manager.Dispose).Wait(Bounded.Limit));
+        }
+        finally
+        {
+            gate.Open();
+        }
+
+        logger.VerifyLogged(LogLevel.Warning, "5 items", Times.Once());
+    }
+
+    [TestMethod]
+    public void Dispose_AfterJoin_LogsNoWarning()
+    {
+        var logger = LoggerMock.Create();
+        var manager = JobManager.Create(Workers.Of<int>().Then(x => x), new JobOptions { Logger = logger.Object });
+        manager.Put(1);
+        Assert.IsTrue(manager.Join(Bounded.Limit));
+
+        manager.Dispose();
+
+        logger.VerifyLogged(LogLevel.Warning, "items", Times.Never());
     }
 
     [TestMethod]

@@ -227,6 +227,9 @@ internal sealed class Pipeline
     /// </summary>
     public void Moved(long items) => Interlocked.Add(ref _unfinished, items);
 
+    /// <summary>Gets the items put or read into the pipeline that it has not finished with, gathered ones included.</summary>
+    public long Unfinished => Interlocked.Read(ref _unfinished) + (Stages.Length > 0 ? Stages[0].Queue.Pending : 0);
+
     /// <summary>No more items will be handed over: the input was read to its end, or a join closed the puts.</summary>
     public void CloseInput() => _inputClosed = true;
 

@@ -194,7 +194,13 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
             return;
         }
 
-        _pipeline.Stop(StopReason.Disposed);
+        var unfinished = _pipeline.Unfinished;
+        if (_pipeline.Stop(StopReason.Disposed) && unfinished > 0)
+        {
+            // Dispose without Join drops what was put; said, rather than done in silence.
+            _pipeline.SafeLog(logger => Log.DisposedUnfinished(logger, unfinished));
+        }
+
         await _pipeline.Finished.ConfigureAwait(false);
     }
 

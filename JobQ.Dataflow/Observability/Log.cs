@@ -37,4 +37,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 11, Level = LogLevel.Warning, Message = "Speed limit of stage '{Stage}' gave {Speed} units/s at {JobStep} units per item, so an item would wait longer than a timer can; each item waits {Wait} instead (logged once).")]
     public static partial void SpeedClamped(ILogger logger, string stage, double speed, int jobStep, TimeSpan wait);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Warning, Message = "The job manager was disposed with {Count} items not processed (queued or in a call); they are dropped. Call Join before Dispose to wait for them.")]
+    public static partial void DisposedUnfinished(ILogger logger, long count);
 }

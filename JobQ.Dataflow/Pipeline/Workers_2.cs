@@ -526,20 +526,12 @@ public sealed class Workers<TIn, TOut>
                 nameof(worker));
         }
 
-        if (threads <= 0)
+        if (threads is <= 0 or > JobOptions.MaxThreads)
         {
             throw new ArgumentOutOfRangeException(
                 nameof(threads),
                 threads,
-                $"Stage {index} ('{stageName}'): threads must be positive; it was {threads}.");
-        }
-
-        if (threads > JobOptions.MaxThreads)
-        {
-            throw new ArgumentOutOfRangeException(
-                nameof(threads),
-                threads,
-                $"Stage {index} ('{stageName}'): threads must be at most {JobOptions.MaxThreads} (JobOptions.MaxThreads); it was {threads}.");
+                $"Stage {index} ('{stageName}'): threads must be between 1 and {JobOptions.MaxThreads} (JobOptions.MaxThreads); it was {threads}.");
         }
 
         if (!passesItemsOn && OutputTypeProblem(typeof(TNext)) is { } problem)
