@@ -101,6 +101,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
 
     public override StageStats Snapshot()
     {
+        var queued = Queue.Waiting;
         var (@in, @out, failed, dropped, unstarted) = Counters.Read();
         var partitions = new PartitionStats[_partitions.Length];
         var merging = 0;
@@ -115,7 +116,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
         }
 
         var coordinator = new QueueStats(Math.Min(merging, Pipeline.QueueSize), Pipeline.QueueSize);
-        var input = InputStats(unstarted);
+        var input = InputStats(queued, unstarted);
         return new StageStats(Name, input with { Size = Math.Max(0, input.Size - routed) }, WorkerCount, coordinator, partitions, @in, @out, failed, dropped);
     }
 

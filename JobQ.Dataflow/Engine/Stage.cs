@@ -88,19 +88,19 @@ internal abstract class Stage(Pipeline pipeline, int index, string name, Delegat
 
     public virtual StageStats Snapshot()
     {
+        var waiting = Queue.Waiting;
         var (@in, @out, failed, dropped, unstarted) = Counters.Read();
-        return new StageStats(Name, InputStats(unstarted), WorkerCount, CoordinatorStats(), null, @in, @out, failed, dropped);
+        return new StageStats(Name, InputStats(waiting, unstarted), WorkerCount, CoordinatorStats(), null, @in, @out, failed, dropped);
     }
 
     /// <summary>
-    /// Gets the input queue as jobq reports it: the items waiting for a worker, up to its capacity. Those include the
-    /// <paramref name="unstarted"/> items of runs in progress whose calls have not started: in jobq they would still
-    /// be in the queue.
+    /// Gets the input queue as jobq reports it: the items <paramref name="waiting"/> for a worker, up to its capacity.
+    /// Those include the <paramref name="unstarted"/> items of runs in progress whose calls have not started: in jobq
+    /// they would still be in the queue. The queue is read before the counts, the reverse of the order a run begins
+    /// in (counted as the run's own, then taken from the queue), so that items between the two are never missed.
     /// </summary>
-    protected QueueStats InputStats(long unstarted)
-    {
-        return new QueueStats((int)Math.Clamp(Queue.Waiting + unstarted, 0, Queue.Capacity), Queue.Capacity);
-    }
+    protected QueueStats InputStats(long waiting, long unstarted)
+        => new((int)Math.Clamp(waiting + unstarted, 0, Queue.Capacity), Queue.Capacity);
 
     /// <summary>Gets the coordinator under keepOrder: the outputs held back until earlier items are passed on.</summary>
     protected QueueStats? CoordinatorStats()
