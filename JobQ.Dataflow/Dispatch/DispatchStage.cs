@@ -53,7 +53,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
         _partitionScheduler = worker.IsAsync ? TaskScheduler.Default : new DedicatedThreadScheduler($"JobQ {name}", partitions + 1, RunLength);
 
         // The dispatcher and sync workers run with the default scheduler as current (DedicatedThreadScheduler.Hidden).
-        var routerScheduler = new DedicatedThreadScheduler($"JobQ {name} router", 2, new RunLength(pipeline.QueueSize, 1));
+        var routerScheduler = new DedicatedThreadScheduler($"JobQ {name} router", 2);
         var routerOptions = new ExecutionDataflowBlockOptions { TaskScheduler = routerScheduler, CancellationToken = _stop };
         _router = new ActionBlock<ItemRun<TIn>>(
             input => routerScheduler.Hidden(

@@ -3,7 +3,7 @@ namespace JobQ.Dataflow.Internal;
 /// <summary>
 /// The <see cref="DataflowBlockOptions.TaskScheduler"/> of a stage with blocking workers: every task runs at
 /// once on a thread of its own (an idle <see cref="DedicatedThread"/> or a new one) while fewer than
-/// <see cref="Limit"/> of this scheduler's tasks run on such threads, otherwise on the thread pool. It never queues.
+/// its limit of its tasks run on such threads, otherwise on the thread pool. It never queues.
 /// </summary>
 /// <remarks>
 /// <para>Dataflow runs a block's processing tasks and its hand-off (offer) tasks on the block's scheduler. The block's
@@ -32,9 +32,6 @@ internal sealed class DedicatedThreadScheduler : TaskScheduler
 
     /// <summary>Gets the name of a thread while it runs this scheduler's tasks.</summary>
     public string ThreadName { get; }
-
-    /// <summary>Gets how many of this scheduler's tasks may run on dedicated threads at once.</summary>
-    public int Limit => _limit;
 
     /// <summary>Gets how many of this scheduler's tasks run on dedicated threads now.</summary>
     public int Running => Volatile.Read(ref _running);

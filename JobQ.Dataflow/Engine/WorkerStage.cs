@@ -299,7 +299,6 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
                 writer.Discard();
                 Unstarted(input, progress);
                 Counters.End(progress);
-                Order?.Ended(input.Sequence, 0);
                 input.Return();
                 _door.RunEnded(input.Count);
             }
