@@ -460,4 +460,34 @@ public sealed class GeneratorTests
         var afterEnd = Volatile.Read(ref produced);
         Assert.AreEqual(afterEnd, Volatile.Read(ref produced), "the generator produced after its call ended");
     }
+
+    [TestMethod]
+    public void Then_WorkerReturningAGenerator_RefusedWithThenManyInTheMessage()
+    {
+        // jobq expands a generator worker; Then would pass each sequence on as one item, unexpanded, and a yield
+        // iterator would not even run: the likeliest slip of a port, refused when the stage is added.
+        static IEnumerable<string> Split(string line)
+        {
+            foreach (var word in line.Split(' '))
+            {
+                yield return word;
+            }
+        }
+
+        static async IAsyncEnumerable<string> SplitAsync(string line)
+        {
+            await Task.Yield();
+            yield return line;
+        }
+
+        var sync = Assert.ThrowsExactly<ArgumentException>(() => Workers.Of<string>().Then(Split));
+        var async = Assert.ThrowsExactly<ArgumentException>(() => Workers.Of<string>().Then(SplitAsync));
+
+        foreach (var error in new[] { sync, async })
+        {
+            Assert.Contains("Stage 0", error.Message);
+            Assert.Contains("ThenMany", error.Message);
+            Assert.Contains("List<String>", error.Message);
+        }
+    }
 }

@@ -534,7 +534,7 @@ public sealed class Workers<TIn, TOut>
                 $"Stage {index} ('{stageName}'): threads must be between 1 and {JobOptions.MaxThreads} (JobOptions.MaxThreads); it was {threads}.");
         }
 
-        if (!passesItemsOn && OutputTypeProblem(typeof(TNext)) is { } problem)
+        if (!passesItemsOn && (OutputTypeProblem(typeof(TNext)) ?? SequenceProblem(typeof(TNext))) is { } problem)
         {
             throw new ArgumentException($"Stage {index} ('{stageName}'): {problem}", nameof(worker));
         }
@@ -591,6 +591,24 @@ public sealed class Workers<TIn, TOut>
     }
 
     /// <summary>Returns whether a stage with this output type would pass on as data what only makes sense to await or unwrap.</summary>
+    /// <summary>
+    /// Says what is wrong when <c>Then</c> would pass a lazy sequence on as one item: what a jobq generator worker
+    /// expands, and a yield iterator that would not even run until the next stage enumerated it. A materialized
+    /// collection (a list, an array) passes as data.
+    /// </summary>
+    private static string? SequenceProblem(Type output)
+    {
+        if (!output.IsGenericType || (output.GetGenericTypeDefinition() != typeof(IEnumerable<>) && output.GetGenericTypeDefinition() != typeof(IAsyncEnumerable<>)))
+        {
+            return null;
+        }
+
+        var (shown, element) = (Workers.TypeName(output), Workers.TypeName(output.GetGenericArguments()[0]));
+        return $"its output type is {shown}, so each sequence would be passed to the next stage as one item, never expanded. "
+            + $"To pass each element on as its own item, as jobq does with a generator worker, add the stage with ThenMany; to pass "
+            + $"the sequence itself on as one item, return a collection (List<{element}> or {element}[]).";
+    }
+
     internal static bool IsAwaitableOrResult(Type output) => OutputTypeProblem(output) is not null;
 
     private static string DescribeDelegate(Delegate? worker, int index)
