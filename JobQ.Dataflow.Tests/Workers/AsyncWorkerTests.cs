@@ -256,8 +256,16 @@ public sealed class AsyncWorkerTests
             return await call.Task + x;
         });
 
-        var result = await JobQueue.RunAsync(Enumerable.Range(0, 2000), workers).Within();
-        pending.CompleteAdding();
+        JobRunResult result;
+        try
+        {
+            result = await JobQueue.RunAsync(Enumerable.Range(0, 2000), workers).Within();
+        }
+        finally
+        {
+            // Lets the completer thread end before the collection is disposed, even when the run did not.
+            pending.CompleteAdding();
+        }
 
         Assert.AreEqual(2000, result.Stats.Stages[0].Out);
         Assert.AreEqual(0, onCompleter, "calls that started on the thread that completed the previous call's task");

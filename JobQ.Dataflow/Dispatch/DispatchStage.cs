@@ -31,7 +31,6 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
     private readonly TaskScheduler _partitionScheduler;
     private readonly CancellationToken _stop;
     private readonly (TIn[]? Items, int Count)[] _pending;
-    private readonly KeyValuePair<string, object?>[] _tags;
     private volatile bool _routing;
 
     // Set by DropWaiting: partitions start no more calls, and the items they skip leave the stage uncounted.
@@ -42,7 +41,6 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
     {
         _worker = worker;
         _dispatcher = dispatcher;
-        _tags = JobMetrics.StageTags(pipeline.Name, name, index);
         _stop = pipeline.Token;
         _partitions = new TransformManyBlock<ItemRun<TIn>, PartitionOutput<TOut>>?[partitions];
         _pending = new (TIn[]?, int)[partitions];
@@ -383,7 +381,7 @@ internal sealed class DispatchStage<TIn, TOut> : Stage<TIn, TOut>
     {
         if (timed)
         {
-            JobMetrics.RecordCall(callStart, _tags);
+            RecordCall(callStart);
         }
     }
 

@@ -227,8 +227,19 @@ internal sealed class Pipeline
     /// </summary>
     public void Moved(long items) => Interlocked.Add(ref _unfinished, items);
 
-    /// <summary>Gets the items put or read into the pipeline that it has not finished with, gathered ones included.</summary>
-    public long Unfinished => Interlocked.Read(ref _unfinished) + (Stages.Length > 0 ? Stages[0].Queue.Pending : 0);
+    /// <summary>
+    /// Gets the items put or read into the pipeline that it has not finished with, gathered ones included. Read in this
+    /// order: a put's gathered items are counted in before they stop being pending, so none is missed (one may count
+    /// twice for a moment).
+    /// </summary>
+    public long Unfinished
+    {
+        get
+        {
+            var pending = Stages.Length > 0 ? Stages[0].Queue.Pending : 0;
+            return pending + Interlocked.Read(ref _unfinished);
+        }
+    }
 
     /// <summary>No more items will be handed over: the input was read to its end, or a join closed the puts.</summary>
     public void CloseInput() => _inputClosed = true;
@@ -405,8 +416,7 @@ internal sealed class Pipeline
     /// </summary>
     private void TimeoutPassed()
     {
-        // Read in this order: a put's gathered items are counted in before they stop being pending.
-        if (_inputClosed && Stages[0].Queue.Pending == 0 && Interlocked.Read(ref _unfinished) == 0)
+        if (_inputClosed && Unfinished == 0)
         {
             AbandonFinalReport();
             return;

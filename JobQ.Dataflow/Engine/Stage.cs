@@ -16,6 +16,9 @@ internal abstract class Stage(Pipeline pipeline, int index, string name, Delegat
     /// <summary>Gets the delegate the user gave (for <c>SetThreadNum</c>); null for built-in stages.</summary>
     public Delegate? UserDelegate { get; } = userDelegate;
 
+    /// <summary>Gets the tags of the stage's metrics, made once so that recording a call's duration allocates nothing.</summary>
+    private KeyValuePair<string, object?>[] MetricTags { get; } = JobMetrics.StageTags(pipeline.Name, name, index);
+
     /// <summary>Gets the stage's call counts.</summary>
     public StageCounters Counters { get; } = new();
 
@@ -82,6 +85,9 @@ internal abstract class Stage(Pipeline pipeline, int index, string name, Delegat
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
+
+    /// <summary>Records a call's duration in the call-duration histogram (the caller checked it is enabled).</summary>
+    protected void RecordCall(long callStart) => JobMetrics.RecordCall(callStart, MetricTags);
 
     /// <summary>Gets whether every run of the stage in progress is inside a user call.</summary>
     public virtual bool OnlyInUserCode() => Counters.OnlyInUserCode();

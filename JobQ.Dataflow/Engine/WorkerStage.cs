@@ -23,7 +23,6 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
     private readonly StageDoor<TIn> _door;
     private readonly TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>> _block;
     private readonly DedicatedThreadScheduler? _scheduler;
-    private readonly KeyValuePair<string, object?>[] _tags;
     private readonly CancellationToken _stop;
     private readonly bool _resizable;
 
@@ -33,7 +32,6 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
         _worker = worker;
         _stop = pipeline.Token;
         _resizable = resizable;
-        _tags = JobMetrics.StageTags(pipeline.Name, name, index);
         RunLength = new RunLength(pipeline.QueueSize, threads);
         if (!worker.IsAsync)
         {
@@ -61,12 +59,11 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
         // waited for room in the next queue for outputs Dataflow holds would wait forever.
         // Sync forms run with the default scheduler as current (DedicatedThreadScheduler.Hidden).
         Func<ItemRun<TIn>, IEnumerable<ItemRun<TOut>>> processSync = ProcessSync;
-        var scheduler = _scheduler!;
         _block = worker.IsAsync
             ? new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(ProcessAsync, options)
             : worker.Streams && Order is null
-                ? new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(input => scheduler.Hidden(StreamSync(input)), options)
-                : new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(input => scheduler.Hidden(processSync, input), options);
+                ? new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(input => _scheduler!.Hidden(StreamSync(input)), options)
+                : new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(input => _scheduler!.Hidden(processSync, input), options);
         // A stage that cannot be resized has the block's MaxDegreeOfParallelism as its concurrency, so the door may admit
         // one run ahead; a resizable one's cap is far above its concurrency, so it may not.
         _door = new StageDoor<TIn>(_block, Queue, threads, _stop) { Order = Order, Prefetch = resizable ? 0 : 1 };
@@ -134,7 +131,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
                     progress.Finish();
                     if (timed)
                     {
-                        Record(callStart);
+                        RecordCall(callStart);
                     }
                 }
 
@@ -144,7 +141,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
             {
                 if (timed)
                 {
-                    Record(callStart);
+                    RecordCall(callStart);
                 }
 
                 Failed(progress, exception, items[i]);
@@ -181,14 +178,14 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
                 progress.Finish();
                 if (timed)
                 {
-                    Record(callStart);
+                    RecordCall(callStart);
                 }
             }
             catch (Exception exception)
             {
                 if (timed)
                 {
-                    Record(callStart);
+                    RecordCall(callStart);
                 }
 
                 await FailedAsync(progress, exception, item).ConfigureAwait(false);
@@ -263,7 +260,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
                 values = null;
                 if (timed)
                 {
-                    Record(callStart);
+                    RecordCall(callStart);
                 }
 
                 if (slow && i + 1 < input.Count)
@@ -334,5 +331,4 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
         return progress;
     }
 
-    private void Record(long callStart) => JobMetrics.RecordCall(callStart, _tags);
 }
