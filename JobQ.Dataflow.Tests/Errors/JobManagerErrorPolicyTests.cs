@@ -47,4 +47,25 @@ public sealed class JobManagerErrorPolicyTests
         var error = await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => manager.JoinAsync().WaitAsync(Bound));
         Assert.AreSame(boom, error);
     }
+
+    [TestMethod]
+    public async Task Put_AfterAFailFastFaultWhoseMessageThrows_RefusedWithInvalidOperationCarryingTheFault()
+    {
+        var boom = new UnreadableException();
+        var workers = Workers.Of<int>().Then(x => x == 0 ? throw boom : x);
+        await using var manager = JobManager.Create(workers, new JobOptions { ErrorPolicy = ErrorPolicy.FailFast, Logger = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance });
+
+        await manager.PutAsync(0).AsTask().WaitAsync(Bound);
+        Assert.IsTrue(SpinWait.SpinUntil(() => manager.Stat().Stages[0].Failed == 1, Bound));
+
+        var refused = Assert.ThrowsExactly<InvalidOperationException>(() => manager.Put(1));
+        StringAssert.Contains(refused.Message, nameof(UnreadableException), "the refusal names the fault's type even when its text cannot be read");
+        Assert.AreSame(boom, refused.InnerException);
+    }
+
+    /// <summary>An exception whose message cannot be read.</summary>
+    private sealed class UnreadableException : Exception
+    {
+        public override string Message => throw new NotSupportedException("no message");
+    }
 }

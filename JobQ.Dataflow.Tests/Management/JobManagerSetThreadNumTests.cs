@@ -350,6 +350,25 @@ public sealed class JobManagerSetThreadNumTests
     }
 
     [TestMethod]
+    public void SetThreadNum_SameMethodOfAnotherInstanceEqualByValue_ResizesTheStageOfThatInstance()
+    {
+        // Two records with equal values are two instances: each stage is matched by its own, never by an equal one.
+        var first = new Scaler(2);
+        var second = new Scaler(2);
+        using var manager = JobManager.Create(Workers.Of<int>().Then(first.Scale).Then(second.Scale));
+
+        manager.SetThreadNum(second.Scale, 3);
+
+        Assert.AreEqual(1, manager.Stat().Stages[0].WorkerCount);
+        Assert.AreEqual(3, manager.Stat().Stages[1].WorkerCount);
+    }
+
+    private sealed record Scaler(int Factor)
+    {
+        public int Scale(int x) => x * Factor;
+    }
+
+    [TestMethod]
     [DataRow(false, DisplayName = "sync worker")]
     [DataRow(true, DisplayName = "async worker")]
     public void SetThreadNum_KeepOrderThroughResizes_OrderStaysExact(bool async)

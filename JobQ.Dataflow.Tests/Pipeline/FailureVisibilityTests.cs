@@ -29,7 +29,7 @@ public sealed class FailureVisibilityTests
     }
 
     [TestMethod]
-    public async Task Run_FailedItemAndExceptionCannotBeWrittenWithNoLogger_StandardErrorStillShowsAnEntry()
+    public async Task Run_FailedItemAndExceptionCannotBeWrittenWithNoLogger_StandardErrorShowsTheEntryWithAPlaceholderForTheItem()
     {
         var text = await CaptureStandardErrorAsync(() => JobQueue.RunAsync(
             [new Unprintable()],
@@ -37,7 +37,7 @@ public sealed class FailureVisibilityTests
 
         var lines = text.Split(Environment.NewLine).Where(line => line.StartsWith("JobQ.Dataflow Error:", StringComparison.Ordinal)).ToList();
         Assert.HasCount(1, lines, text);
-        Assert.Contains("the message could not be written", lines[0]);
+        Assert.Contains($"Worker of stage 'unprintable-stage' failed on item ({typeof(Unprintable).FullName}: its text could not be read).", lines[0]);
         Assert.Contains(typeof(UnreadableException).FullName!, lines[0]);
     }
 

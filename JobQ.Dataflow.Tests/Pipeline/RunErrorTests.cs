@@ -252,6 +252,26 @@ public sealed class RunErrorTests
     }
 
     [TestMethod]
+    public async Task RunAsync_InputsGetEnumeratorReturnsNull_RethrowsInvalidOperationNamingIt()
+    {
+        var sync = await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => JobQueue.RunAsync((IEnumerable<int>)new NullEnumerable(), Workers.Of<int>().Then(x => x), new JobOptions { Logger = NullLogger.Instance }).Within());
+        var async = await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => JobQueue.RunAsync((IAsyncEnumerable<int>)new NullEnumerable(), Workers.Of<int>().Then(x => x), new JobOptions { Logger = NullLogger.Instance }).Within());
+
+        Assert.Contains("GetEnumerator returned null", sync.Message);
+        Assert.Contains("GetAsyncEnumerator returned null", async.Message);
+    }
+
+    /// <summary>An input that breaks its contract: its enumerators are null.</summary>
+    private sealed class NullEnumerable : IEnumerable<int>, IAsyncEnumerable<int>
+    {
+        public IEnumerator<int> GetEnumerator() => null!;
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+
+        public IAsyncEnumerator<int> GetAsyncEnumerator(CancellationToken cancellationToken = default) => null!;
+    }
+
+    [TestMethod]
     public async Task RunAsync_WorkersReturnNull_EachItemFailsWithAMessageSayingWhatWasNull()
     {
         var failures = new ConcurrentQueue<JobFailure>();

@@ -381,4 +381,73 @@ public sealed class LimitJobSpeedTests
         Assert.AreEqual(3, JobQueue.LimitJobSpeed(100, 3).JobStep);
         Assert.AreEqual(1, JobQueue.LimitJobSpeed(() => 5).JobStep);
     }
+
+    [TestMethod]
+    public async Task LimitJobSpeed_ClockCannotMakeTimers_RunRethrowsTheClocksExceptionAsAUserFault()
+    {
+        // The clock is the user's: its failure stops the run and is rethrown, as for the pipeline's own timers; it is
+        // not a failure of the library, and the stage is left with no call in progress.
+        var failure = new InvalidOperationException("no timers");
+        var logger = LoggerMock.Create();
+        var probe = new Probe();
+        var workers = Workers.Of<int>().Then(JobQueue.LimitJobSpeed(50)).Then(x => x);
+
+        var run = JobQueue.RunAsync(Enumerable.Range(0, 100), workers, new JobOptions { TimeProvider = new NoTimers(failure), Logger = logger.Object, Probe = probe });
+
+        var thrown = await Assert.ThrowsAsync<InvalidOperationException>(() => run.Within());
+        Assert.AreSame(failure, thrown);
+        Assert.AreEqual(0, JobQueue.Stat(probe).Stages[0].Doing);
+        logger.VerifyNotLogged(LogLevel.Critical);
+    }
+
+    [TestMethod]
+    public async Task LimitJobSpeed_ClockStepsBackAnHour_TheWindowRestartsAndTheNextItemWaitsOneInterval()
+    {
+        // A wall-clock adjustment seen through the clock: the window's elapsed time turns negative. The pace restarts
+        // from that moment rather than hold the next item back for the hour the clock lost.
+        var clock = new SteppingClock();
+        var passed = new ConcurrentQueue<int>();
+        var workers = Workers.Of<int>().Then(JobQueue.LimitJobSpeed(10)).Then(passed.Enqueue);
+
+        var run = JobQueue.RunAsync(Enumerable.Range(0, 4), workers, new JobOptions { TimeProvider = clock });
+        for (var k = 1; k <= 4; k++)
+        {
+            clock.Inner.WaitTimerCreated($"the limiter to wait for item {k - 1}");
+            if (k == 3)
+            {
+                clock.StepBack(TimeSpan.FromHours(1));
+            }
+
+            clock.Inner.Advance(Ms100);
+            Bounded.Until(() => passed.Count >= k - 1, $"items before {k - 1} to pass");
+        }
+
+        Bounded.Until(() => passed.Count == 4, "the last item to pass one interval after the step back");
+        await run.Within();
+        CollectionAssert.AreEqual(Enumerable.Range(0, 4).ToArray(), passed.ToArray());
+    }
+
+    /// <summary>A clock whose timers cannot be made.</summary>
+    private sealed class NoTimers(Exception failure) : TimeProvider
+    {
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) => throw failure;
+    }
+
+    /// <summary>A fake clock whose timestamps can be stepped back, as a wall clock adjusted by the system.</summary>
+    private sealed class SteppingClock : TimeProvider
+    {
+        private long _back;
+
+        public SignallingTimeProvider Inner { get; } = new();
+
+        public override long TimestampFrequency => Inner.TimestampFrequency;
+
+        public override long GetTimestamp() => Inner.GetTimestamp() - Volatile.Read(ref _back);
+
+        public override DateTimeOffset GetUtcNow() => Inner.GetUtcNow();
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) => Inner.CreateTimer(callback, state, dueTime, period);
+
+        public void StepBack(TimeSpan by) => Interlocked.Add(ref _back, (long)(by.TotalSeconds * TimestampFrequency));
+    }
 }

@@ -2,6 +2,8 @@ using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Threading.Tasks.Dataflow;
 using JobQ.Dataflow.Tests.Support;
+using Microsoft.Extensions.Logging;
+using Moq;
 
 // Not "...Tests.Workers": a namespace of that name would hide the JobQ.Dataflow.Workers class from every test.
 namespace JobQ.Dataflow.Tests.StageWorkers;
@@ -488,6 +490,51 @@ public sealed class GeneratorTests
             Assert.Contains("Stage 0", error.Message);
             Assert.Contains("ThenMany", error.Message);
             Assert.Contains("List<String>", error.Message);
+        }
+    }
+
+    [TestMethod]
+    [DataRow(false)]
+    [DataRow(true)]
+    public async Task ThenMany_GeneratorWhoseEnumeratorDisposalThrows_EachItemFailsAndTheRunGoesOn(bool keepOrder)
+    {
+        // The disposal is part of the worker's call, as in a foreach: its failure is the item's, logged and counted,
+        // never the block's.
+        var logger = LoggerMock.Create();
+        var passed = 0;
+
+        var result = await JobQueue.RunAsync(
+            Enumerable.Range(0, 10),
+            Workers.Of<int>().ThenMany(x => new DisposeThrows(3)).Then(x => { Interlocked.Increment(ref passed); }),
+            new JobOptions { Logger = logger.Object, KeepOrder = keepOrder }).Within();
+
+        Assert.IsTrue(result.Completed);
+        Assert.AreEqual(10, result.Stats.Stages[0].Failed);
+        Assert.AreEqual(0, result.Stats.Stages[0].Doing);
+        logger.VerifyLogged<InvalidOperationException>(LogLevel.Error, Times.Exactly(10));
+        logger.VerifyNotLogged(LogLevel.Critical);
+    }
+
+    /// <summary>A sequence of <c>count</c> zeros whose enumerator throws when disposed.</summary>
+    private sealed class DisposeThrows(int count) : IEnumerable<int>
+    {
+        public IEnumerator<int> GetEnumerator() => new Enumerator(count);
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+
+        private sealed class Enumerator(int count) : IEnumerator<int>
+        {
+            private int _left = count;
+
+            public int Current => 0;
+
+            object System.Collections.IEnumerator.Current => Current;
+
+            public bool MoveNext() => _left-- > 0;
+
+            public void Reset() => throw new NotSupportedException();
+
+            public void Dispose() => throw new InvalidOperationException("enumerator disposal failed");
         }
     }
 }

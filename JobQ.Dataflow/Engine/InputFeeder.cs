@@ -67,7 +67,9 @@ internal sealed class InputFeeder<T>
         try
         {
             _pipeline.EnterInput();
-            enumerator = asyncInput?.GetAsyncEnumerator(token) ?? new SyncEnumerator(syncInput!.GetEnumerator());
+            enumerator = syncInput is null
+                ? asyncInput!.GetAsyncEnumerator(token) ?? throw new InvalidOperationException("The input's GetAsyncEnumerator returned null.")
+                : new SyncEnumerator(syncInput.GetEnumerator() ?? throw new InvalidOperationException("The input's GetEnumerator returned null."));
             while (!token.IsCancellationRequested)
             {
                 var next = enumerator.MoveNextAsync();

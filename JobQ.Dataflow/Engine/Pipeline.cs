@@ -212,12 +212,27 @@ internal sealed class Pipeline
     {
         try
         {
-            return TimeProvider.CreateTimer(callback, this, due, period);
+            return TimeProvider.CreateTimer(callback, this, due, period)
+                ?? throw new InvalidOperationException($"The run's TimeProvider ({TimeProvider.GetType().Name}) returned no timer from CreateTimer.");
         }
         catch (Exception exception)
         {
             Fail(exception);
             return null;
+        }
+    }
+
+    /// <summary>Disposes a timer of the run's clock. The clock is the user's, as in CreateTimer: a timer whose disposal
+    /// throws fails the run with that exception, which the run rethrows, rather than end a thread or the wait for the run.</summary>
+    public void DisposeTimer(ITimer? timer)
+    {
+        try
+        {
+            timer?.Dispose();
+        }
+        catch (Exception exception)
+        {
+            Fail(exception);
         }
     }
 
@@ -513,7 +528,7 @@ internal sealed class Pipeline
 
         if (_progress is not null)
         {
-            _progressTimer?.Dispose();
+            DisposeTimer(_progressTimer);
             if (Volatile.Read(ref _finalReportAbandoned) != 0)
             {
                 ThreadPool.UnsafeQueueUserWorkItem(static pipeline => pipeline.ReportFinal(), this, preferLocal: false);

@@ -256,7 +256,16 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
                     }
                 }
 
-                values?.Dispose();
+                try
+                {
+                    // Part of the call, as the end of a foreach: a disposal that throws fails the item.
+                    values?.Dispose();
+                }
+                catch (Exception exception)
+                {
+                    failure ??= exception;
+                }
+
                 values = null;
                 if (timed)
                 {

@@ -209,9 +209,14 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
         => Workers.MethodName(worker)
            ?? "given, a lambda (a lambda matches only the delegate the stage was made with: keep that delegate, or use a named method)";
 
+    /// <summary>
+    /// The same method of the same instance: a target is compared by reference, never by its own Equals (two equal
+    /// records are two stages' workers); a value-type target, boxed anew for each delegate, by value.
+    /// </summary>
     private static bool Matches(Delegate? candidate, Delegate worker)
         => candidate is not null
-           && (candidate.Equals(worker) || (candidate.Method == worker.Method && Equals(candidate.Target, worker.Target)));
+           && candidate.Method == worker.Method
+           && (ReferenceEquals(candidate.Target, worker.Target) || (candidate.Target is ValueType && Equals(candidate.Target, worker.Target)));
 
     /// <summary>Throws once the manager is disposed, naming it as C# spells its type (<c>JobManager&lt;Int32, String&gt;</c>).</summary>
     private void ThrowIfDisposed()
@@ -230,17 +235,33 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
         }
 
         ThrowIfDisposed();
+        var fault = _pipeline.StopReason == StopReason.Faulted ? _pipeline.Fault : null;
         var why = _pipeline.StopReason switch
         {
-            StopReason.Faulted => _pipeline.Fault is { } fault ? $"it faulted: {fault.GetType().Name}: {fault.Message}" : "it faulted",
+            StopReason.Faulted => fault is null ? "it faulted" : $"it faulted: {fault.GetType().Name}: {MessageOf(fault)}",
             StopReason.Timeout => "its Join timed out",
 
             // Refused for the join alone: it is under way or has ended with every item processed.
             _ => null,
         };
-        throw new InvalidOperationException(why is null
-            ? "Put after Join began: the job manager takes no more items."
-            : $"The job manager stopped ({why}) before the item could be queued.");
+        throw new InvalidOperationException(
+            why is null
+                ? "Put after Join began: the job manager takes no more items."
+                : $"The job manager stopped ({why}) before the item could be queued.",
+            fault);
+    }
+
+    /// <summary>The fault's message; a user's exception whose message throws must not replace the refusal.</summary>
+    private static string MessageOf(Exception fault)
+    {
+        try
+        {
+            return fault.Message;
+        }
+        catch (Exception)
+        {
+            return "(its message could not be read)";
+        }
     }
 
     private async Task<bool> JoinCoreAsync(TimeSpan? timeout)
@@ -248,14 +269,22 @@ public sealed class JobManager<TIn, TOut> : IDisposable, IAsyncDisposable
         // Joining begins before the clock starts, so that a timeout finds the puts closed if none was waiting.
         Interlocked.CompareExchange(ref _state, Joining, Open);
         var putsDone = _input.BeginJoin();
-        using var timer = _pipeline.StartTimeout(timeout);
-        await putsDone.ConfigureAwait(false);
-        if (!_pipeline.IsStopped)
+        var timer = _pipeline.StartTimeout(timeout);
+        try
         {
-            _input.Complete();
+            await putsDone.ConfigureAwait(false);
+            if (!_pipeline.IsStopped)
+            {
+                _input.Complete();
+            }
+
+            await _pipeline.Finished.ConfigureAwait(false);
+        }
+        finally
+        {
+            _pipeline.DisposeTimer(timer);
         }
 
-        await _pipeline.Finished.ConfigureAwait(false);
         if (_pipeline.Fault is { } fault)
         {
             ExceptionDispatchInfo.Throw(fault);

@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 
 namespace JobQ.Dataflow.Internal;
@@ -12,7 +14,7 @@ namespace JobQ.Dataflow.Internal;
 /// (type, message and stack trace) if there is one. <see cref="Console.Error"/> is read at each write, so a redirection
 /// made after the run started is followed. Information entries (speed reports, resizes) are not written.
 /// </remarks>
-internal sealed class StandardErrorLogger : ILogger
+internal sealed partial class StandardErrorLogger : ILogger
 {
     private StandardErrorLogger()
     {
@@ -43,7 +45,7 @@ internal sealed class StandardErrorLogger : ILogger
         }
         catch (Exception formatting)
         {
-            message = $"(event {eventId.Id}: the message could not be written, {formatting.GetType().Name})";
+            message = FromTemplate(state) ?? $"(event {eventId.Id}: the message could not be written, {formatting.GetType().Name})";
         }
 
         // One call per entry: Console.Error is synchronized, so entries of workers failing at once do not interleave.
@@ -51,6 +53,37 @@ internal sealed class StandardErrorLogger : ILogger
             ? $"JobQ.Dataflow {logLevel}: {message}"
             : $"JobQ.Dataflow {logLevel}: {message} {Describe(exception)}");
     }
+
+    /// <summary>
+    /// The entry's message written from its template, each value on its own, with a placeholder for a value whose
+    /// text cannot be read; null for a state that is not a template and its values.
+    /// </summary>
+    private static string? FromTemplate<TState>(TState state)
+    {
+        if (state is not IReadOnlyList<KeyValuePair<string, object?>> values
+            || values.FirstOrDefault(pair => pair.Key == "{OriginalFormat}").Value is not string template)
+        {
+            return null;
+        }
+
+        return Hole().Replace(template, hole =>
+        {
+            var value = values.FirstOrDefault(pair => pair.Key == hole.Groups[1].Value).Value;
+            try
+            {
+                return value is IFormattable formattable && hole.Groups[2].Success
+                    ? formattable.ToString(hole.Groups[2].Value, CultureInfo.InvariantCulture)
+                    : value?.ToString() ?? "(null)";
+            }
+            catch (Exception)
+            {
+                return $"({value!.GetType().FullName}: its text could not be read)";
+            }
+        });
+    }
+
+    [GeneratedRegex(@"\{([^{}:]+)(?::([^{}]*))?\}")]
+    private static partial Regex Hole();
 
     private static string Describe(Exception exception)
     {

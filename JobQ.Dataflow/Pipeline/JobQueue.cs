@@ -92,11 +92,9 @@ public static class JobQueue
         var pipeline = built.Pipeline;
         pipeline.Start(built.LastCompletion);
         var feeder = InputFeeder<TIn>.Start(input, pipeline, built.Head);
-        using (pipeline.StartTimeout(validated.Timeout, pipeline.Created))
-        {
-            pipeline.Finished.Wait();
-        }
-
+        var timer = pipeline.StartTimeout(validated.Timeout, pipeline.Created);
+        pipeline.Finished.Wait();
+        pipeline.DisposeTimer(timer);
         return Result(pipeline, feeder.Error, CancellationToken.None);
     }
 
@@ -500,7 +498,7 @@ public static class JobQueue
         pipeline.Finished.ContinueWith(
             _ =>
             {
-                timer?.Dispose();
+                pipeline.DisposeTimer(timer);
                 registration.Dispose();
                 try
                 {

@@ -71,22 +71,29 @@ internal sealed class SpeedLimitStage<T> : Stage<T, T>
         for (; i < input.Count && !_stop.IsCancellationRequested; i++)
         {
             progress.Start();
-            var due = Due();
-            if (due > TimeSpan.Zero)
+            try
             {
-                waited = true;
-
-                // The items before this one are due already: they go on now, not when the run ends.
-                Send(Handed(writer.TakeAll()));
-                try
+                var due = Due();
+                if (due > TimeSpan.Zero)
                 {
+                    waited = true;
+
+                    // The items before this one are due already: they go on now, not when the run ends.
+                    Send(Handed(writer.TakeAll()));
                     await Task.Delay(due, Time, _stop).ConfigureAwait(false);
                 }
-                catch (OperationCanceledException)
+            }
+            catch (Exception exception)
+            {
+                // The stop ends the wait. Anything else is the run's clock failing, and the clock is the user's, as for
+                // the pipeline's own timers: the run stops with that exception.
+                if (exception is not OperationCanceledException || !_stop.IsCancellationRequested)
                 {
-                    progress.Finish();
-                    break;
+                    Pipeline.Fail(exception);
                 }
+
+                progress.Finish();
+                break;
             }
 
             writer.Add(input.Items[i]);
@@ -124,9 +131,10 @@ internal sealed class SpeedLimitStage<T> : Stage<T, T>
         else
         {
             var elapsed = Time.GetElapsedTime(_windowStart, now);
-            if (elapsed >= SpeedLimit.ResetPeriod || (speed != previous && !double.IsNaN(previous)))
+            if (elapsed >= SpeedLimit.ResetPeriod || elapsed < TimeSpan.Zero || (speed != previous && !double.IsNaN(previous)))
             {
-                // The window ran under the limit read before this item: the new one starts the next window.
+                // The window ran under the limit read before this item: the new one starts the next window. A clock
+                // that stepped back starts one too, rather than hold items back for the time it lost.
                 Report(elapsed, double.IsNaN(previous) ? speed : previous);
                 _windowStart = now;
                 _units = 0;
