@@ -374,4 +374,24 @@ public sealed class StageQueueTests
         Assert.IsTrue(queue.HasRoom);
         Assert.AreEqual(1, freed);
     }
+
+    [TestMethod]
+    public void WaitForRoomAsync_ManyWaitsWhileFull_ShareOneTaskSoAnAbandonedWaitHoldsNothing()
+    {
+        // A put cancelled while the queue is full (PutAsync with a token) leaves its wait behind: were each wait a
+        // task of its own, a stalled queue would keep one per abandoned put until room frees.
+        var queue = new StageQueue(1, CancellationToken.None);
+        queue.Add(1);
+
+        var first = queue.WaitForRoomAsync();
+        for (var i = 0; i < 1000; i++)
+        {
+            Assert.AreSame(first, queue.WaitForRoomAsync());
+        }
+
+        queue.Take(1);
+        Assert.IsTrue(first.IsCompletedSuccessfully);
+        Assert.IsTrue(first.Result);
+        Assert.AreNotSame(first, queue.WaitForRoomAsync(), "a wait after the release is a new one");
+    }
 }

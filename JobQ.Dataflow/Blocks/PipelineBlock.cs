@@ -63,10 +63,10 @@ internal sealed class PipelineBlock<TIn, TOut> : IPropagatorBlock<TIn, TOut>, IR
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
 
-        if (cancellationToken.CanBeCanceled)
-        {
-            cancellationToken.UnsafeRegister(static state => ((Pipeline)state!).Stop(StopReason.Canceled), _pipeline);
-        }
+        // Let go of when the block completes, as Dataflow's own blocks do: a token that outlives many blocks (a
+        // server's) must not keep every one of them alive.
+        var registration = cancellationToken.UnsafeRegister(static state => ((Pipeline)state!).Stop(StopReason.Canceled), _pipeline);
+        _completion.Task.ContinueWith(static (_, state) => ((CancellationTokenRegistration)state!).Dispose(), registration, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     public Task Completion => _completion.Task;

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace JobQ.Dataflow.Internal;
 
 /// <summary>
@@ -66,16 +68,7 @@ internal sealed class DedicatedThread
         var clean = ExecutionContext.Capture()!;
         while (true)
         {
-            var scheduler = _scheduler!;
-            var task = _task!;
-            _scheduler = null;
-            _task = null;
-            if (_thread.Name != scheduler.ThreadName)
-            {
-                _thread.Name = scheduler.ThreadName;
-            }
-
-            scheduler.RunOnThread(task);
+            RunAssigned();
             ExecutionContext.Restore(clean);
             Reset();
             _thread.Name = IdleName;
@@ -104,6 +97,25 @@ internal sealed class DedicatedThread
                 Wait(Timeout.InfiniteTimeSpan);
             }
         }
+    }
+
+    /// <summary>
+    /// Runs the task assigned. A method of its own, so that no local of the idle loop (which may run unoptimized, where
+    /// locals live on) keeps the task, its scheduler and the pipeline behind them alive while the thread waits idle.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void RunAssigned()
+    {
+        var scheduler = _scheduler!;
+        var task = _task!;
+        _scheduler = null;
+        _task = null;
+        if (_thread.Name != scheduler.ThreadName)
+        {
+            _thread.Name = scheduler.ThreadName;
+        }
+
+        scheduler.RunOnThread(task);
     }
 
     private bool Wait(TimeSpan timeout)

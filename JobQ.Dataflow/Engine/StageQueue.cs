@@ -17,7 +17,10 @@ internal sealed class StageQueue
 {
     // A monitor rather than a Lock: blocked producers wait on it (WaitForRoom).
     private readonly object _lock = new();
-    private readonly List<TaskCompletionSource<bool>> _waiters = [];
+
+    // The one signal every async waiter awaits until room frees (then a new one is made): a waiter that gives up (a
+    // cancelled PutAsync) leaves nothing here. Guarded by _lock.
+    private TaskCompletionSource<bool>? _room;
     private readonly CancellationToken _stop;
     private long _count;
 
@@ -117,8 +120,7 @@ internal sealed class StageQueue
                 return Task.FromResult(true);
             }
 
-            var waiter = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-            _waiters.Add(waiter);
+            var room = (_room ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
 
             // A full fence between announcing the waiter and looking again: a take either sees the announcement or
             // freed the room before this second look.
@@ -128,7 +130,7 @@ internal sealed class StageQueue
                 ReleaseLocked(true);
             }
 
-            return waiter.Task;
+            return room;
         }
     }
 
@@ -186,13 +188,9 @@ internal sealed class StageQueue
 
     private void ReleaseLocked(bool result)
     {
-        // Completed under the lock without copying the list: the waiters' continuations run asynchronously.
-        foreach (var waiter in _waiters)
-        {
-            waiter.TrySetResult(result && !_stop.IsCancellationRequested);
-        }
-
-        _waiters.Clear();
+        // Completed under the lock: the waiters' continuations run asynchronously.
+        _room?.TrySetResult(result && !_stop.IsCancellationRequested);
+        _room = null;
         _waiting = 0;
         if (_blocked != 0)
         {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
 
 namespace JobQ.Dataflow.Internal;
 
@@ -14,8 +15,9 @@ internal static class JobMetrics
 {
     public const string MeterName = "JobQ.Dataflow";
 
-    // The pipelines running now, read when a listener collects; guarded by itself.
-    private static readonly List<Pipeline> Live = [];
+    // The pipelines running now, read when a listener collects. Held weakly: a pipeline dropped unfinished (a block
+    // never completed, a manager never joined nor disposed) is garbage, as a dropped Dataflow block is.
+    private static readonly ConditionalWeakTable<Pipeline, object?> Live = [];
 
     private static readonly Meter Meter = CreateMeter(out CallDurationInstrument);
 
@@ -47,19 +49,10 @@ internal static class JobMetrics
     public static void Register(Pipeline pipeline)
     {
         _ = Meter;
-        lock (Live)
-        {
-            Live.Add(pipeline);
-        }
+        Live.AddOrUpdate(pipeline, null);
     }
 
-    public static void Unregister(Pipeline pipeline)
-    {
-        lock (Live)
-        {
-            Live.Remove(pipeline);
-        }
-    }
+    public static void Unregister(Pipeline pipeline) => Live.Remove(pipeline);
 
     private static Meter CreateMeter(out Histogram<double> callDuration)
     {
@@ -77,13 +70,7 @@ internal static class JobMetrics
 
     private static IEnumerable<Measurement<long>> Observe(Func<StageStats, long> select)
     {
-        Pipeline[] live;
-        lock (Live)
-        {
-            live = [.. Live];
-        }
-
-        foreach (var pipeline in live)
+        foreach (var (pipeline, _) in (IEnumerable<KeyValuePair<Pipeline, object?>>)Live)
         {
             var stats = pipeline.Snapshot();
             for (var i = 0; i < stats.Stages.Count; i++)
