@@ -537,4 +537,31 @@ public sealed class GeneratorTests
             public void Dispose() => throw new InvalidOperationException("enumerator disposal failed");
         }
     }
+
+    [TestMethod]
+    public async Task ThenMany_CheapStreamingGenerator_RunsGrowLongerThanOneItemAndStayOnDedicatedThreads()
+    {
+        // A streaming generator is measured as any stage is, so that cheap calls share a message instead of paying a
+        // hand-off each; it stays on dedicated threads, since it blocks for room in the next queue.
+        var threadNames = new ConcurrentDictionary<string, bool>();
+        static IEnumerable<int> Pair(int x)
+        {
+            yield return x;
+            yield return -x;
+        }
+
+        var workers = Workers.Of<int>().ThenMany((int x) =>
+        {
+            threadNames.TryAdd(Thread.CurrentThread.Name ?? "(pool)", true);
+            return Pair(x);
+        }).Then(x => { });
+        var options = new JobOptions { Logger = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance }.Validated("options");
+        var built = JobQ.Dataflow.Internal.PipelineBuilder.Build(workers, options, resizable: false, tail: false);
+        built.Pipeline.Start(built.LastCompletion);
+        JobQ.Dataflow.Internal.InputFeeder<int>.Start(Enumerable.Range(0, 50_000), built.Pipeline, built.Head);
+        await built.Pipeline.Finished.Within();
+
+        Assert.IsGreaterThan(1, ((JobQ.Dataflow.Internal.Stage<int>)built.Pipeline.Stages[0]).RunLength.Preferred, "the generator's runs stayed at one item");
+        CollectionAssert.AreEqual(new[] { "JobQ stage0" }, threadNames.Keys.ToArray(), $"every call on the stage's dedicated threads: {string.Join(", ", threadNames.Keys)}");
+    }
 }

@@ -33,18 +33,23 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
         _stop = pipeline.Token;
         _resizable = resizable;
         RunLength = new RunLength(pipeline.QueueSize, threads);
-        if (!worker.IsAsync)
-        {
-            // One dedicated thread per worker, and one for the task that offers the outputs on. A resizable stage's
-            // block may start a task for the next run while tasks that ended runs are still finishing (its
-            // MaxDegreeOfParallelism is only a cap), whatever its worker count: there the door alone caps the calls, and
-            // every task gets a dedicated thread.
-            _scheduler = new DedicatedThreadScheduler($"JobQ {name}", resizable ? int.MaxValue : threads + 1, RunLength);
-        }
-
         if (pipeline.KeepOrder && (threads > 1 || resizable))
         {
             Order = new OrderTracker();
+        }
+
+        // A generator streams its outputs only where no reordering buffer holds them: Dataflow decides when the call
+        // starts whether a reordered call's outputs go on at once or wait for the calls before it, and a generator that
+        // waited for room in the next queue for outputs Dataflow holds would wait forever.
+        var streams = worker.Streams && Order is null;
+        if (!worker.IsAsync)
+        {
+            // Every task gets a dedicated thread: one per worker, one for the task that offers the outputs on, and one
+            // more while a block starts the task for its next run before the task that ended the last has finished
+            // (MaxDegreeOfParallelism, or a resizable stage's door, caps the calls; this scheduler need not). A
+            // streaming generator keeps its dedicated threads however cheap its calls: it blocks while the next queue is
+            // full, which must not hold pool threads.
+            _scheduler = new DedicatedThreadScheduler($"JobQ {name}", int.MaxValue, streams ? null : RunLength);
         }
 
         var options = new ExecutionDataflowBlockOptions
@@ -54,14 +59,11 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
             TaskScheduler = _scheduler ?? TaskScheduler.Default,
             CancellationToken = _stop,
         };
-        // A generator streams its outputs only where no reordering buffer holds them: Dataflow decides when the call
-        // starts whether a reordered call's outputs go on at once or wait for the calls before it, and a generator that
-        // waited for room in the next queue for outputs Dataflow holds would wait forever.
         // Sync forms run with the default scheduler as current (DedicatedThreadScheduler.Hidden).
         Func<ItemRun<TIn>, IEnumerable<ItemRun<TOut>>> processSync = ProcessSync;
         _block = worker.IsAsync
             ? new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(ProcessAsync, options)
-            : worker.Streams && Order is null
+            : streams
                 ? new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(input => _scheduler!.Hidden(StreamSync(input)), options)
                 : new TransformManyBlock<ItemRun<TIn>, ItemRun<TOut>>(input => _scheduler!.Hidden(processSync, input), options);
         // A stage that cannot be resized has the block's MaxDegreeOfParallelism as its concurrency, so the door may admit
@@ -210,10 +212,13 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
         var ended = false;
         var slow = !RunLength.IsCheap;
         var timed = JobMetrics.CallDuration.Enabled;
+        var start = Stopwatch.GetTimestamp();
+        var away = 0L;
+        var i = 0;
         IEnumerator<TOut>? values = null;
         try
         {
-            for (var i = 0; i < input.Count && !_stop.IsCancellationRequested; i++)
+            for (; i < input.Count && !_stop.IsCancellationRequested; i++)
             {
                 var item = input.Items[i];
                 progress.Start();
@@ -243,6 +248,8 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
                     if (writer.HasSealed)
                     {
                         // Dataflow and the wait for room block on this thread: nothing the generator left may break them.
+                        // The time spent here is not the generator's, and is left out of its measure.
+                        var left = Stopwatch.GetTimestamp();
                         ThreadInterrupt.Clear();
                         if (Next is { } next && !next.Queue.HasRoom && !next.Queue.WaitForRoom())
                         {
@@ -253,6 +260,8 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
                         {
                             yield return run;
                         }
+
+                        away += Stopwatch.GetTimestamp() - left;
                     }
                 }
 
@@ -293,6 +302,7 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
             }
 
             ended = true;
+            RunLength.Record(i, Stopwatch.GetTimestamp() - start - away);
         }
         finally
         {
