@@ -29,6 +29,7 @@ internal static class QuickRunner
         new BlockingSleepCase(),
         new MemoryCase(),
         new AsyncScaleCase(),
+        new WorkloadsCase(),
     ];
 
     /// <summary>Runs the selected cases and prints (and optionally writes) the table.</summary>
