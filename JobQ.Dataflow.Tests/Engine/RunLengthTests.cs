@@ -4,9 +4,9 @@ using JobQ.Dataflow.Internal;
 namespace JobQ.Dataflow.Tests.Engine;
 
 /// <summary>
-/// <see cref="RunLength"/>: one item per message until measured; grows at most twofold per run while calls are cheap,
-/// towards a run of <see cref="RunLength.TargetRunTicks"/>, up to <see cref="RunLength.Max"/>; shrinks at once when calls
-/// are slow. No timing: every measurement is given as chosen ticks, and every expected value is computed from
+/// <see cref="RunLength"/>: one item per message until measured; grows at most twofold per run, towards a run of
+/// <see cref="RunLength.TargetRunTicks"/> while calls are cheap and of <see cref="RunLength.SlowTargetRunTicks"/> while
+/// they are not, up to <see cref="RunLength.Max"/>; halves on each run slower than that, down to one item. No timing: every measurement is given as chosen ticks, and every expected value is computed from
 /// <see cref="Stopwatch.Frequency"/>.
 /// </summary>
 [TestClass]
@@ -17,6 +17,9 @@ public sealed class RunLengthTests
 
     /// <summary>The average call under which a stage is cheap: 20 µs.</summary>
     private static readonly long Cheap = Stopwatch.Frequency / 50_000;
+
+    /// <summary>The work one run of calls that are not cheap may take: 0.5 ms.</summary>
+    private static readonly long SlowTarget = Stopwatch.Frequency / 2_000;
 
     /// <summary>A policy whose <see cref="RunLength.Max"/> is the hard limit, 1024.</summary>
     private static RunLength Unbounded() => new(queueSize: 1_000_000, threads: 1);
@@ -36,10 +39,11 @@ public sealed class RunLengthTests
     }
 
     [TestMethod]
-    public void Constants_FromStopwatchFrequency_FiftyAndTwentyMicroseconds()
+    public void Constants_FromStopwatchFrequency_FiftyAndTwentyMicrosecondsAndHalfAMillisecond()
     {
         Assert.AreEqual(Target, RunLength.TargetRunTicks);
         Assert.AreEqual(Cheap, RunLength.CheapCallTicks);
+        Assert.AreEqual(SlowTarget, RunLength.SlowTargetRunTicks);
     }
 
     [TestMethod]
@@ -135,20 +139,21 @@ public sealed class RunLengthTests
     }
 
     [TestMethod]
-    public void Record_CallsLongerThanTheTarget_HalveEachRunDownToOne()
+    public void Record_CallsLongerThanTheSlowTarget_HalveEachRunDownToOne()
     {
         var length = Unbounded();
         Grow(length, ticksPerItem: 0, runs: 10);
         Assert.AreEqual(1024, length.Preferred);
 
         var runs = 0;
-        while (length.Preferred > 1)
+        while (length.Preferred > 1 && runs < 20)
         {
-            length.Record(length.Preferred, length.Preferred * (Target * 3));
+            length.Record(length.Preferred, length.Preferred * (SlowTarget * 3));
             runs++;
         }
 
         Assert.AreEqual(10, runs, "1024 halves to 1 in ten slow runs");
+        Assert.AreEqual(1, length.Preferred);
         Assert.IsFalse(length.IsCheap);
     }
 
@@ -157,9 +162,22 @@ public sealed class RunLengthTests
     {
         var length = Unbounded();
 
-        length.Record(1, Target * 2);
+        length.Record(1, SlowTarget * 2);
 
         Assert.AreEqual(1, length.Preferred);
+        Assert.IsFalse(length.IsCheap);
+    }
+
+    [TestMethod]
+    public void Record_CallsBetweenCheapAndTheSlowTarget_GrowTowardsHalfAMillisecondOfWorkAndAreNotCheap()
+    {
+        // 50 µs a call: too slow for the cheap target (runs of one), while a hand-off between threads would cost as much
+        // as a call; runs of such calls take up to 0.5 ms.
+        var length = Unbounded();
+
+        var seen = Grow(length, ticksPerItem: Target, runs: 6);
+
+        CollectionAssert.AreEqual(new[] { 2, 4, 8, 10, 10, 10 }, seen);
         Assert.IsFalse(length.IsCheap);
     }
 
@@ -273,10 +291,12 @@ public sealed class RunLengthTests
     {
         var length = Unbounded();
         Grow(length, ticksPerItem: 0, runs: 5);
-        while (length.Preferred > 1)
+        for (var i = 0; i < 20 && length.Preferred > 1; i++)
         {
-            length.Record(length.Preferred, length.Preferred * Target);
+            length.Record(length.Preferred, length.Preferred * SlowTarget);
         }
+
+        Assert.AreEqual(1, length.Preferred);
 
         var seen = Grow(length, ticksPerItem: 0, runs: 3);
 

@@ -124,8 +124,8 @@ public sealed class RunWriterTests
         writer.Add(0);
 
         // The next stage turns slow: it now wants one item per message (each slow run halves its length).
-        next.Record(4, 4 * RunLength.TargetRunTicks * 2);
-        next.Record(2, 2 * RunLength.TargetRunTicks * 2);
+        next.Record(4, 4 * RunLength.SlowTargetRunTicks * 2);
+        next.Record(2, 2 * RunLength.SlowTargetRunTicks * 2);
         Assert.AreEqual(1, next.Preferred);
         for (var i = 1; i < 6; i++)
         {

@@ -11,13 +11,20 @@ namespace JobQ.Dataflow.Internal;
 /// <remarks>
 /// <para>A run's items are processed one after another by one call of the block's delegate, so a long run would hold
 /// items that another thread of the stage could take, and would delay a shrink by <c>SetThreadNum</c>; runs are
-/// therefore kept to about 50 µs of measured work, and to at most a share of the queue (<see cref="Max"/>).</para>
+/// therefore kept to about 50 µs of measured work while calls are cheap, to about 0.5 ms while they take 20 µs to
+/// 0.5 ms (<see cref="SlowTargetRunTicks"/>), and to at most a share of the queue (<see cref="Max"/>).</para>
 /// <para>Updates race between the threads of a stage; the value is a heuristic, read and written whole.</para>
 /// </remarks>
 internal sealed class RunLength
 {
     /// <summary>The work one run should take: long enough to amortise a message, short enough to keep threads fair.</summary>
     internal static readonly long TargetRunTicks = Stopwatch.Frequency / 20_000;
+
+    /// <summary>
+    /// The work one run of calls that are not cheap may take: handing a message from thread to thread costs tens of
+    /// microseconds, which calls of 20 µs to 0.5 ms would otherwise pay one by one. Calls slower than this go one a run.
+    /// </summary>
+    internal static readonly long SlowTargetRunTicks = Stopwatch.Frequency / 2_000;
 
     /// <summary>A stage whose calls take less than this on average is cheap: its blocks may run on the thread pool.</summary>
     internal static readonly long CheapCallTicks = Stopwatch.Frequency / 50_000;
@@ -57,7 +64,7 @@ internal sealed class RunLength
 
         var perItem = Math.Max(1, elapsedTicks / items);
         _cheapRuns = perItem < CheapCallTicks ? Math.Min(_cheapRuns + 1, CheapRunsInARow) : 0;
-        var ideal = TargetRunTicks / perItem;
+        var ideal = (perItem < CheapCallTicks ? TargetRunTicks : SlowTargetRunTicks) / perItem;
         var current = _preferred;
 
         // Halving on a slow run rather than dropping to the ideal at once: on a busy machine one run of cheap calls
