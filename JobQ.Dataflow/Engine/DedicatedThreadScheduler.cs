@@ -8,9 +8,9 @@ namespace JobQ.Dataflow.Internal;
 /// <remarks>
 /// <para>Dataflow runs a block's processing tasks and its hand-off (offer) tasks on the block's scheduler. The block's
 /// <c>MaxDegreeOfParallelism</c> already caps its processing tasks, so the scheduler need not tell them apart: with a
-/// limit above the stage's thread count (a worker stage's has none), every processing task gets a dedicated thread from the stage's first
-/// item (blocking calls never wait for the thread pool to inject threads), and a hand-off task never waits behind
-/// blocked calls, because a task that finds every dedicated thread busy runs on the pool.</para>
+/// limit above the stage's thread count (a worker stage's has none), every processing task gets a dedicated thread
+/// from the stage's first item (blocking calls never wait for the thread pool to inject threads), and a hand-off task
+/// never waits behind blocked calls, because a task that finds every dedicated thread busy runs on the pool.</para>
 /// <para>Once the stage's calls have been measured cheap (<see cref="RunLength.IsCheap"/>), tasks go to the pool, where
 /// the hand-off to the next stage often runs on the same thread.</para>
 /// </remarks>

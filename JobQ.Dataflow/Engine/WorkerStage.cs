@@ -349,5 +349,4 @@ internal sealed class WorkerStage<TIn, TOut> : Stage<TIn, TOut>
         Queue.Take(input.Count);
         return progress;
     }
-
 }
